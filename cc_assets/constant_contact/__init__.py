@@ -1,0 +1,1 @@
+"""A plain, typed client for Constant Contact's reporting API. No Dagster in here."""

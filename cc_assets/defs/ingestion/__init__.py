@@ -1,0 +1,1 @@
+"""Raw Constant Contact snapshots: resources, partitions, assets and checks."""

@@ -1,0 +1,1 @@
+"""The Parquet lake: schemas, paths and crash-safe partition writes. No Dagster in here."""

@@ -1,0 +1,295 @@
+"""One fixed Arrow schema per raw asset: the contract between the API client, the lake and dbt.
+
+Column names are the API's own field names (DESIGN §5). Nested objects are flattened with the
+parent's name as a prefix only where a leaf name alone would be ambiguous (`percents_open`);
+stats keys use the underscore spelling whatever the API sent (`em_opens_all_mobile`). Every row
+carries `captured_at`, and the partition column (`snapshot_date` or `campaign_activity_id`) is a
+real column too, so a file read on its own is still complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+SNAPSHOT_DATE = "snapshot_date"
+CAMPAIGN_ACTIVITY_ID = "campaign_activity_id"
+
+# --- stats keys --------------------------------------------------------------------------------
+CAMPAIGN_STATS_KEYS: tuple[str, ...] = (
+    "em_bounces",
+    "em_clicks",
+    "em_clicks_all",
+    "em_clicks_all_computer",
+    "em_clicks_all_mobile",
+    "em_clicks_all_tablet",
+    "em_clicks_all_other",
+    "em_clicks_all_none",
+    "em_forwards",
+    "em_not_opened",
+    "em_opens",
+    "em_opens_all",
+    "em_opens_all_computer",
+    "em_opens_all_mobile",
+    "em_opens_all_tablet",
+    "em_opens_all_other",
+    "em_opens_all_none",
+    "em_optouts",
+    "em_sends",
+)
+"""`stats` keys of `/reports/stats/email_campaigns/{ids}` (spec `StatsEmail`)."""
+
+ACTIVITY_STATS_KEYS: tuple[str, ...] = (
+    *CAMPAIGN_STATS_KEYS,
+    "em_abuse",
+    "em_bounces_blocked",
+    "em_bounces_mailbox_full",
+    "em_bounces_nonexistent_address",
+    "em_bounces_other",
+    "em_bounces_suspended",
+    "em_bounces_undeliverable",
+    "em_bounces_vacation",
+)
+"""`stats` keys of `/reports/stats/email_campaign_activities/{ids}` (spec `StatsEmailActivity`)."""
+
+PERCENT_KEYS: tuple[str, ...] = (
+    "bounce",
+    "click",
+    "desktop_click",
+    "desktop_open",
+    "did_not_open",
+    "mobile_click",
+    "mobile_open",
+    "open",
+    "unsubscribe",
+)
+"""`percents` keys of the campaign stats (spec `PercentsEmail`), stored as `percents_<key>`."""
+
+SUMMARY_COUNT_KEYS: tuple[str, ...] = (
+    "sends",
+    "opens",
+    "clicks",
+    "forwards",
+    "optouts",
+    "abuse",
+    "bounces",
+    "not_opened",
+)
+"""`unique_counts` keys of the bulk campaign summaries."""
+
+SUMMARY_PERCENT_KEYS: tuple[str, ...] = ("click", "open", "did_not_open", "bounce", "unsubscribe")
+"""`aggregate_percents` keys of the bulk campaign summaries (per page, stored per row)."""
+
+TRACKING_REPORTS: tuple[str, ...] = (
+    "sends",
+    "opens",
+    "unique_opens",
+    "didnotopens",
+    "clicks",
+    "forwards",
+    "optouts",
+    "bounces",
+)
+"""The eight `/reports/email_reports/{id}/tracking/{report}` reports, by their path segment."""
+
+
+@dataclass(frozen=True)
+class AssetTable:
+    """What the lake needs to know about one asset's files."""
+
+    name: str
+    schema: pa.Schema
+    partition_column: str | None
+    natural_key: tuple[str, ...]
+
+
+def _fields(*pairs: tuple[str, pa.DataType]) -> list[pa.Field]:
+    return [pa.field(name, dtype) for name, dtype in pairs]
+
+
+_CONTACT_FIELDS = _fields(
+    ("campaign_activity_id", pa.string()),
+    ("contact_id", pa.string()),
+    ("tracking_activity_type", pa.string()),
+    ("email_address", pa.string()),
+    ("first_name", pa.string()),
+    ("last_name", pa.string()),
+    ("created_time", TIMESTAMP),
+    ("deleted_at", pa.date32()),
+)
+_CAPTURED = _fields(("captured_at", TIMESTAMP))
+
+_TRACKING_EXTRA: dict[str, list[pa.Field]] = {
+    "sends": [],
+    "opens": _fields(("device_type", pa.string())),
+    "unique_opens": _fields(("device_type", pa.string())),
+    "didnotopens": [],
+    "clicks": _fields(
+        ("url_id", pa.string()), ("link_url", pa.string()), ("device_type", pa.string())
+    ),
+    "forwards": [],
+    "optouts": _fields(("opt_out_reason", pa.string())),
+    "bounces": _fields(("bounce_code", pa.string()), ("current_email_address", pa.string())),
+}
+
+TRACKING_NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "sends": ("campaign_activity_id", "contact_id"),
+    "opens": ("campaign_activity_id", "contact_id", "created_time", "device_type"),
+    "unique_opens": ("campaign_activity_id", "contact_id"),
+    "didnotopens": ("campaign_activity_id", "contact_id"),
+    "clicks": ("campaign_activity_id", "contact_id", "created_time", "url_id"),
+    "forwards": ("campaign_activity_id", "contact_id", "created_time"),
+    "optouts": ("campaign_activity_id", "contact_id"),
+    "bounces": ("campaign_activity_id", "contact_id"),
+}
+"""What makes one tracking row one event. The API has no event id; these are the fields that
+tell two events apart (a contact is sent an activity once, bounces once, opts out once)."""
+
+
+def tracking_asset_name(report: str) -> str:
+    """`opens` -> `email_opens`: the asset (and lake folder) holding one tracking report."""
+    return f"email_{report}"
+
+
+def _tracking_table(report: str) -> AssetTable:
+    return AssetTable(
+        name=tracking_asset_name(report),
+        schema=pa.schema(_CONTACT_FIELDS + _TRACKING_EXTRA[report] + _CAPTURED),
+        partition_column=CAMPAIGN_ACTIVITY_ID,
+        natural_key=TRACKING_NATURAL_KEYS[report],
+    )
+
+
+_SNAPSHOT = _fields((SNAPSHOT_DATE, pa.date32()), ("captured_at", TIMESTAMP))
+
+EMAIL_CAMPAIGNS = AssetTable(
+    name="email_campaigns",
+    schema=pa.schema(
+        _SNAPSHOT
+        + _fields(
+            ("campaign_id", pa.string()),
+            ("name", pa.string()),
+            ("current_status", pa.string()),
+            ("type", pa.string()),
+            ("type_code", pa.int32()),
+            ("created_at", TIMESTAMP),
+            ("updated_at", TIMESTAMP),
+            ("campaign_activity_id", pa.string()),
+            ("role", pa.string()),
+            ("activity_status", pa.string()),
+            ("subject", pa.string()),
+            ("from_name", pa.string()),
+            ("from_email", pa.string()),
+            ("reply_to_email", pa.string()),
+            ("sent_time", TIMESTAMP),
+        )
+    ),
+    partition_column=SNAPSHOT_DATE,
+    natural_key=(SNAPSHOT_DATE, "campaign_id", "campaign_activity_id"),
+)
+"""Campaigns x activities. `activity_status` is the activity's `current_status` (upper case);
+`current_status` is the campaign's (title case). `sent_time` is the last completed send."""
+
+EMAIL_CAMPAIGN_SUMMARIES = AssetTable(
+    name="email_campaign_summaries",
+    schema=pa.schema(
+        _SNAPSHOT
+        + _fields(
+            ("campaign_id", pa.string()),
+            ("campaign_type", pa.string()),
+            ("last_sent_date", TIMESTAMP),
+        )
+        + _fields(*((key, pa.int64()) for key in SUMMARY_COUNT_KEYS))
+        + _fields(*((f"aggregate_percents_{key}", pa.float64()) for key in SUMMARY_PERCENT_KEYS))
+    ),
+    partition_column=SNAPSHOT_DATE,
+    natural_key=(SNAPSHOT_DATE, "campaign_id"),
+)
+
+EMAIL_CAMPAIGN_STATS = AssetTable(
+    name="email_campaign_stats",
+    schema=pa.schema(
+        _SNAPSHOT
+        + _fields(("campaign_id", pa.string()), ("last_refresh_time", TIMESTAMP))
+        + _fields(*((key, pa.int64()) for key in CAMPAIGN_STATS_KEYS))
+        + _fields(*((f"percents_{key}", pa.float64()) for key in PERCENT_KEYS))
+    ),
+    partition_column=SNAPSHOT_DATE,
+    natural_key=(SNAPSHOT_DATE, "campaign_id"),
+)
+
+EMAIL_CAMPAIGN_ACTIVITY_STATS = AssetTable(
+    name="email_campaign_activity_stats",
+    schema=pa.schema(
+        _SNAPSHOT
+        + _fields(
+            ("campaign_id", pa.string()),
+            ("campaign_activity_id", pa.string()),
+            ("last_refresh_time", TIMESTAMP),
+        )
+        + _fields(*((key, pa.int64()) for key in ACTIVITY_STATS_KEYS))
+    ),
+    partition_column=SNAPSHOT_DATE,
+    natural_key=(SNAPSHOT_DATE, "campaign_activity_id"),
+)
+
+EMAIL_LINKS = AssetTable(
+    name="email_links",
+    schema=pa.schema(
+        _fields(
+            ("campaign_activity_id", pa.string()),
+            ("url_id", pa.string()),
+            ("link_url", pa.string()),
+            ("unique_clicks", pa.int64()),
+            ("list_action", pa.string()),
+            ("list_id", pa.string()),
+            ("link_tag", pa.string()),
+        )
+        + _CAPTURED
+    ),
+    partition_column=CAMPAIGN_ACTIVITY_ID,
+    natural_key=("campaign_activity_id", "url_id"),
+)
+
+CONTACT_ACTIVITY_DETAILS = AssetTable(
+    name="contact_activity_details",
+    schema=pa.schema(
+        _SNAPSHOT
+        + _fields(
+            ("contact_id", pa.string()),
+            ("campaign_activity_id", pa.string()),
+            ("tracking_activity_type", pa.string()),
+            ("created_time", TIMESTAMP),
+            ("campaign_activity_name", pa.string()),
+        )
+    ),
+    partition_column=SNAPSHOT_DATE,
+    natural_key=(
+        SNAPSHOT_DATE,
+        "contact_id",
+        "campaign_activity_id",
+        "tracking_activity_type",
+        "created_time",
+    ),
+)
+
+TRACKING_TABLES: dict[str, AssetTable] = {
+    report: _tracking_table(report) for report in TRACKING_REPORTS
+}
+
+RAW_TABLES: dict[str, AssetTable] = {
+    table.name: table
+    for table in (
+        EMAIL_CAMPAIGNS,
+        EMAIL_CAMPAIGN_SUMMARIES,
+        EMAIL_CAMPAIGN_STATS,
+        EMAIL_CAMPAIGN_ACTIVITY_STATS,
+        *TRACKING_TABLES.values(),
+        EMAIL_LINKS,
+        CONTACT_ACTIVITY_DETAILS,
+    )
+}
+"""Every raw asset's table, by asset name (the second part of its key)."""

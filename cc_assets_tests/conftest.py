@@ -1,0 +1,47 @@
+"""Suite-wide pytest wiring: markers for tests that need local services or a browser.
+
+`services` and `browser` tests skip with a reason when what they need is absent, but only
+outside CI: with CI=true a missing service or browser is a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+pytest_plugins = ["cc_assets_tests.fixtures.sandbox"]
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _missing(marker: str) -> str | None:
+    if marker == "services":
+        absent = [
+            name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _port_open(port)
+        ]
+        return f"{' and '.join(absent)} not listening on 127.0.0.1" if absent else None
+    if marker == "browser" and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("services", "browser"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = _missing(marker)
+        if reason is None:
+            continue
+        if IN_CI:
+            pytest.fail(f"CI=true and a `{marker}` test cannot run: {reason}")
+        pytest.skip(reason)
