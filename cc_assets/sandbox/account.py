@@ -1,0 +1,330 @@
+"""The sandbox account's catalogue: contacts, campaigns and activities, derived from a seed.
+
+Everything here is small or computed on demand, so a million-contact account costs a few
+numpy arrays, not a million Python objects. Per-activity events live in `events.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, partial
+from typing import Any
+
+import numpy as np
+
+FIRST_NAMES = (
+    "Ada", "José", "Zoë", "Łukasz", "Jake", "Mei", "Søren", "Amélie", "Olu", "Priya",
+    "Noah", "Chloé", "Björn", "Aiko", "Mateo", "Fatima", "Ivan", "Grace", "Renée", "Tomás",
+)  # fmt: skip
+LAST_NAMES = (
+    "Dodge", "Müller", "García", "O'Brien", "Nguyễn", "Kowalski", "Smith", "Dubois",
+    "Yamamoto", "Østergaard", "Silva", "Öztürk", "Brown", "Čapek", "Lee", "Moreau",
+)  # fmt: skip
+DOMAINS = ("example.com", "mail.example.org", "exämple.net", "corp.example.io")
+
+ACTIVITY_STATUSES = ("DRAFT", "SCHEDULED", "EXECUTING", "DONE", "ERROR", "REMOVED")
+CAMPAIGN_STATUS_OF = {
+    "DRAFT": "Draft",
+    "SCHEDULED": "Scheduled",
+    "EXECUTING": "Executing",
+    "DONE": "Done",
+    "ERROR": "Error",
+    "REMOVED": "Removed",
+}
+CAMPAIGN_TYPES = ((10, "NEWSLETTER"), (11, "ANNOUNCEMENT"), (23, "PRODUCT_PROMOTION"), (2, "BULK"))
+REPORTED_ROLES = ("primary_email", "resend")
+SENDING_STATUSES = ("SCHEDULED", "EXECUTING", "DONE")
+
+
+def stable_uuid(*parts: object) -> str:
+    """A UUID that depends only on its inputs, so every run of a seed names things alike."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+def floor_to_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """The whole definition of an account: the same config always yields the same data."""
+
+    seed: int = 7
+    contacts: int = 2_000
+    campaigns: int = 12
+    days: int = 45
+    now: datetime = field(default_factory=lambda: floor_to_second(datetime.now(UTC)))
+    profile: str = "generated"  # or "seed-example"
+    stats_refresh_seconds: int = 0
+    activity_stats_keys: str = "underscore"  # or "dotted"
+    summary_counts: str = "number"  # or "string"
+
+    def __post_init__(self) -> None:
+        if self.profile not in {"generated", "seed-example"}:
+            raise ValueError(f"unknown profile {self.profile!r}")
+        if self.contacts < 1 or self.campaigns < 1 or self.days < 1:
+            raise ValueError("contacts, campaigns and days must be positive")
+        if self.now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "seed": self.seed,
+            "contacts": self.contacts,
+            "campaigns": self.campaigns,
+            "days": self.days,
+            "now": self.now.isoformat().replace("+00:00", "Z"),
+            "profile": self.profile,
+            "stats_refresh_seconds": self.stats_refresh_seconds,
+            "activity_stats_keys": self.activity_stats_keys,
+            "summary_counts": self.summary_counts,
+        }
+
+
+class Contacts:
+    """Contact attributes as functions of the contact's index, vectorised where it pays."""
+
+    def __init__(self, seed: int, count: int) -> None:
+        self.seed = seed
+        self.count = count
+        rng = np.random.default_rng([seed, 1])
+        self._first = rng.integers(0, len(FIRST_NAMES), count, dtype=np.int16)
+        self._last = rng.integers(0, len(LAST_NAMES), count, dtype=np.int16)
+        self._domain = rng.integers(0, len(DOMAINS), count, dtype=np.int8)
+        self.plus_addressed = rng.random(count) < 0.08
+        self.no_name = rng.random(count) < 0.05
+        self.deleted = rng.random(count) < 0.03
+        self.changed_address = rng.random(count) < 0.05
+        # deleted_at is a date a few days before the account's "now" (set by the account).
+        self.deleted_days_ago = rng.integers(0, 20, count, dtype=np.int16)
+        self._id_hi = rng.integers(0, 2**63, count, dtype=np.int64)
+        self._id_lo = rng.integers(0, 2**63, count, dtype=np.int64)
+
+    def contact_id(self, index: int) -> str:
+        value = (int(self._id_hi[index]) << 64) | int(self._id_lo[index])
+        return str(uuid.UUID(int=value & ((1 << 128) - 1), version=4))
+
+    def index_of(self, contact_id: str) -> int | None:
+        """Reverse lookup; built lazily because only the contact-report routes need it."""
+        return self._index_by_id.get(contact_id)
+
+    @cached_property
+    def _index_by_id(self) -> dict[str, int]:
+        return {self.contact_id(i): i for i in range(self.count)}
+
+    def first_name(self, index: int) -> str | None:
+        return None if self.no_name[index] else FIRST_NAMES[self._first[index]]
+
+    def last_name(self, index: int) -> str | None:
+        return None if self.no_name[index] else LAST_NAMES[self._last[index]]
+
+    def email_address(self, index: int) -> str:
+        first = FIRST_NAMES[self._first[index]].lower()
+        last = LAST_NAMES[self._last[index]].lower().replace("'", "")
+        plus = "+news" if self.plus_addressed[index] else ""
+        return f"{first}.{last}{index}{plus}@{DOMAINS[self._domain[index]]}"
+
+    def current_email_address(self, index: int) -> str | None:
+        if not self.changed_address[index]:
+            return None
+        first = FIRST_NAMES[self._first[index]].lower()
+        return f"{first}{index}.new@{DOMAINS[(self._domain[index] + 1) % len(DOMAINS)]}"
+
+
+@dataclass(frozen=True)
+class Activity:
+    activity_id: str
+    campaign_id: str
+    role: str
+    status: str
+    subject: str
+    from_name: str
+    from_email: str
+    reply_to_email: str
+    send_at: datetime | None
+    index: int  # position in the account, seeds its events
+    audience_share: float
+    resend_of: str | None = None
+
+    @property
+    def reported(self) -> bool:
+        return self.role in REPORTED_ROLES
+
+    @property
+    def send_window(self) -> int:
+        """Seconds from the first to the last send: a large list takes hours to go out."""
+        return 4 * 3600 if self.status == "EXECUTING" else 600
+
+    @property
+    def sends_planned(self) -> bool:
+        return self.send_at is not None and self.status in SENDING_STATUSES
+
+    def status_at(self, epoch: int) -> str:
+        """Scheduled, executing and sent activities move along with the clock."""
+        if not self.sends_planned or self.send_at is None:
+            return self.status
+        start = int(self.send_at.timestamp())
+        if epoch < start:
+            return "SCHEDULED"
+        return "EXECUTING" if epoch < start + self.send_window else "DONE"
+
+    def finished_at(self) -> datetime | None:
+        if not self.sends_planned or self.send_at is None:
+            return None
+        return self.send_at + timedelta(seconds=self.send_window)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    campaign_id: str
+    name: str
+    type: str
+    type_code: int
+    created_at: datetime
+    activities: tuple[Activity, ...]
+    v2_id: str
+
+    @property
+    def primary(self) -> Activity:
+        return next(a for a in self.activities if a.role == "primary_email")
+
+    def status_at(self, epoch: int) -> str:
+        return CAMPAIGN_STATUS_OF[self.primary.status_at(epoch)]
+
+    def updated_at_as_of(self, epoch: int) -> datetime:
+        """The last change seen by `epoch`: creation, a send starting, or a send finishing."""
+        moments = [self.created_at]
+        for activity in self.activities:
+            for moment in (activity.send_at, activity.finished_at()):
+                if moment is not None and moment.timestamp() <= epoch:
+                    moments.append(moment)
+        return max(moments)
+
+
+def build_campaigns(config: AccountConfig) -> tuple[Campaign, ...]:
+    """The account's campaigns. Planned statuses cycle so every status occurs."""
+    if config.profile == "seed-example":
+        return (_seed_example_campaign(config),)
+    rng = np.random.default_rng([config.seed, 2])
+    now = config.now
+    campaigns = []
+    for c in range(config.campaigns):
+        cid = stable_uuid(config.seed, "campaign", c)
+        # Most campaigns are sent; a few are drafts, scheduled, executing, errored or removed.
+        status = "DONE" if c % 8 not in (1, 5) else ACTIVITY_STATUSES[(c // 8 + c) % 6]
+        if c == 0 and config.campaigns > 1:
+            status = "EXECUTING"
+        age = timedelta(seconds=int(rng.integers(3600, config.days * 86400)))
+        send_at = floor_to_second(now - age) if status in {"DONE", "EXECUTING", "ERROR"} else None
+        if status == "SCHEDULED":
+            send_at = floor_to_second(now + timedelta(days=2))
+        if status == "EXECUTING":  # still sending: part of its audience is in the future
+            send_at = floor_to_second(now - timedelta(hours=1))
+        created_at = floor_to_second(now - age - timedelta(days=int(rng.integers(1, 5))))
+        type_code, type_name = CAMPAIGN_TYPES[c % len(CAMPAIGN_TYPES)]
+        name = f"Campaign {c + 1}: {('Spring sale', 'Newsletter', 'Événement', 'Update')[c % 4]}"
+
+        common = {
+            "campaign_id": cid,
+            "from_name": "Jake Dodge Pancakes",
+            "from_email": "jake@example.com",
+            "reply_to_email": "reply@example.com",
+            "audience_share": float(rng.uniform(0.4, 1.0)),
+        }
+        activity = partial(_generated_activity, config.seed, c, name, common)
+        primary = activity("primary_email", 0, status, send_at)
+        acts = [primary, activity("permalink", 1, status, None)]
+        if status == "DONE" and c % 3 == 2 and send_at is not None:
+            resend_at = send_at + timedelta(days=3)
+            if resend_at < now - timedelta(hours=1):
+                acts.append(activity("resend", 2, "DONE", resend_at, resend_of=primary.activity_id))
+        acts_t = tuple(acts)
+        campaigns.append(
+            Campaign(
+                campaign_id=cid,
+                name=name,
+                type=type_name,
+                type_code=type_code,
+                created_at=created_at,
+                activities=acts_t,
+                v2_id=str(1100394165287 + c),
+            )
+        )
+    return tuple(campaigns)
+
+
+def _generated_activity(
+    seed: int,
+    c: int,
+    name: str,
+    common: dict[str, Any],
+    role: str,
+    idx: int,
+    status: str,
+    send_at: datetime | None,
+    **extra: Any,
+) -> Activity:
+    return Activity(
+        activity_id=stable_uuid(seed, "activity", c, role),
+        role=role,
+        status=status,
+        subject=f"{name} ({role})",
+        send_at=send_at,
+        index=c * 3 + idx,
+        **common,
+        **extra,
+    )
+
+
+def _seed_example_campaign(config: AccountConfig) -> Campaign:
+    cid = stable_uuid(config.seed, "seed-example", "campaign")
+    send_at = floor_to_second(config.now - timedelta(days=3))
+
+    def activity(role: str, idx: int, at: datetime | None) -> Activity:
+        return Activity(
+            activity_id=stable_uuid(config.seed, "seed-example", role),
+            campaign_id=cid,
+            role=role,
+            status="DONE",
+            subject="Pancake breakfast",
+            from_name="Jake Dodge Pancakes",
+            from_email="jake_dodge@jakedodgepancakes.com",
+            reply_to_email="jake_dodge@jakedodgepancakes.com",
+            send_at=at,
+            index=idx,
+            audience_share=1.0,
+        )
+
+    acts = (activity("primary_email", 0, send_at), activity("permalink", 1, None))
+    return Campaign(
+        campaign_id=cid,
+        name="Seed example",
+        type="NEWSLETTER",
+        type_code=10,
+        created_at=send_at - timedelta(days=1),
+        activities=acts,
+        v2_id="1100394165287",
+    )
+
+
+class Account:
+    """A generated account: catalogue plus the contact table."""
+
+    def __init__(self, config: AccountConfig) -> None:
+        self.config = config
+        contacts = 15 if config.profile == "seed-example" else config.contacts
+        self.contacts = Contacts(config.seed, contacts)
+        self.campaigns = build_campaigns(config)
+        self.campaign_by_id = {c.campaign_id: c for c in self.campaigns}
+        self.campaign_by_v2_id = {c.v2_id: c for c in self.campaigns}
+        self.activity_by_id = {a.activity_id: a for c in self.campaigns for a in c.activities}
+
+    def deleted_at(self, index: int) -> str | None:
+        if not self.contacts.deleted[index]:
+            return None
+        day = self.config.now.date() - timedelta(days=int(self.contacts.deleted_days_ago[index]))
+        return day.isoformat()

@@ -1,0 +1,128 @@
+"""`cc-sandbox`: serve a sandbox account over HTTP, or write its ground truth as Parquet."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cc_assets.sandbox.account import AccountConfig, floor_to_second
+from cc_assets.sandbox.app import ServerOptions, build_app, middleware_instances
+from cc_assets.sandbox.rules import FaultSettings
+
+
+def _timestamp(raw: str) -> datetime:
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return floor_to_second(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def add_account_arguments(parser: argparse.ArgumentParser) -> None:
+    account = parser.add_argument_group("account")
+    account.add_argument("--seed", type=int, default=7)
+    account.add_argument("--contacts", type=int, default=2_000)
+    account.add_argument("--campaigns", type=int, default=12)
+    account.add_argument("--days", type=int, default=45, help="history the campaigns span")
+    account.add_argument("--now", type=_timestamp, default=None, help="the account's clock (ISO)")
+    account.add_argument("--profile", choices=("generated", "seed-example"), default="generated")
+    account.add_argument("--stats-refresh-seconds", type=int, default=0)
+    account.add_argument(
+        "--activity-stats-keys", choices=("underscore", "dotted"), default="underscore"
+    )
+    account.add_argument("--summary-counts", choices=("number", "string"), default="number")
+
+
+def account_config(args: argparse.Namespace) -> AccountConfig:
+    return AccountConfig(
+        seed=args.seed,
+        contacts=args.contacts,
+        campaigns=args.campaigns,
+        days=args.days,
+        now=args.now or floor_to_second(datetime.now(UTC)),
+        profile=args.profile,
+        stats_refresh_seconds=args.stats_refresh_seconds,
+        activity_stats_keys=args.activity_stats_keys,
+        summary_counts=args.summary_counts,
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - only the serving path needs the server
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    options = ServerOptions(
+        requests_per_second=args.requests_per_second,
+        daily_quota=args.daily_quota,
+        token_lifetime=args.token_lifetime,
+        rotating_refresh_tokens=args.refresh_tokens == "rotating",
+        live=args.live,
+        faults=FaultSettings(
+            p_5xx=args.fault_5xx,
+            p_429=args.fault_429,
+            p_drop=args.fault_drop,
+            p_truncate=args.fault_truncate,
+            latency_ms=args.latency_ms,
+        ),
+        fault_seed=args.fault_seed,
+    )
+    app = build_app(account_config(args), options, base_url=f"http://{args.host}:{port}")
+    middleware_instances(app)
+    print(json.dumps(app.state.credentials), flush=True)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def ground_truth(args: argparse.Namespace) -> int:
+    from cc_assets.sandbox.ground_truth import GroundTruth  # noqa: PLC0415
+
+    truth = GroundTruth(account_config(args))
+    written = truth.write_lake(Path(args.out))
+    print(json.dumps({"out": str(args.out), "files": written, "now": truth.now_iso}), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cc-sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    srv = commands.add_parser("serve", help="serve the account over HTTP on 127.0.0.1")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    add_account_arguments(srv)
+    srv.add_argument("--live", action="store_true", help="the clock follows wall time")
+    srv.add_argument("--requests-per-second", type=float, default=4, help="0 = unthrottled")
+    srv.add_argument("--daily-quota", type=int, default=10_000, help="0 = none")
+    srv.add_argument("--token-lifetime", type=int, default=86_400)
+    srv.add_argument("--refresh-tokens", choices=("rotating", "long-lived"), default="rotating")
+    for name in ("5xx", "429", "drop", "truncate"):
+        srv.add_argument(f"--fault-{name}", type=float, default=0.0, help="probability per call")
+    srv.add_argument("--latency-ms", type=float, default=0.0)
+    srv.add_argument("--fault-seed", type=int, default=None)
+    srv.set_defaults(run=serve)
+    truth = commands.add_parser("ground-truth", help="write every report's exact rows as Parquet")
+    add_account_arguments(truth)
+    truth.add_argument("--out", required=True, help="lake root to write into")
+    truth.set_defaults(run=ground_truth)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (OSError, ValueError) as exc:
+        print(f"cc-sandbox: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

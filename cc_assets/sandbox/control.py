@@ -1,0 +1,98 @@
+"""`/__sandbox__/...`: the handles tests and demos turn (clock, faults, limits, tokens).
+
+Never authenticated and never limited: it is not part of the API being imitated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from cc_assets.sandbox.responses import JSON, bad_request
+
+
+def _parts(request: Request) -> Any:
+    return request.app.state
+
+
+async def info(request: Request) -> JSON:
+    state = _parts(request)
+    return JSON({**state.credentials, "account": state.service.config.as_dict()})
+
+
+async def clock(request: Request) -> JSON:
+    return JSON({"now": _parts(request).service.iso(_parts(request).service.clock.epoch())})
+
+
+async def advance_clock(request: Request) -> JSON:
+    body = await request.json()
+    try:
+        _parts(request).service.clock.advance(float(body["seconds"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        return bad_request(f"seconds: {exc}")
+    return await clock(request)
+
+
+async def faults(request: Request) -> JSON:
+    injector = _parts(request).faults
+    if request.method == "PUT":
+        try:
+            injector.configure(**{k: float(v) for k, v in (await request.json()).items()})
+        except (TypeError, ValueError) as exc:
+            return bad_request(str(exc))
+    return JSON(vars(injector.settings))
+
+
+async def limits(request: Request) -> JSON:
+    rules = _parts(request).limits
+    if request.method == "PUT":
+        body = await request.json()
+        rules.configure(body.get("requests_per_second"), body.get("daily_quota"))
+    return JSON(
+        {"requests_per_second": rules.requests_per_second, "daily_quota": rules.daily_quota}
+    )
+
+
+async def reset_quota(request: Request) -> JSON:
+    _parts(request).limits.reset_quota()
+    return JSON({"ok": True})
+
+
+async def requests_seen(request: Request) -> JSON:
+    return JSON(_parts(request).limits.snapshot())
+
+
+async def reset_requests(request: Request) -> JSON:
+    _parts(request).limits.reset()
+    return JSON({"ok": True})
+
+
+async def expire_tokens(request: Request) -> JSON:
+    _parts(request).authority.expire_all()
+    return JSON({"ok": True})
+
+
+async def revoke_tokens(request: Request) -> JSON:
+    _parts(request).authority.revoke_refresh_tokens()
+    return JSON({"ok": True})
+
+
+async def authorization_code(request: Request) -> JSON:
+    return JSON({"code": _parts(request).authority.issue_authorization_code()})
+
+
+routes = [
+    Route("/__sandbox__/info", info),
+    Route("/__sandbox__/clock", clock),
+    Route("/__sandbox__/clock/advance", advance_clock, methods=["POST"]),
+    Route("/__sandbox__/faults", faults, methods=["GET", "PUT"]),
+    Route("/__sandbox__/limits", limits, methods=["GET", "PUT"]),
+    Route("/__sandbox__/limits/reset-quota", reset_quota, methods=["POST"]),
+    Route("/__sandbox__/requests", requests_seen),
+    Route("/__sandbox__/requests/reset", reset_requests, methods=["POST"]),
+    Route("/__sandbox__/tokens/expire", expire_tokens, methods=["POST"]),
+    Route("/__sandbox__/tokens/revoke", revoke_tokens, methods=["POST"]),
+    Route("/__sandbox__/authorization-code", authorization_code, methods=["POST"]),
+]
