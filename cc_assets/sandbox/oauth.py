@@ -13,6 +13,7 @@ import secrets
 import time
 from collections import deque
 from threading import Lock
+from urllib.parse import parse_qsl
 
 import jwt
 from starlette.requests import Request
@@ -28,7 +29,7 @@ INVALID_GRANT = {
 CODE_LIFETIME_SECONDS = 300
 
 
-class Unauthorized(Exception):
+class UnauthorizedError(Exception):
     """The bearer token is missing, malformed, expired or revoked (answered with a 401)."""
 
 
@@ -96,13 +97,13 @@ class TokenAuthority:
 
     def verify(self, authorization: str | None) -> frozenset[str]:
         if not authorization or not authorization.startswith("Bearer "):
-            raise Unauthorized
+            raise UnauthorizedError
         try:
             claims = jwt.decode(authorization[7:], self._key, algorithms=["HS256"])
         except jwt.PyJWTError:
-            raise Unauthorized from None
+            raise UnauthorizedError from None
         if claims.get("gen") != self._generation:
-            raise Unauthorized
+            raise UnauthorizedError
         return frozenset(claims.get("scp", ()))
 
     def expire_all(self) -> None:
@@ -153,7 +154,8 @@ class TokenAuthority:
                 401,
             )
         params = dict(request.query_params)
-        params.update(dict(await request.form()))
+        # CC's docs send the grant in the query string; a form body works too.
+        params.update(parse_qsl((await request.body()).decode()))
         grant = params.get("grant_type")
         if grant == "refresh_token":
             if not self._spend_refresh_token(str(params.get("refresh_token", ""))):

@@ -16,6 +16,15 @@ from cc_assets.sandbox.responses import JSON, bad_request, not_found
 from cc_assets.sandbox.routes_reports import QueryError, parse_limit, service_of
 from cc_assets.sandbox.service import SandboxService
 
+SUMMARY_FIELDS = {  # activity_summary says em_unsubscribes where the reports say em_optouts
+    "em_sends": "em_sends",
+    "em_opens": "em_opens",
+    "em_clicks": "em_clicks",
+    "em_bounces": "em_bounces",
+    "em_forwards": "em_forwards",
+    "em_optouts": "em_unsubscribes",
+}
+
 
 def _contact_index(request: Request) -> int | None:
     return service_of(request).account.contacts.index_of(request.path_params["contact_id"])
@@ -159,8 +168,7 @@ async def activity_summary(request: Request) -> JSON:
     except QueryError as exc:
         return bad_request(str(exc))
     per_activity: dict[str, dict[str, Any]] = defaultdict(dict)
-    names = {"em_sends": "em_sends", "em_opens": "em_opens", "em_clicks": "em_clicks",
-             "em_bounces": "em_bounces", "em_forwards": "em_forwards", "em_optouts": "em_unsubscribes"}  # fmt: skip
+    names = SUMMARY_FIELDS
     for event in contact_events(service, contact, set(names)):
         if not start <= event.time <= end:
             continue

@@ -136,7 +136,7 @@ async def campaign_summary(request: Request) -> JSON:
             "unsubscribes": stats["em_optouts"],
             "bounces": stats["em_bounces"],
             "spam_count": stats["em_abuse"],
-        }  # fmt: skip
+        }
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cc_assets.sandbox.oauth import TokenAuthority, Unauthorized
+from cc_assets.sandbox.oauth import TokenAuthority, UnauthorizedError
 from cc_assets.sandbox.responses import QUOTA_EXCEEDED, SERVER_ERROR, THROTTLED, UNAVAILABLE
 
 API_PREFIXES = ("/v3/", "/v2/")
@@ -80,6 +80,7 @@ class RequestLimits:
     def reset(self) -> None:
         with self._lock:
             self.log: deque[tuple[float, str, int]] = deque(maxlen=100_000)
+            self.accepted_log: deque[float] = deque(maxlen=100_000)
             self.by_status: Counter[int] = Counter()
             self.refused: Counter[str] = Counter()
 
@@ -95,8 +96,7 @@ class RequestLimits:
         if daily_quota is not None:
             self.daily_quota = daily_quota
 
-    def _admit(self) -> str | None:
-        now = time.monotonic()
+    def _admit(self, now: float) -> str | None:
         today = datetime.now(UTC).date()
         with self._lock:
             if today != self._day:  # the quota resets at 00:00 UTC
@@ -115,7 +115,8 @@ class RequestLimits:
         if not is_api(scope):
             await self.app(scope, receive, send)
             return
-        refusal = self._admit()
+        arrived = time.monotonic()
+        refusal = self._admit(arrived)
         status_box = [0]
 
         async def record(message: Message) -> None:
@@ -137,7 +138,9 @@ class RequestLimits:
                     )
         finally:
             with self._lock:
-                self.log.append((time.monotonic(), scope["path"], status_box[0]))
+                self.log.append((arrived, scope["path"], status_box[0]))
+                if refusal is None:
+                    self.accepted_log.append(arrived)
                 self.by_status[status_box[0]] += 1
                 if refusal:
                     self.refused[refusal] += 1
@@ -145,6 +148,7 @@ class RequestLimits:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             log = list(self.log)
+            accepted = sorted(self.accepted_log)
             by_status = dict(self.by_status)
             refused = dict(self.refused)
             used = self._used_today
@@ -154,7 +158,7 @@ class RequestLimits:
             "throttled": refused.get("throttled", 0),
             "quota_exceeded": refused.get("quota_exceeded", 0),
             "used_today": used,
-            "max_in_any_second": _max_in_window([t for t, _, _ in log]),
+            "max_in_any_second": _max_in_window(accepted),
             "log": [[t, path, status] for t, path, status in log],
         }
 
@@ -262,7 +266,7 @@ class BearerAuth:
         header = headers.get(b"authorization", b"").decode("latin-1") or None
         try:
             scopes = self.authority.verify(header)
-        except Unauthorized:
+        except UnauthorizedError:
             await send_json(
                 send, 401, {"error_key": "unauthorized", "error_message": "Unauthorized"}
             )
@@ -290,7 +294,7 @@ class BearerAuth:
                 [
                     {
                         "error_key": "forbidden",
-                        "error_message": f"Forbidden request. You lack the necessary scopes ({needed}).",
+                        "error_message": f"Forbidden request. You lack the scope {needed}.",
                     }
                 ],
             )

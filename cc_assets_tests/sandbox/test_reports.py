@@ -1,0 +1,158 @@
+"""Reports are exact: paging with any limit returns every row once, stats agree with events."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.sandbox.conftest import api_client
+
+TRACKING = (
+    "sends",
+    "opens",
+    "unique_opens",
+    "didnotopens",
+    "clicks",
+    "forwards",
+    "optouts",
+    "bounces",
+)
+
+
+def fetch_all(http: httpx.Client, activity_id: str, report: str, limit: int) -> list[dict]:
+    rows, url, pages = (
+        [],
+        f"/v3/reports/email_reports/{activity_id}/tracking/{report}?limit={limit}",
+        0,
+    )
+    while url:
+        response = http.get(url)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body["tracking_activities"]) <= limit
+        rows.extend(body["tracking_activities"])
+        url = body.get("_links", {}).get("next", {}).get("href")
+        assert url is None or url.startswith("/v3/")
+        pages += 1
+    return rows
+
+
+def _identity(row: dict) -> tuple:
+    return (row["contact_id"], row["created_time"], row.get("device_type"), row.get("url_id"))
+
+
+def test_every_report_equals_ground_truth_and_is_newest_first(sandbox: SandboxServer) -> None:
+    truth = sandbox.ground_truth()
+    with api_client(sandbox) as http:
+        for activity in truth.reportable_activities():
+            aid = activity["campaign_activity_id"]
+            for report in TRACKING:
+                rows = fetch_all(http, aid, report, 97)
+                expected = truth.tracking(aid, report).to_pylist()
+                assert [r["contact_id"] for r in rows] == [e["contact_id"] for e in expected]
+                times = [r["created_time"] for r in rows]
+                assert times == sorted(times, reverse=True), report
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(limit=st.integers(min_value=1, max_value=500), report=st.sampled_from(TRACKING))
+def test_any_limit_returns_every_row_exactly_once(
+    sandbox: SandboxServer, limit: int, report: str
+) -> None:
+    truth = sandbox.ground_truth()
+    aid = truth.reportable_activities()[0]["campaign_activity_id"]
+    with api_client(sandbox) as http:
+        rows = fetch_all(http, aid, report, limit)
+    expected = truth.tracking(aid, report).to_pylist()
+    assert Counter(map(_identity, rows)) == Counter(
+        (
+            e["contact_id"],
+            e["created_time"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            e.get("device_type"),
+            e.get("url_id"),
+        )
+        for e in expected
+    )
+    assert len(rows) == len(expected)
+
+
+def test_stats_equal_counts_from_tracking_reports(sandbox: SandboxServer) -> None:
+    truth = sandbox.ground_truth()
+    with api_client(sandbox) as http:
+        for activity in truth.reportable_activities():
+            aid = activity["campaign_activity_id"]
+            stats = http.get(f"/v3/reports/stats/email_campaign_activities/{aid}").json()[
+                "results"
+            ][0]["stats"]
+            report = {name: fetch_all(http, aid, name, 500) for name in TRACKING}
+            unique = {name: len({r["contact_id"] for r in rows}) for name, rows in report.items()}
+            assert stats["em_sends"] == unique["sends"] == len(report["sends"])
+            assert stats["em_bounces"] == unique["bounces"]
+            assert stats["em_opens"] == unique["opens"] == len(report["unique_opens"])
+            assert stats["em_opens_all"] == len(report["opens"])
+            assert stats["em_clicks"] == unique["clicks"]
+            assert stats["em_clicks_all"] == len(report["clicks"])
+            assert stats["em_forwards"] == unique["forwards"]
+            assert stats["em_optouts"] == unique["optouts"]
+            assert stats["em_not_opened"] == len(report["didnotopens"])
+            devices = Counter(r.get("device_type", "none") for r in report["opens"])
+            for device in ("computer", "mobile", "tablet", "other", "none"):
+                assert stats[f"em_opens_all_{device}"] == devices[device]
+            codes = Counter(r["bounce_code"] for r in report["bounces"])
+            assert stats["em_bounces_blocked"] == codes["Z"]
+            assert stats["em_bounces_vacation"] == codes["V"]
+
+
+def test_time_passing_brings_new_events_without_shifting_older_pages(
+    sandbox: SandboxServer,
+) -> None:
+    truth = sandbox.ground_truth()
+    aid = max(  # the latest send: its opens are still arriving
+        (a["campaign_activity_id"] for a in truth.reportable_activities()),
+        key=lambda activity_id: truth.account.activity_by_id[activity_id].send_at,
+    )
+    with api_client(sandbox) as http:
+        first = http.get(f"/v3/reports/email_reports/{aid}/tracking/opens?limit=50").json()
+        before = fetch_all(http, aid, "opens", 500)
+        sandbox.advance_clock(30 * 86400)
+        after = fetch_all(http, aid, "opens", 500)
+        # the old cursor still continues exactly after the rows it had already served
+        second = http.get(first["_links"]["next"]["href"]).json()["tracking_activities"]
+    assert len(after) > len(before)
+    assert after[-len(before) :] == before
+    assert second == before[50 : 50 + len(second)]
+
+
+def test_unsent_permalink_and_bad_parameters(sandbox: SandboxServer) -> None:
+    truth = sandbox.ground_truth()
+    activities = truth.all_activities()
+    permalink = next(a for a in activities if a["role"] == "permalink")["campaign_activity_id"]
+    scheduled = next(
+        a for a in activities if a["role"] == "primary_email" and a["current_status"] == "SCHEDULED"
+    )["campaign_activity_id"]
+    aid = truth.reportable_activities()[0]["campaign_activity_id"]
+    with api_client(sandbox) as http:
+        assert http.get(f"/v3/reports/email_reports/{scheduled}/tracking/sends").json() == {
+            "tracking_activities": []
+        }
+        assert http.get(f"/v3/reports/email_reports/{permalink}/tracking/sends").status_code == 404
+        bad = http.get(f"/v3/reports/email_reports/{aid}/tracking/opens?limit=abc")
+        assert bad.status_code == 400 and isinstance(bad.json(), list)
+        partial = http.get(f"/v3/reports/stats/email_campaign_activities/{aid},{scheduled}").json()
+        assert [r["campaign_activity_id"] for r in partial["results"]] == [aid]
+        assert len(partial["errors"]) == 1
+        assert (
+            http.get(f"/v3/reports/stats/email_campaign_activities/{aid},not-a-uuid").status_code
+            == 404
+        )
+        both = http.get(
+            f"/v3/reports/contact_reports/{truth.tracking(aid, 'sends')['contact_id'][0]}/activity_details"
+            "?tracking_activity_type=em_opens&tracking_activities_list=em_sends"
+        )
+        assert both.status_code == 400
