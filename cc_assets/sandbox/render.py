@@ -35,14 +35,11 @@ class RowRenderer:
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.contact_fields = lru_cache(maxsize=262_144)(self._contact_fields)
+        self.contact_fields = lru_cache(maxsize=65_536)(self._contact_fields)
 
     def _contact_fields(self, index: int) -> dict[str, Any]:
         contacts = self.account.contacts
-        fields: dict[str, Any] = {
-            "contact_id": contacts.contact_id(index),
-            "email_address": contacts.email_address(index),
-        }
+        fields: dict[str, Any] = {"email_address": contacts.email_address(index)}
         first, last = contacts.first_name(index), contacts.last_name(index)
         if first is not None:
             fields["first_name"] = first
@@ -59,10 +56,12 @@ class RowRenderer:
             "tracking_activity_type": REPORT_TYPES[report],
         }
         times = timestamps(page.key)
+        ids = self.account.contacts.contact_ids(page.contact)
         contacts = page.contact.tolist()
         fields = self.contact_fields
         rows = [
-            {**fields(c), **base, "created_time": t} for c, t in zip(contacts, times, strict=True)
+            {"contact_id": i, **fields(c), **base, "created_time": t}
+            for i, c, t in zip(ids, contacts, times, strict=True)
         ]
         if report in {"opens", "unique_opens"}:
             _devices(rows, page.extra)

@@ -151,8 +151,9 @@ def test_unsent_permalink_and_bad_parameters(sandbox: SandboxServer) -> None:
             http.get(f"/v3/reports/stats/email_campaign_activities/{aid},not-a-uuid").status_code
             == 404
         )
+        contact = truth.tracking(aid, "sends")["contact_id"][0]
         both = http.get(
-            f"/v3/reports/contact_reports/{truth.tracking(aid, 'sends')['contact_id'][0]}/activity_details"
+            f"/v3/reports/contact_reports/{contact}/activity_details"
             "?tracking_activity_type=em_opens&tracking_activities_list=em_sends"
         )
         assert both.status_code == 400
