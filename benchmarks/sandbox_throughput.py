@@ -34,7 +34,6 @@ def main() -> None:
                 truth.service.events(truth.account.activity_by_id[a["campaign_activity_id"]]).sends
             ),
         )["campaign_activity_id"]
-        del truth
         proc = psutil.Process(server.process.pid)
         first = f"/v3/reports/email_reports/{activity}/tracking/{args.report}?limit=500"
         peak, pages, rows = 0, 0, 0
