@@ -145,7 +145,7 @@ class ConstantContactClient:
         endpoint = httpx.URL(url).path
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            wait=wait_exponential_jitter(initial=0.25, max=30, jitter=1),
+            wait=wait_exponential_jitter(multiplier=0.25, max=30, jitter=1),
             stop=stop_after_attempt(10) | stop_after_delay(600),
             reraise=True,
             before_sleep=lambda state: self.on_event(

@@ -1,0 +1,142 @@
+"""Tokens refresh and persist safely; quotas stop cleanly; concurrent runs share one budget."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import stat
+from pathlib import Path
+
+import pytest
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.errors import (
+    AuthenticationError,
+    NotFoundError,
+    QuotaExceededError,
+)
+from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.client.conftest import settings_for
+
+
+def test_rotated_refresh_token_is_persisted_privately_and_reused(
+    sandbox: SandboxServer, state_dir: Path
+) -> None:
+    settings = settings_for(sandbox)
+    with ConstantContactClient(settings) as client:
+        sandbox.expire_tokens()
+        list(client.iter_campaigns())
+    (store,) = state_dir.glob("tokens-*.json")
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert sandbox.refresh_token not in store.read_text()  # rotated away
+    # A new process starts from the environment's (now dead) refresh token: the store wins.
+    with ConstantContactClient(settings) as again:
+        sandbox.expire_tokens()
+        assert list(again.iter_campaigns())
+
+
+def test_revoked_refresh_token_is_a_clear_authentication_error(sandbox: SandboxServer) -> None:
+    with ConstantContactClient(settings_for(sandbox)) as client:
+        sandbox.expire_tokens()
+        sandbox.revoke_refresh_tokens()
+        with pytest.raises(AuthenticationError) as caught:
+            list(client.iter_campaigns())
+    assert "re-authorize" in str(caught.value)
+    assert sandbox.refresh_token not in str(caught.value)
+
+
+def test_wrong_token_without_refresh_fails_with_the_endpoint_named(sandbox: SandboxServer) -> None:
+    settings = settings_for(sandbox, access_token="not-a-token", client_id=None, refresh_token=None)
+    with ConstantContactClient(settings) as client, pytest.raises(AuthenticationError) as caught:
+        client.get_campaign("00000000-0000-4000-8000-000000000000")
+    assert caught.value.status == 401 and caught.value.endpoint.startswith("/v3/emails/")
+
+
+def test_unknown_activity_is_not_found(sandbox: SandboxServer) -> None:
+    with ConstantContactClient(settings_for(sandbox)) as client, pytest.raises(NotFoundError):
+        list(client.iter_tracking("00000000-0000-4000-8000-000000000000", "opens"))
+
+
+def test_server_quota_exceeded_stops_with_the_reset_time(sandbox_factory) -> None:
+    server = sandbox_factory(daily_quota=2)
+    with ConstantContactClient(settings_for(server)) as client:
+        client.get("emails")
+        client.get("emails")
+        with pytest.raises(QuotaExceededError) as caught:
+            client.get("emails")
+    assert "00:00 UTC" in str(caught.value) and caught.value.resets_at.hour == 0
+
+
+def test_own_daily_budget_refuses_before_calling(sandbox: SandboxServer) -> None:
+    with ConstantContactClient(settings_for(sandbox, daily_quota=3)) as client:
+        for _ in range(3):
+            client.get("emails")
+        sandbox.reset_requests()
+        with pytest.raises(QuotaExceededError):
+            client.get("emails")
+    assert sandbox.requests()["total"] == 0
+
+
+def _worker(settings, calls: int) -> None:
+    with ConstantContactClient(settings) as client:
+        for _ in range(calls):
+            client.get("emails", {"limit": 1})
+
+
+def test_concurrent_processes_share_the_request_rate(sandbox_factory) -> None:
+    server = sandbox_factory(requests_per_second=4)
+    settings = settings_for(server, requests_per_second=4)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(settings, 6)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    seen = server.requests()
+    assert seen["total"] == 24
+    assert seen["throttled"] == 0
+    assert seen["max_in_any_second"] <= 4
+
+
+def test_no_secret_reaches_the_logs(
+    sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with ConstantContactClient(settings_for(sandbox)) as client:
+        sandbox.expire_tokens()
+        list(client.iter_campaigns())
+        sandbox.set_faults(p_5xx=0.5)
+        list(client.iter_campaigns())
+        sandbox.set_faults(p_5xx=0.0)
+        new_tokens = client._tokens.pair
+    text = caplog.text
+    assert "retrying" in text or "401" in text
+    for secret in (
+        sandbox.access_token,
+        sandbox.refresh_token,
+        sandbox.client_secret,
+        new_tokens.access_token,
+        new_tokens.refresh_token,
+    ):
+        assert secret and secret not in text
+
+
+@pytest.mark.services
+def test_redis_budget_is_shared_by_every_process(sandbox_factory) -> None:
+    """The deployment-wide limiter (DESIGN §9): state in Redis, so hosts share one budget."""
+    import redis  # noqa: PLC0415
+
+    server = sandbox_factory(requests_per_second=4)
+    url = "redis://127.0.0.1:6379/15"
+    redis.Redis.from_url(url).flushdb()
+    settings = settings_for(server, requests_per_second=4, rate_limit_url=url)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(settings, 4)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    seen = server.requests()
+    assert seen["total"] == 12 and seen["throttled"] == 0 and seen["max_in_any_second"] <= 4

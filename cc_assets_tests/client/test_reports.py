@@ -1,0 +1,86 @@
+"""Every report the client reads equals the sandbox's ground truth, faults or not."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.lake.schemas import TRACKING_REPORTS
+from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.client.conftest import settings_for
+
+
+def _assert_exact(client: ConstantContactClient, server: SandboxServer) -> None:
+    truth = server.ground_truth()
+    for activity in truth.reportable_activities():
+        aid = activity["campaign_activity_id"]
+        for report in TRACKING_REPORTS:
+            got = pa.Table.from_batches(list(client.iter_tracking(aid, report)))
+            assert got.equals(truth.tracking(aid, report)), (aid, report)
+        assert pa.Table.from_batches([client.get_links(aid)]).equals(truth.links(aid))
+        stats = client.get_activity_stats([aid]).batch.to_pylist()[0]
+        expected = truth.activity_stats(aid)
+        assert {k: stats[k] for k in expected} == expected
+
+
+def test_reports_equal_ground_truth(sandbox: SandboxServer) -> None:
+    with ConstantContactClient(settings_for(sandbox)) as client:
+        _assert_exact(client, sandbox)
+        campaign_ids = sorted(
+            {a["campaign_id"] for a in sandbox.ground_truth().reportable_activities()}
+        )
+        result = client.get_campaign_stats(campaign_ids)
+        assert result.errors == []
+        truth = sandbox.ground_truth()
+        for row in result.batch.to_pylist():
+            expected = truth.campaign_stats(row["campaign_id"])
+            assert {k: row[k] for k in expected["stats"]} == expected["stats"]
+            assert {k: row[f"percents_{k}"] for k in expected["percents"]} == pytest.approx(
+                expected["percents"]
+            )
+
+
+def test_reports_survive_faults_and_token_expiry(sandbox_factory) -> None:
+    server = sandbox_factory(fault_seed=5)
+    with ConstantContactClient(settings_for(server)) as client:
+        server.set_faults(p_5xx=0.05, p_429=0.03, p_drop=0.01, p_truncate=0.01)
+        server.expire_tokens()
+        _assert_exact(client, server)
+        seen = server.requests()["by_status"]
+    assert seen.get("401", 0) >= 1
+    assert sum(v for k, v in seen.items() if k.startswith("5")) >= 1
+
+
+def test_documented_variants_parse_to_the_same_columns(sandbox_factory) -> None:
+    plain = sandbox_factory()
+    variant = sandbox_factory(activity_stats_keys="dotted", summary_counts="string")
+    results = []
+    for server in (plain, variant):
+        with ConstantContactClient(settings_for(server)) as client:
+            ids = [a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()]
+            summaries = pa.Table.from_batches(list(client.iter_campaign_summaries()))
+            results.append(
+                (
+                    client.get_activity_stats(ids).batch,
+                    summaries.drop_columns(
+                        [c for c in summaries.column_names if c.startswith("aggregate_percents")]
+                    ),
+                )
+            )
+    assert results[0][0].equals(results[1][0])
+    assert results[0][1].equals(results[1][1])
+
+
+def test_activity_stats_report_partial_errors(sandbox: SandboxServer) -> None:
+    truth = sandbox.ground_truth()
+    done = [a["campaign_activity_id"] for a in truth.reportable_activities()]
+    unsent = next(
+        a["campaign_activity_id"]
+        for a in truth.all_activities()
+        if a["current_status"] == "SCHEDULED"
+    )
+    with ConstantContactClient(settings_for(sandbox)) as client:
+        result = client.get_activity_stats([*done, unsent])
+    assert result.batch.num_rows == len(done)
+    assert len(result.errors) == 1 and unsent in result.errors[0].error_message
