@@ -1,17 +1,30 @@
-"""The OAuth2 token endpoint and bearer-token checks, as Constant Contact runs them (§5).
+"""The OAuth2 token endpoint and bearer-token checks, as Constant Contact runs them (ref §5).
 
-Access tokens are JWTs with an `exp` claim (CC tells clients to read it, reference §10-K) and a
-24-hour default lifetime; `expires_in` is sent as a lifetime in seconds. Refresh tokens are
-rotating (single use; a new set voids all earlier ones) or long-lived. Token times follow the
-wall clock, not the account's data clock: a client checks expiry against its own clock.
+Why it is this strict: the sandbox must never be kinder than the real API, so every rule the
+reference documents is enforced, and the undocumented ones take the stricter reading.
+
+- Access tokens are HS256 JWTs (per-server random key) with `iat`, `exp` and `scp` claims. CC
+  tells clients to read `exp` (ref §10-K); `expires_in` is sent as a TTL in seconds, the OAuth2
+  meaning, because a client that trusts it as an epoch would be wrong on the live API anyway.
+- Refresh tokens are rotating (usable once; a new set voids every earlier one) or long-lived
+  (the same token comes back). Either dies 180 days after it was issued or last used (§5.5).
+  A refresh token is only returned when `offline_access` is granted (§5.6).
+- Authorization codes are single-use and live 5 minutes (§5.3).
+- The token endpoint takes 1 request per second (§5.7); more are answered 429.
+- Time comes from `clock`, which must be the wall clock in a served sandbox: clients compare
+  `exp` with their own clock, so a simulated "now" in the past would make every token look
+  expired to them.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from threading import Lock
 from urllib.parse import parse_qsl
 
@@ -19,166 +32,230 @@ import jwt
 from starlette.requests import Request
 from starlette.routing import Route
 
-from cc_assets.sandbox.responses import JSON
+from cc_assets.sandbox.responses import JSON, THROTTLED
+
+Clock = Callable[[], datetime]
 
 DEFAULT_SCOPES = ("campaign_data", "contact_data", "account_read", "offline_access")
+TOKEN_PATH = "/oauth2/default/v1/token"
+CODE_LIFETIME = timedelta(minutes=5)
+REFRESH_LIFETIME = timedelta(days=180)
 INVALID_GRANT = {
     "error": "invalid_grant",
     "error_description": "unknown, invalid, or expired refresh token",
 }
-CODE_LIFETIME_SECONDS = 300
+INVALID_CODE = {
+    "error": "invalid_grant",
+    "error_description": "The authorization code is invalid or has expired.",
+}
+INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed."}
+# RFC 6749 §5.1: token responses must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class UnauthorizedError(Exception):
     """The bearer token is missing, malformed, expired or revoked (answered with a 401)."""
 
 
+def _oauth_error(error: str, description: str, status: int = 400) -> JSON:
+    return JSON({"error": error, "error_description": description}, status, headers=NO_STORE)
+
+
 class TokenAuthority:
-    """Issues and checks one sandbox account's tokens."""
+    """Issues and checks one sandbox account's tokens; `expire_all`/`revoke_refresh_tokens`
+    let tests make a token die mid-run, as a 24-hour token does in a long backfill."""
 
     def __init__(
         self,
         client_id: str,
         client_secret: str,
-        *,
         lifetime_seconds: int = 86_400,
         rotating: bool = True,
+        clock: Clock = utc_now,
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        token_requests_per_second: float = 1,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.lifetime_seconds = lifetime_seconds
         self.rotating = rotating
+        self.clock = clock
         self.scopes = scopes
+        self.token_requests_per_second = token_requests_per_second
         self._key = secrets.token_bytes(32)
-        self._generation = 0  # tokens of an older generation count as expired
-        self._refresh_tokens: set[str] = set()
-        self._codes: dict[str, float] = {}
+        self._generation = 0  # access tokens minted before the current generation are expired
+        self._refresh_tokens: dict[str, datetime] = {}  # token -> expires at
+        self._codes: dict[str, tuple[datetime, str | None]] = {}  # code -> (expires, redirect)
         self._token_calls: deque[float] = deque()
         self._lock = Lock()
 
-    def _access_token(self) -> str:
-        now = int(time.time())
+    # -- issuing -----------------------------------------------------------------------------
+
+    def issue(self) -> dict[str, object]:
+        """A new token set, as the token endpoint answers it. Rotating: every earlier refresh
+        token dies. Long-lived: the existing refresh token is returned again."""
+        now = self.clock()
+        with self._lock:
+            response: dict[str, object] = {
+                "access_token": self._access_token(now),
+                "token_type": "Bearer",
+                "expires_in": self.lifetime_seconds,
+                "scope": " ".join(self.scopes),
+            }
+            if "offline_access" in self.scopes:
+                response["refresh_token"] = self._refresh_token(now)
+        return response
+
+    def issue_initial(self) -> dict[str, object]:
+        """The set a user gets on first authorizing the app, plus a fresh authorization code so
+        the authorization-code grant can be exercised too."""
+        return {**self.issue(), "authorization_code": self.issue_authorization_code()}
+
+    def issue_authorization_code(self, redirect_uri: str | None = None) -> str:
+        """A code usable once within 5 minutes; when `redirect_uri` is given the token request
+        must repeat it exactly (RFC 6749 §4.1.3)."""
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = (self.clock() + CODE_LIFETIME, redirect_uri)
+        return code
+
+    def _access_token(self, now: datetime) -> str:
+        issued = int(now.timestamp())
         claims = {
             "iss": "cc-sandbox",
             "sub": self.client_id,
-            "iat": now,
-            "exp": now + self.lifetime_seconds,
+            "iat": issued,
+            "exp": issued + self.lifetime_seconds,
             "scp": list(self.scopes),
             "gen": self._generation,
             "jti": secrets.token_hex(8),
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
 
-    def issue(self) -> dict[str, object]:
-        """A new token set; with rotating refresh tokens every earlier refresh token dies."""
-        with self._lock:
-            if self.rotating or not self._refresh_tokens:
-                refresh = secrets.token_urlsafe(32)
-                if self.rotating:
-                    self._refresh_tokens.clear()
-                self._refresh_tokens.add(refresh)
-            else:
-                refresh = next(iter(self._refresh_tokens))
-            access = self._access_token()
-        return {
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": self.lifetime_seconds,
-            "scope": " ".join(self.scopes),
-            "refresh_token": refresh,
-        }
+    def _refresh_token(self, now: datetime) -> str:
+        expires = now + REFRESH_LIFETIME
+        if not self.rotating:
+            for token, until in self._refresh_tokens.items():
+                if until > now:
+                    self._refresh_tokens[token] = expires  # a used long-lived token stays active
+                    return token
+        token = secrets.token_urlsafe(32)
+        if self.rotating:
+            self._refresh_tokens.clear()
+        self._refresh_tokens[token] = expires
+        return token
 
-    def issue_authorization_code(self) -> str:
-        code = secrets.token_urlsafe(16)
-        with self._lock:
-            self._codes[code] = time.time() + CODE_LIFETIME_SECONDS
-        return code
+    # -- checking ----------------------------------------------------------------------------
 
-    def verify(self, authorization: str | None) -> frozenset[str]:
-        if not authorization or not authorization.startswith("Bearer "):
+    def verify(self, authorization_header: str | None) -> frozenset[str]:
+        """The scopes of a valid bearer token; `UnauthorizedError` otherwise (never says why:
+        CC's 401 body is the same for every cause)."""
+        scheme, _, token = (authorization_header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError
         try:
-            claims = jwt.decode(authorization[7:], self._key, algorithms=["HS256"])
+            claims = jwt.decode(
+                token.strip(),
+                self._key,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "scp"]},
+            )
         except jwt.PyJWTError:
             raise UnauthorizedError from None
-        if claims.get("gen") != self._generation:
+        if claims.get("gen") != self._generation or claims["exp"] <= self.clock().timestamp():
             raise UnauthorizedError
-        return frozenset(claims.get("scp", ()))
+        return frozenset(claims["scp"])
 
     def expire_all(self) -> None:
+        """Every access token issued so far is expired from now on."""
         with self._lock:
             self._generation += 1
 
     def revoke_refresh_tokens(self) -> None:
+        """Every refresh token is dead: the next refresh answers invalid_grant."""
         with self._lock:
             self._refresh_tokens.clear()
 
-    def _spend_refresh_token(self, token: str) -> bool:
-        with self._lock:
-            return token in self._refresh_tokens
+    # -- the token endpoint ------------------------------------------------------------------
 
-    def _spend_code(self, code: str) -> bool:
+    def _refresh_valid(self, token: str) -> bool:
         with self._lock:
-            expires = self._codes.pop(code, None)
-        return expires is not None and expires >= time.time()
+            until = self._refresh_tokens.get(token)
+            return until is not None and until > self.clock()
+
+    def _spend_code(self, code: str, redirect_uri: str) -> JSON | None:
+        """None when the code is good; spent either way, as a code is single-use."""
+        with self._lock:
+            entry = self._codes.pop(code, None)
+        if entry is None or entry[0] <= self.clock():
+            return JSON(INVALID_CODE, 400, headers=NO_STORE)
+        if entry[1] is not None and entry[1] != redirect_uri:
+            return _oauth_error(
+                "invalid_grant",
+                "The 'redirect_uri' does not match the redirection URI used in the "
+                "authorization request.",
+            )
+        return None
 
     def _client_ok(self, header: str | None) -> bool:
-        if not header or not header.startswith("Basic "):
+        scheme, _, encoded = (header or "").partition(" ")
+        if scheme.lower() != "basic":
             return False
         try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
             return False
-        return secrets.compare_digest(client_id, self.client_id) and secrets.compare_digest(
-            secret, self.client_secret
-        )
+        client_id, _, secret = decoded.partition(":")
+        return secrets.compare_digest(
+            client_id.encode(), self.client_id.encode()
+        ) & secrets.compare_digest(secret.encode(), self.client_secret.encode())
 
     def _throttled(self) -> bool:
-        """The token endpoint takes 1 request per second (reference §5.7)."""
+        """Sliding 1-second window over accepted token requests (ref §5.7)."""
+        if not self.token_requests_per_second:
+            return False
         now = time.monotonic()
         with self._lock:
             while self._token_calls and now - self._token_calls[0] >= 1.0:
                 self._token_calls.popleft()
-            if self._token_calls:
+            if len(self._token_calls) >= self.token_requests_per_second:
                 return True
             self._token_calls.append(now)
         return False
 
     async def token_endpoint(self, request: Request) -> JSON:
         if self._throttled():
-            return JSON({"error_key": "throttled", "error_message": "Too Many Requests"}, 429)
+            return JSON(THROTTLED, 429)
         if not self._client_ok(request.headers.get("authorization")):
-            return JSON(
-                {"error": "invalid_client", "error_description": "Client authentication failed."},
-                401,
-            )
-        params = dict(request.query_params)
-        # CC's docs send the grant in the query string; a form body works too.
-        params.update(parse_qsl((await request.body()).decode()))
+            return JSON(INVALID_CLIENT, 401, headers={**NO_STORE, "WWW-Authenticate": "Basic"})
+        params = dict(request.query_params)  # CC's docs put the grant in the query string
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl((await request.body()).decode()))
         grant = params.get("grant_type")
         if grant == "refresh_token":
-            if not self._spend_refresh_token(str(params.get("refresh_token", ""))):
-                return JSON(INVALID_GRANT, 400)
+            token = params.get("refresh_token", "")
+            if not self._refresh_valid(token):
+                return JSON(INVALID_GRANT, 400, headers=NO_STORE)
         elif grant == "authorization_code":
-            if not self._spend_code(str(params.get("code", ""))):
-                return JSON(
-                    {
-                        "error": "invalid_grant",
-                        "error_description": "The authorization code is invalid or expired.",
-                    },
-                    400,
-                )
+            if not params.get("redirect_uri"):
+                return _oauth_error("invalid_request", "The 'redirect_uri' parameter is required.")
+            refusal = self._spend_code(params.get("code", ""), params["redirect_uri"])
+            if refusal is not None:
+                return refusal
+        elif grant is None:
+            return _oauth_error("invalid_request", "The token request must specify 'grant_type'.")
         else:
-            return JSON(
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": "grant_type must be authorization_code or refresh_token.",
-                },
-                400,
+            return _oauth_error(
+                "unsupported_grant_type",
+                "'grant_type' must be 'authorization_code' or 'refresh_token'.",
             )
-        return JSON(self.issue())
+        return JSON(self.issue(), headers=NO_STORE)
 
 
 def token_routes(authority: TokenAuthority) -> list[Route]:
-    return [Route("/oauth2/default/v1/token", authority.token_endpoint, methods=["POST"])]
+    """POST /oauth2/default/v1/token, served next to (never behind) the API limits."""
+    return [Route(TOKEN_PATH, authority.token_endpoint, methods=["POST"])]

@@ -1,0 +1,320 @@
+"""Raw Constant Contact snapshots as Parquet: one asset per report (DESIGN §5).
+
+The assets are thin: the client fetches, `cc_assets.pipeline` decides what to fetch and how
+to merge, the lake writes atomically; here we only wire them and report metadata.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+from upath import UPath
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
+from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
+from cc_assets.lake.schemas import (
+    CONTACT_ACTIVITY_DETAILS,
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGN_STATS,
+    EMAIL_CAMPAIGN_SUMMARIES,
+    EMAIL_CAMPAIGNS,
+    EMAIL_LINKS,
+    TRACKING_REPORTS,
+    TRACKING_TABLES,
+    AssetTable,
+)
+from cc_assets.lake.writer import WriteResult, read_partition, write_partition
+from cc_assets.pipeline import quality, snapshots
+from cc_assets.pipeline.tracking import refresh_tracking
+
+GROUP = "constant_contact"
+POOL = "constant_contact_api"
+OWNERS = ["team:data-engineering"]
+KINDS = {"python", "parquet"}
+
+TRACKING_DESCRIPTIONS = {
+    "sends": "Every contact the activity was sent to (one row per contact).",
+    "opens": "Every open, repeat opens included, with the device type.",
+    "unique_opens": "Each contact's most recent open (CC's unique opens report).",
+    "didnotopens": "Contacts the activity reached (not bounced) who have not opened it.",
+    "clicks": "Every click on every link, with url_id, link_url and device type.",
+    "forwards": "Every forward to a friend.",
+    "optouts": "Contacts who unsubscribed through the activity, with the reason if given.",
+    "bounces": "Every bounce with its code (B, D, F, S, V, X, Z).",
+}
+
+
+def asset_key(table: AssetTable) -> dg.AssetKey:
+    return dg.AssetKey([GROUP, table.name])
+
+
+def _check_specs(table: AssetTable, *, reconcile: bool = False) -> list[dg.AssetCheckSpec]:
+    key = asset_key(table)
+    specs = [
+        dg.AssetCheckSpec(
+            "schema_matches", asset=key, description="The file has the fixed schema."
+        ),
+        dg.AssetCheckSpec(
+            "unique_natural_key",
+            asset=key,
+            description=f"No two rows share ({', '.join(table.natural_key)}).",
+        ),
+    ]
+    if reconcile:
+        specs.append(
+            dg.AssetCheckSpec(
+                "counts_match_activity_stats",
+                asset=key,
+                description="Events counted here equal CC's own activity stats (up to their "
+                "last_refresh_time).",
+            )
+        )
+    return specs
+
+
+def _preview(table: pa.Table | None) -> dg.MetadataValue:
+    if table is None or table.num_rows == 0:
+        return dg.MetadataValue.md("_no rows_")
+    sample = table.slice(0, 5).drop_columns(
+        [c for c in ("captured_at",) if c in table.column_names]
+    )
+    return dg.MetadataValue.md(sample.to_pandas().to_markdown(index=False))
+
+
+def _metadata(
+    client: ConstantContactClient,
+    result: WriteResult,
+    table: AssetTable,
+    key: str | None,
+    root: UPath,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "rows": dg.MetadataValue.int(result.rows),
+        "path": dg.MetadataValue.path(result.path),
+        "source": source_label(client.settings),
+        "preview": _preview(read_partition(table, key, root=root)),
+        **extra,
+    }
+
+
+def _checks(
+    table: AssetTable, path: str, activity_id: str | None, report: str | None, root: UPath
+) -> Iterator[dg.AssetCheckResult]:
+    file = UPath(path)
+    findings = {
+        "schema_matches": quality.schema_matches(table, file),
+        "unique_natural_key": quality.duplicate_keys(table, file),
+    }
+    if report is not None and activity_id is not None:
+        findings["counts_match_activity_stats"] = quality.counts_match_stats(
+            report, activity_id, file, root
+        )
+    for name, finding in findings.items():
+        yield dg.AssetCheckResult(
+            asset_key=asset_key(table),
+            check_name=name,
+            passed=finding.passed,
+            metadata=finding.metadata,
+        )
+
+
+ACTIVITY_TABLES = [*(TRACKING_TABLES[r] for r in TRACKING_REPORTS), EMAIL_LINKS]
+
+
+@dg.multi_asset(
+    name="campaign_activity_reports",
+    specs=[
+        dg.AssetSpec(
+            asset_key(table),
+            description=TRACKING_DESCRIPTIONS.get(
+                table.name.removeprefix("email_"),
+                "Every link of the activity with its unique clicks (no_clicks=true).",
+            ),
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=KINDS,
+            tags={"report": table.name},
+            skippable=True,
+        )
+        for table in ACTIVITY_TABLES
+    ],
+    check_specs=[
+        spec
+        for table in ACTIVITY_TABLES
+        for spec in _check_specs(table, reconcile=table.name != "email_links")
+    ],
+    partitions_def=campaign_activity_partitions,
+    can_subset=True,
+    pool=POOL,
+)
+def campaign_activity_reports(
+    context: dg.AssetExecutionContext, constant_contact: ConstantContactResource, lake: LakeResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """The tracking reports and the links report of one sent activity, refreshed incrementally."""
+    activity_id = context.partition_key
+    root = lake.root()
+    captured_at = datetime.now(UTC)
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    with constant_contact.open(context.log) as client:
+        for report in TRACKING_REPORTS:
+            table = TRACKING_TABLES[report]
+            if table.name not in selected:
+                continue
+            refresh = refresh_tracking(
+                client, activity_id, report, captured_at=captured_at, root=root
+            )
+            context.log.info(
+                f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
+                f"{refresh.api_calls} API calls"
+            )
+            yield dg.MaterializeResult(
+                asset_key=asset_key(table),
+                metadata=_metadata(
+                    client,
+                    WriteResult(refresh.rows, refresh.path),
+                    table,
+                    activity_id,
+                    root,
+                    new_rows=dg.MetadataValue.int(refresh.new_rows),
+                    api_calls=dg.MetadataValue.int(refresh.api_calls),
+                    pages=dg.MetadataValue.int(refresh.pages),
+                    full_read=refresh.full_read,
+                    watermark=str(refresh.watermark) if refresh.watermark else "none",
+                ),
+            )
+            yield from _checks(table, refresh.path, activity_id, report, root)
+        if EMAIL_LINKS.name in selected:
+            calls = client.calls
+            result = write_partition(
+                EMAIL_LINKS,
+                activity_id,
+                [client.get_links(activity_id)],
+                captured_at=captured_at,
+                root=root,
+            )
+            yield dg.MaterializeResult(
+                asset_key=asset_key(EMAIL_LINKS),
+                metadata=_metadata(
+                    client,
+                    result,
+                    EMAIL_LINKS,
+                    activity_id,
+                    root,
+                    api_calls=dg.MetadataValue.int(client.calls - calls),
+                ),
+            )
+            yield from _checks(EMAIL_LINKS, result.path, None, None, root)
+
+
+def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
+    """A daily snapshot asset around `fetch(client, context, root)` -> batches."""
+
+    def decorate(fetch):
+        @dg.asset(
+            key=asset_key(table),
+            description=description,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=KINDS,
+            partitions_def=daily_partitions,
+            pool=POOL,
+            deps=[asset_key(d) for d in deps or []],
+            check_specs=_check_specs(table),
+        )
+        def snapshot(
+            context: dg.AssetExecutionContext,
+            constant_contact: ConstantContactResource,
+            lake: LakeResource,
+        ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+            key = context.partition_key
+            snapshots.require_today(key)
+            root = lake.root()
+            captured_at = datetime.now(UTC)
+            with constant_contact.open(context.log) as client:
+                batches = fetch(client, context, root, captured_at)
+                result = write_partition(table, key, batches, captured_at=captured_at, root=root)
+                context.log.info(
+                    f"{table.name}[{key}]: {result.rows} rows, {client.calls} API calls"
+                )
+                yield dg.MaterializeResult(
+                    metadata=_metadata(
+                        client,
+                        result,
+                        table,
+                        key,
+                        root,
+                        api_calls=dg.MetadataValue.int(client.calls),
+                        pages=dg.MetadataValue.int(client.pages),
+                    )
+                )
+            yield from _checks(table, result.path, None, None, root)
+
+        snapshot.__doc__ = fetch.__doc__
+        return snapshot
+
+    return decorate
+
+
+@_daily_asset(
+    EMAIL_CAMPAIGNS, "Every campaign x activity: role, status, subject, sender and last send."
+)
+def email_campaigns(client: ConstantContactClient, context, root, captured_at):
+    return snapshots.campaign_rows(client)
+
+
+@_daily_asset(
+    EMAIL_CAMPAIGN_SUMMARIES, "The bulk campaign summaries: unique counts per sent campaign."
+)
+def email_campaign_summaries(client: ConstantContactClient, context, root, captured_at):
+    return client.iter_campaign_summaries()
+
+
+def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], list[str]]:
+    campaigns = read_partition(EMAIL_CAMPAIGNS, context.partition_key, root=root)
+    if campaigns is None:
+        raise dg.Failure(
+            f"email_campaigns has no snapshot for {context.partition_key}: materialize it first."
+        )
+    return snapshots.sent_ids(campaigns)
+
+
+@_daily_asset(
+    EMAIL_CAMPAIGN_STATS,
+    "CC's campaign stats with its own percents, per sent campaign.",
+    deps=[EMAIL_CAMPAIGNS],
+)
+def email_campaign_stats(client: ConstantContactClient, context, root, captured_at):
+    campaign_ids, _ = _sent(context, root)
+    return [client.get_campaign_stats(campaign_ids).batch] if campaign_ids else []
+
+
+@_daily_asset(
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    "CC's per-activity stats (batches of up to 10 activities).",
+    deps=[EMAIL_CAMPAIGNS],
+)
+def email_campaign_activity_stats(client: ConstantContactClient, context, root, captured_at):
+    _, activity_ids = _sent(context, root)
+    if not activity_ids:
+        return []
+    result = client.get_activity_stats(activity_ids)
+    for error in result.errors:
+        context.log.warning(f"activity stats: {error.error_key}: {error.error_message}")
+    return [result.batch]
+
+
+@_daily_asset(
+    CONTACT_ACTIVITY_DETAILS,
+    "Every activity (landing pages included) of the contacts active in the last day.",
+)
+def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
+    contacts = snapshots.active_contacts(captured_at - timedelta(days=1), root)
+    context.log.info(f"reading the activity of {len(contacts)} contacts active in the last day")
+    for index, contact_id in enumerate(contacts, 1):
+        yield from client.iter_contact_activity(contact_id)
+        if index % 50 == 0:
+            context.log.info(f"contact activity: {index}/{len(contacts)} contacts")

@@ -1,0 +1,95 @@
+"""The Constant Contact resource: the client, configured from the environment (DESIGN §4).
+
+Secrets are read from the environment when a run starts, never at import and never from
+files in the repo. With no credentials at all the built-in sandbox is used, and said so.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+import dagster as dg
+from pydantic import Field
+from upath import UPath
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.lake.paths import lake_root
+
+SANDBOX_NOTICE = (
+    "No Constant Contact credentials are set: running against the built-in sandbox account "
+    "(set CONSTANT_CONTACT_ACCESS_TOKEN or the refresh settings to use the real API)."
+)
+
+
+class ConstantContactResource(dg.ConfigurableResource):
+    """Opens a `ConstantContactClient`. Unset fields come from the environment at run time."""
+
+    base_url: str | None = Field(
+        default=None, description="v3 API root (CONSTANT_CONTACT_BASE_URL)"
+    )
+    requests_per_second: float | None = Field(
+        default=None, description="shared by every run (CONSTANT_CONTACT_REQUESTS_PER_SECOND)"
+    )
+    daily_quota: int | None = Field(default=None, description="CONSTANT_CONTACT_DAILY_QUOTA")
+    sandbox_port: int = Field(default=8765, description="port of the built-in sandbox")
+
+    def client_settings(self) -> ClientSettings:
+        settings = ClientSettings.from_env()
+        overrides = {
+            k: v
+            for k, v in {
+                "base_url": self.base_url,
+                "requests_per_second": self.requests_per_second,
+                "daily_quota": self.daily_quota,
+            }.items()
+            if v is not None
+        }
+        settings = replace(settings, **overrides)
+        if settings.has_credentials:
+            return settings
+        from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415
+
+        info = ensure_local_sandbox(self.sandbox_port)
+        return replace(
+            settings,
+            base_url=info["base_url"],
+            access_token=info["access_token"],
+            client_id=info["client_id"],
+            client_secret=info["client_secret"],
+            refresh_token=info["refresh_token"],
+            token_url=info["token_url"],
+            is_sandbox=True,
+        )
+
+    @contextmanager
+    def open(self, log: dg.DagsterLogManager | None = None) -> Iterator[ConstantContactClient]:
+        settings = self.client_settings()
+        if settings.is_sandbox and log is not None:
+            log.info(SANDBOX_NOTICE)
+        with ConstantContactClient(settings, on_event=log.info if log else None) as client:
+            yield client
+
+
+def source_label(settings: ClientSettings) -> str:
+    """`sandbox` or `constant_contact`: where a raw asset's rows came from."""
+    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
+    return (
+        "sandbox"
+        if settings.is_sandbox or host in {"127.0.0.1", "localhost"}
+        else "constant_contact"
+    )
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The Parquet lake's root (CC_ASSETS_STORAGE when unset)."""
+
+    storage: str | None = Field(default=None, description="local path or fsspec URL")
+
+    def root(self) -> UPath:
+        return lake_root(self.storage)
+
+
+defs = dg.Definitions(
+    resources={"constant_contact": ConstantContactResource(), "lake": LakeResource()}
+)

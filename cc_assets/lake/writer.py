@@ -1,0 +1,116 @@
+"""Crash-safe partition writes: a partition appears whole or not at all.
+
+Batches stream into a temporary file beside the target (named so no `part-*.parquet` glob sees
+it), which is renamed over `part-0.parquet` only once complete. A crash leaves the previous
+file (or nothing) readable, plus at worst a stray temporary file that the next write removes.
+Every batch is checked against the asset's one fixed schema, so a drifted API field fails
+loudly here instead of producing a file dbt cannot read.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+from cc_assets.lake.paths import PART_FILE, RAW_PREFIX, partition_dir
+from cc_assets.lake.schemas import SNAPSHOT_DATE, AssetTable
+
+TMP_PREFIX = ".tmp-"
+
+
+class SchemaMismatchError(ValueError):
+    """A batch does not fit the asset's fixed schema."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    rows: int
+    path: str
+
+
+def conform(
+    table: AssetTable, batch: pa.RecordBatch, key: str | None, captured_at: datetime
+) -> pa.RecordBatch:
+    """Add what the writer owns (capture time, snapshot date) and cast to the fixed schema."""
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    n = batch.num_rows
+    if "captured_at" in table.schema.names:
+        columns["captured_at"] = pa.array([captured_at] * n, table.schema.field("captured_at").type)
+    if table.partition_column == SNAPSHOT_DATE and key is not None:
+        columns[SNAPSHOT_DATE] = pa.array([date.fromisoformat(key)] * n, pa.date32())
+    unknown = set(columns) - set(table.schema.names)
+    missing = set(table.schema.names) - set(columns)
+    if unknown or missing:
+        raise SchemaMismatchError(
+            f"{table.name}: unknown columns {sorted(unknown)}, missing columns {sorted(missing)}"
+        )
+    arrays = []
+    for field in table.schema:
+        try:
+            arrays.append(columns[field.name].cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SchemaMismatchError(f"{table.name}.{field.name}: {exc}") from None
+    return pa.RecordBatch.from_arrays(arrays, schema=table.schema)
+
+
+def write_partition(
+    table: AssetTable,
+    key: str | None,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    captured_at: datetime,
+    root: UPath | None = None,
+    prefix: str = RAW_PREFIX,
+) -> WriteResult:
+    """Stream `batches` into the partition and swap it in atomically. Returns rows written."""
+    folder = partition_dir(table, key, root, prefix)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{TMP_PREFIX}*"):
+        stale.unlink()
+    target = folder / PART_FILE
+    temp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
+    rows = 0
+    try:
+        with (
+            temp.open("wb") as handle,
+            pq.ParquetWriter(handle, table.schema, compression="zstd") as writer,
+        ):
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(conform(table, batch, key, captured_at))
+                    rows += batch.num_rows
+        _replace(temp, target)
+    except BaseException:
+        if temp.exists():
+            temp.unlink()
+        raise
+    return WriteResult(rows=rows, path=str(target))
+
+
+def _replace(temp: UPath, target: UPath) -> None:
+    if temp.protocol in {"", "file", "local"}:
+        os.replace(temp.path, target.path)
+    else:  # object stores: a completed upload is atomic; move it into place
+        temp.fs.mv(temp.path, target.path)
+
+
+def read_partition(
+    table: AssetTable, key: str | None, *, root: UPath | None = None, prefix: str = RAW_PREFIX
+) -> pa.Table | None:
+    """The partition's rows, or None when it was never written."""
+    target = partition_dir(table, key, root, prefix) / PART_FILE
+    if not target.exists():
+        return None
+    with target.open("rb") as handle:
+        return pq.read_table(handle)
+
+
+def partition_exists(table: AssetTable, key: str | None, *, root: UPath | None = None) -> bool:
+    return (partition_dir(table, key, root) / PART_FILE).exists()

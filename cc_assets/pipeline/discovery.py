@@ -1,0 +1,58 @@
+"""Which activities have reports: sent (`DONE`) `primary_email` and `resend` activities.
+
+Shared by the discovery sensor and `cc-assets refresh`, so both add exactly the same
+partitions. The campaign list has no activity ids, so each campaign costs one more call,
+and each reported activity one more to read its status (reference §4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cc_assets.constant_contact.client import ConstantContactClient
+
+REPORTED_ROLES = ("primary_email", "resend")
+
+
+@dataclass(frozen=True)
+class ActivityStatus:
+    campaign_id: str
+    campaign_activity_id: str
+    role: str
+    status: str
+    campaign_updated_at: str
+
+    @property
+    def sent(self) -> bool:
+        return self.status == "DONE"
+
+
+def campaign_activities(
+    client: ConstantContactClient, campaigns: Iterable[dict[str, Any]]
+) -> list[ActivityStatus]:
+    """The reported-role activities of `campaigns`, with their current status."""
+    found = []
+    for campaign in campaigns:
+        detail = client.get_campaign(campaign["campaign_id"])
+        for activity in detail.get("campaign_activities", []):
+            if activity.get("role") not in REPORTED_ROLES:
+                continue
+            status = client.get_activity(activity["campaign_activity_id"]).get("current_status", "")
+            found.append(
+                ActivityStatus(
+                    campaign_id=campaign["campaign_id"],
+                    campaign_activity_id=activity["campaign_activity_id"],
+                    role=activity["role"],
+                    status=str(status).upper(),
+                    campaign_updated_at=campaign.get("updated_at", ""),
+                )
+            )
+    return found
+
+
+def discover(client: ConstantContactClient, after: datetime | None = None) -> list[ActivityStatus]:
+    """Every reported-role activity of campaigns updated after `after` (all when None)."""
+    return campaign_activities(client, client.iter_campaigns(after_date=after))

@@ -1,0 +1,114 @@
+"""Production's bad days on demand, on the API paths only (`/v3/`, `/v2/`).
+
+Each API request draws once: with `p_5xx` it gets a 500 or a 503 (CC's array bodies, ref §2.4),
+with `p_429` the throttled 429, with `p_drop` the real response's headers and half its body and
+then a closed connection (the client sees an incomplete read), with `p_truncate` a 200 whose
+body is cut in half under a matching Content-Length (a complete HTTP message of invalid JSON).
+`latency_ms` delays every API request. With everything at 0 a request passes straight through,
+so the injector costs nothing on the fast path.
+
+Install it INSIDE the request limits: a faulted request then still counts against the rate and
+the quota, as a call that fails on the real API still spends the key's allowance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import asdict, dataclass, replace
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cc_assets.sandbox.limits import is_api_request
+from cc_assets.sandbox.responses import JSON, SERVER_ERROR, THROTTLED, UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    p_5xx: float = 0.0
+    p_429: float = 0.0
+    p_drop: float = 0.0
+    p_truncate: float = 0.0
+    latency_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        chances = (self.p_5xx, self.p_429, self.p_drop, self.p_truncate)
+        if any(not 0 <= p <= 1 for p in chances) or sum(chances) > 1:
+            raise ValueError("fault probabilities must lie in [0, 1] and sum to at most 1")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+
+    @property
+    def active(self) -> bool:
+        return any(asdict(self).values())
+
+
+class FaultInjector:
+    """The fault middleware; `configure` changes its settings while the server runs."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        p_5xx: float = 0.0,
+        p_429: float = 0.0,
+        p_drop: float = 0.0,
+        p_truncate: float = 0.0,
+        latency_ms: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        self.app = app
+        self._settings = FaultSettings(p_5xx, p_429, p_drop, p_truncate, latency_ms)
+        self._random = random.Random(seed)
+
+    def configure(self, **settings: float) -> dict[str, float]:
+        """Change some settings (unknown names or bad values raise ValueError/TypeError)."""
+        self._settings = replace(self._settings, **{k: float(v) for k, v in settings.items()})
+        return self.settings()
+
+    def settings(self) -> dict[str, float]:
+        return asdict(self._settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        s = self._settings
+        if not s.active or not is_api_request(scope):
+            await self.app(scope, receive, send)
+            return
+        if s.latency_ms:
+            await asyncio.sleep(s.latency_ms / 1000)
+        draw = self._random.random()
+        if draw < s.p_5xx:
+            error = (
+                JSON(SERVER_ERROR, 500) if self._random.random() < 0.5 else JSON(UNAVAILABLE, 503)
+            )
+            await error(scope, receive, send)
+        elif draw < s.p_5xx + s.p_429:
+            await JSON(THROTTLED, 429)(scope, receive, send)
+        elif draw < s.p_5xx + s.p_429 + s.p_drop:
+            await self._damaged(scope, receive, send, drop=True)
+        elif draw < s.p_5xx + s.p_429 + s.p_drop + s.p_truncate:
+            await self._damaged(scope, receive, send, drop=False)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _damaged(self, scope: Scope, receive: Receive, send: Send, *, drop: bool) -> None:
+        """Serve the real response with half its body. Dropped: announce the full length, send
+        half with `more_body`, and return unfinished, which makes the ASGI server close the
+        connection (uvicorn logs one line, no traceback). Truncated: a complete message whose
+        Content-Length matches the cut body."""
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            else:
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        body = b"".join(chunks)
+        cut = body[: len(body) // 2]
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body) if drop else len(cut)).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": cut, "more_body": False})
