@@ -5,7 +5,7 @@ to merge, the lake writes atomically; here we only wire them and report metadata
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -309,11 +309,13 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
 
 @_daily_asset(
     CONTACT_ACTIVITY_DETAILS,
-    "Every activity (landing pages included) of the contacts active in the last day.",
+    "Every activity (landing pages included) of the contacts with new tracking events since "
+    "the last contact snapshot.",
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
-    contacts = snapshots.active_contacts(captured_at - timedelta(days=1), root)
-    context.log.info(f"reading the activity of {len(contacts)} contacts active in the last day")
+    since = snapshots.contact_window_start(root)
+    contacts = snapshots.active_contacts(since, root) if since is not None else []
+    context.log.info(f"reading the activity of {len(contacts)} contacts active since {since}")
     for index, contact_id in enumerate(contacts, 1):
         yield from client.iter_contact_activity(contact_id)
         if index % 50 == 0:

@@ -1,0 +1,199 @@
+"""`cc-assets refresh` end to end, as a user runs it: a subprocess, the environment, a sandbox."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.sandbox.process import SandboxServer
+
+CLI = str(Path(sys.executable).with_name("cc-assets"))
+
+
+def environment(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "CONSTANT_CONTACT_BASE_URL": server.base_url,
+        "CONSTANT_CONTACT_ACCESS_TOKEN": server.access_token,
+        "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
+        "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
+        "CONSTANT_CONTACT_REFRESH_TOKEN": server.refresh_token,
+        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
+        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
+        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        **extra,
+    }
+    (tmp_path / "dagster_home").mkdir(exist_ok=True)
+    return env
+
+
+def refresh(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "refresh", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_no_partial_files(lake: Path) -> None:
+    for path in lake.rglob("*.parquet"):
+        if path.name.startswith("part-"):
+            pq.read_table(path)  # a readable, complete file or the test fails
+    # temporary files are never named like parts, so no reader's glob can see them
+    assert not [p for p in lake.rglob("part-*") if not p.name.endswith(".parquet")]
+
+
+def assert_tracking_equals_truth(lake: Path, server: SandboxServer) -> None:
+    truth = server.ground_truth()
+    for activity in truth.reportable_activities():
+        aid = activity["campaign_activity_id"]
+        for report in TRACKING_REPORTS:
+            name = TRACKING_TABLES[report].name
+            got = pq.read_table(
+                lake / "constant_contact" / name / f"campaign_activity_id={aid}" / "part-0.parquet"
+            )
+            expected = truth.tracking(aid, report)
+            order = [("created_time", "descending"), ("contact_id", "ascending")]
+            assert (
+                got.drop_columns(["captured_at"]).sort_by(order).equals(expected.sort_by(order))
+            ), (aid, report)
+
+
+def test_refresh_lands_everything_exactly(sandbox: SandboxServer, tmp_path: Path) -> None:
+    env = environment(sandbox, tmp_path)
+    done = refresh(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "refresh complete" in done.stdout
+    lake = tmp_path / "lake"
+    assert_tracking_equals_truth(lake, sandbox)
+    truth = sandbox.ground_truth()
+    stats = pq.read_table(
+        next((lake / "constant_contact" / "email_campaign_activity_stats").glob("*/part-0.parquet"))
+    )
+    for row in stats.to_pylist():
+        expected = truth.activity_stats(row["campaign_activity_id"])
+        assert {k: row[k] for k in expected} == expected
+    details = pq.read_table(
+        next((lake / "constant_contact" / "contact_activity_details").glob("*/part-0.parquet"))
+    )
+    contacts = set(details["contact_id"].to_pylist())
+    assert contacts, "the contacts with recent activity were read"
+    for contact in sorted(contacts)[:5]:
+        got = details.filter(pc.equal(details["contact_id"], contact)).select(
+            truth.contact_activity(contact).column_names
+        )
+        assert got.equals(truth.contact_activity(contact))
+    assert_no_partial_files(lake)
+
+
+def test_past_date_is_refused_with_a_reason(sandbox: SandboxServer, tmp_path: Path) -> None:
+    done = refresh(environment(sandbox, tmp_path), "--date", "2025-03-01")
+    assert done.returncode == 2
+    assert "keeps no history" in done.stderr
+    assert not (tmp_path / "lake").exists()
+
+
+def test_bad_date_and_wrong_token(sandbox: SandboxServer, tmp_path: Path) -> None:
+    assert refresh(environment(sandbox, tmp_path), "--date", "yesterday").returncode == 2
+    env = environment(sandbox, tmp_path, CONSTANT_CONTACT_ACCESS_TOKEN="wrong-token")
+    for name in ("CONSTANT_CONTACT_CLIENT_ID", "CONSTANT_CONTACT_REFRESH_TOKEN"):
+        env.pop(name)
+    done = refresh(env)
+    assert done.returncode == 1
+    assert "401" in done.stderr and "wrong-token" not in done.stderr + done.stdout
+    assert (
+        not list((tmp_path / "lake").rglob("*.parquet")) if (tmp_path / "lake").exists() else True
+    )
+
+
+def test_exhausted_quota_stops_cleanly(sandbox_factory, tmp_path: Path) -> None:
+    server = sandbox_factory(daily_quota=12)
+    done = refresh(environment(server, tmp_path))
+    assert done.returncode == 1
+    assert "quota" in done.stderr.lower() and "00:00 UTC" in done.stderr
+    if (tmp_path / "lake").exists():
+        assert_no_partial_files(tmp_path / "lake")
+
+
+def test_killed_refresh_then_rerun_equals_ground_truth(sandbox_factory, tmp_path: Path) -> None:
+    server = sandbox_factory(latency_ms=15)
+    env = environment(server, tmp_path)
+    lake = tmp_path / "lake"
+    rng = random.Random(20261124)
+    for _trial in range(3):
+        process = subprocess.Popen(
+            [CLI, "refresh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(2.0, 9.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if lake.exists():
+            assert_no_partial_files(lake)
+    done = refresh(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_tracking_equals_truth(lake, server)
+    assert_no_partial_files(lake)
+
+
+def test_no_secret_in_any_output_or_log(sandbox: SandboxServer, tmp_path: Path) -> None:
+    sandbox.expire_tokens()  # forces a refresh: the most secret-laden path
+    env = environment(sandbox, tmp_path)
+    done = refresh(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    store = next((tmp_path / "state").glob("tokens-*.json")).read_text()
+    secrets = [sandbox.access_token, sandbox.refresh_token, sandbox.client_secret]
+    secrets += [value for value in store.split('"') if len(value) > 30]
+    logs = done.stdout + done.stderr
+    for path in (tmp_path / "dagster_home").rglob("*"):
+        if path.is_file():
+            logs += path.read_bytes().decode("utf-8", "replace")
+    for path in (tmp_path / "lake").rglob("*.parquet"):
+        logs += path.read_bytes().decode("latin-1")
+    for secret in secrets:
+        assert secret not in logs
+
+
+@pytest.mark.parametrize("report", ["opens"])
+def test_empty_report_is_an_empty_partition(
+    sandbox: SandboxServer, tmp_path: Path, report: str
+) -> None:
+    """A sent activity with no opens yet still gets a (zero-row) partition with the schema."""
+    from cc_assets.constant_contact.client import ConstantContactClient
+    from cc_assets.constant_contact.settings import ClientSettings
+    from cc_assets.lake.paths import lake_root
+    from cc_assets.pipeline.tracking import refresh_tracking
+    from datetime import UTC, datetime
+
+    settings = ClientSettings(
+        base_url=sandbox.base_url, access_token=sandbox.access_token, requests_per_second=0
+    )
+    truth = sandbox.ground_truth()
+    scheduled = next(a for a in truth.all_activities() if a["current_status"] == "SCHEDULED")
+    os.environ["CC_ASSETS_STATE_DIR"] = str(tmp_path / "state")
+    with ConstantContactClient(settings) as client:
+        result = refresh_tracking(
+            client,
+            scheduled["campaign_activity_id"],
+            report,
+            captured_at=datetime.now(UTC),
+            root=lake_root(tmp_path / "lake"),
+        )
+    table = pq.read_table(result.path)
+    assert table.num_rows == 0 and table.schema.equals(TRACKING_TABLES[report].schema)
