@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from cc_assets.sandbox import control, routes_campaigns, routes_contacts, routes_reports, routes_v2
 from cc_assets.sandbox.account import AccountConfig
+from cc_assets.sandbox.faults import FaultInjector, FaultSettings
+from cc_assets.sandbox.limits import RequestLimits
 from cc_assets.sandbox.oauth import TokenAuthority, token_routes
 from cc_assets.sandbox.responses import JSON
-from cc_assets.sandbox.rules import BearerAuth, FaultInjector, FaultSettings, RequestLimits
+from cc_assets.sandbox.rules import BearerAuth
 from cc_assets.sandbox.service import SandboxService
 
 
@@ -65,8 +67,9 @@ def build_app(config: AccountConfig, options: ServerOptions, base_url: str = "")
                 RequestLimits,
                 requests_per_second=options.requests_per_second,
                 daily_quota=options.daily_quota,
+                clock=service.clock.now,
             ),
-            Middleware(FaultInjector, settings=options.faults, seed=options.fault_seed),
+            Middleware(FaultInjector, **asdict(options.faults), seed=options.fault_seed),
             Middleware(BearerAuth, authority=authority, api_key=api_key),
         ],
         exception_handlers={404: _not_found},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cc_assets.sandbox.account import AccountConfig, floor_to_second
 from cc_assets.sandbox.app import ServerOptions, build_app, middleware_instances
-from cc_assets.sandbox.rules import FaultSettings
+from cc_assets.sandbox.faults import FaultSettings
 
 
 def _timestamp(raw: str) -> datetime:

@@ -42,7 +42,7 @@ async def faults(request: Request) -> JSON:
             injector.configure(**{k: float(v) for k, v in (await request.json()).items()})
         except (TypeError, ValueError) as exc:
             return bad_request(str(exc))
-    return JSON(vars(injector.settings))
+    return JSON(injector.settings())
 
 
 async def limits(request: Request) -> JSON:

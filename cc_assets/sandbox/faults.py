@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,7 +39,7 @@ class FaultSettings:
         if self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
 
-    @property
+    @cached_property  # read on every request: computed once per settings object
     def active(self) -> bool:
         return any(asdict(self).values())
 
@@ -111,4 +112,4 @@ class FaultInjector:
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body) if drop else len(cut)).encode()))
         await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": cut, "more_body": False})
+        await send({"type": "http.response.body", "body": cut, "more_body": drop})

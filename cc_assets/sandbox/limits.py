@@ -132,7 +132,7 @@ class RequestLimits:
             if self.daily_quota and self._used_today >= self.daily_quota:
                 return "quota_exceeded"
             self._used_today += 1  # throttled calls spend quota too (see module docstring)
-            if self.requests_per_second and len(window) > self.requests_per_second:
+            if self.requests_per_second and len(window) >= self.requests_per_second:
                 return "throttled"
             window.append(now)
         return None

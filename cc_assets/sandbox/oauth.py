@@ -32,7 +32,7 @@ import jwt
 from starlette.requests import Request
 from starlette.routing import Route
 
-from cc_assets.sandbox.responses import JSON, THROTTLED
+from cc_assets.sandbox.responses import JSON, THROTTLED, forbidden, unauthorized
 
 Clock = Callable[[], datetime]
 
@@ -169,6 +169,16 @@ class TokenAuthority:
         if claims.get("gen") != self._generation or claims["exp"] <= self.clock().timestamp():
             raise UnauthorizedError
         return frozenset(claims["scp"])
+
+    def refusal(self, authorization_header: str | None, needed_scope: str) -> JSON | None:
+        """What CC answers a request that may not pass (401 object for a bad token, 403 array
+        for a missing scope, ref §2.3/§2.5), or None when it may. A Starlette response is an
+        ASGI app, so a middleware can `await refusal(scope, receive, send)`."""
+        try:
+            scopes = self.verify(authorization_header)
+        except UnauthorizedError:
+            return unauthorized()
+        return None if needed_scope in scopes else forbidden(needed_scope)
 
     def expire_all(self) -> None:
         """Every access token issued so far is expired from now on."""

@@ -8,13 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.lake.paths import lake_root
 from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.process import SandboxServer
 
 CLI = str(Path(sys.executable).with_name("cc-assets"))
@@ -175,11 +180,6 @@ def test_empty_report_is_an_empty_partition(
     sandbox: SandboxServer, tmp_path: Path, report: str
 ) -> None:
     """A sent activity with no opens yet still gets a (zero-row) partition with the schema."""
-    from cc_assets.constant_contact.client import ConstantContactClient
-    from cc_assets.constant_contact.settings import ClientSettings
-    from cc_assets.lake.paths import lake_root
-    from cc_assets.pipeline.tracking import refresh_tracking
-    from datetime import UTC, datetime
 
     settings = ClientSettings(
         base_url=sandbox.base_url, access_token=sandbox.access_token, requests_per_second=0

@@ -21,11 +21,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from cc_assets.sandbox.oauth import TokenAuthority, UnauthorizedError, token_routes
-from cc_assets.sandbox.responses import JSON, unauthorized
+from cc_assets.sandbox.oauth import TokenAuthority, token_routes
+from cc_assets.sandbox.responses import JSON
 
 T = TypeVar("T")
 PAYLOAD = {"items": [{"n": n, "text": "x" * 20} for n in range(50)]}
@@ -79,12 +80,11 @@ def tiny_app(authority: TokenAuthority, middleware: list[Middleware]) -> Starlet
     async def payload(request: Request) -> JSON:
         return JSON(PAYLOAD)
 
-    async def whoami(request: Request) -> JSON:
-        try:
-            scopes = authority.verify(request.headers.get("authorization"))
-        except UnauthorizedError:
-            return unauthorized()
-        return JSON({"scopes": sorted(scopes)})
+    async def whoami(request: Request) -> Response:
+        refusal = authority.refusal(request.headers.get("authorization"), "campaign_data")
+        if refusal is not None:
+            return refusal
+        return JSON({"scopes": sorted(authority.verify(request.headers["authorization"]))})
 
     routes = [
         Route("/v3/payload", payload),

@@ -226,3 +226,19 @@ def test_token_endpoint_takes_one_request_per_second(serve, clock):
         a.json() == {"error_key": "throttled", "error_message": "Too Many Requests"}
         for a in refused
     )
+
+
+def test_a_token_without_the_scope_is_403_array(serve, clock):
+    authority = authority_for(clock, scopes=("contact_data", "offline_access"))
+    root = serve(authority).root
+    response = whoami(root, str(authority.issue()["access_token"]))
+    assert response.status_code == 403
+    body = response.json()
+    assert isinstance(body, list)
+    assert body[0]["error_key"] == "forbidden"
+    assert "campaign_data" in body[0]["error_message"]
+
+
+def test_no_refresh_token_without_offline_access(clock):
+    authority = authority_for(clock, scopes=("campaign_data",))
+    assert "refresh_token" not in authority.issue()
