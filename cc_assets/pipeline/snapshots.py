@@ -85,9 +85,13 @@ def sent_ids(campaigns: pa.Table) -> tuple[list[str], list[str]]:
     )
 
 
+ENGAGEMENT_REPORTS = ("opens", "clicks", "bounces", "optouts", "forwards")
+"""A send alone is not activity worth a contact report: every recipient has one."""
+
+
 def _tracking_globs(root: UPath) -> list[str]:
     globs = []
-    for report in ("sends", "opens", "clicks", "bounces", "optouts", "forwards"):
+    for report in ENGAGEMENT_REPORTS:
         folder = asset_dir(TRACKING_TABLES[report], root)
         if folder.exists() and any(folder.glob("*/part-*.parquet")):
             globs.append(f"{folder.path}/*/part-*.parquet")
