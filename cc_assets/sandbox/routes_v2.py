@@ -31,6 +31,7 @@ V2_REPORTS = {  # v2 report -> (v3 events, activity_type, date field)
     "unsubscribes": ("optouts", "EMAIL_UNSUBSCRIBE", "unsubscribe_date"),
     "bounces": ("bounces", "EMAIL_BOUNCE", "bounce_date"),
 }
+V2_SUMMARY_REPORTS = ("sends", "opens", "clicks", "forwards", "optouts", "bounces")
 BOUNCE_DESCRIPTIONS = {
     "B": "Non-existent address", "D": "Undeliverable", "F": "Mailbox full", "S": "Suspended",
     "V": "Vacation or autoreply", "X": "Other", "Z": "Blocked",
@@ -121,23 +122,44 @@ async def campaign_tracking(request: Request) -> JSON:
     return _page(request, campaign.primary, report, None)
 
 
+def _summary(stats: dict[str, int]) -> dict[str, int]:
+    """v2's summary fields (reference §8.5) from v3-style counts."""
+    return {
+        "sends": stats["em_sends"],
+        "opens": stats["em_opens"],
+        "clicks": stats["em_clicks"],
+        "forwards": stats["em_forwards"],
+        "unsubscribes": stats["em_optouts"],
+        "bounces": stats["em_bounces"],
+        "spam_count": stats["em_abuse"],
+    }
+
+
 async def campaign_summary(request: Request) -> JSON:
     service = service_of(request)
     campaign = service.account.campaign_by_v2_id.get(request.path_params["campaign_id"])
     if campaign is None:
         return not_found("Campaign not found.")
-    stats = activity_stats(service.events(campaign.primary), service.stats_time())
-    return JSON(
-        {
-            "sends": stats["em_sends"],
-            "opens": stats["em_opens"],
-            "clicks": stats["em_clicks"],
-            "forwards": stats["em_forwards"],
-            "unsubscribes": stats["em_optouts"],
-            "bounces": stats["em_bounces"],
-            "spam_count": stats["em_abuse"],
-        }
-    )
+    return JSON(_summary(activity_stats(service.events(campaign.primary), service.stats_time())))
+
+
+async def contact_summary(request: Request) -> JSON:
+    """A contact's counts over every campaign (v2 contact tracking `reports/summary`)."""
+    service = service_of(request)
+    try:
+        contact = int(request.path_params["contact_id"]) - 1
+    except ValueError:
+        return not_found("Contact not found.")
+    if not 0 <= contact < service.account.contacts.count:
+        return not_found("Contact not found.")
+    epoch = service.stats_time()
+    totals = {f"em_{report}": 0 for report in V2_SUMMARY_REPORTS} | {"em_abuse": 0}
+    for campaign in service.account.campaigns:
+        events = service.events(campaign.primary)
+        for report in V2_SUMMARY_REPORTS:
+            columns = getattr(events, report).as_of(epoch)
+            totals[f"em_{report}"] += int((columns.contact == contact).sum())
+    return JSON({**_summary(totals), "contact_id": str(contact + 1)})
 
 
 async def contact_tracking(request: Request) -> JSON:
@@ -162,5 +184,6 @@ async def contact_tracking(request: Request) -> JSON:
 routes = [
     Route("/v2/emailmarketing/campaigns/{campaign_id}/tracking/reports/summary", campaign_summary),
     Route("/v2/emailmarketing/campaigns/{campaign_id}/tracking/{report}", campaign_tracking),
+    Route("/v2/contacts/{contact_id}/tracking/reports/summary", contact_summary),
     Route("/v2/contacts/{contact_id}/tracking/{report}", contact_tracking),
 ]
