@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -53,8 +54,32 @@ def to_float(value: Any) -> float | None:
     return float(value)
 
 
+@cache
+def _loose(schema: pa.Schema) -> pa.Schema:
+    """The schema with timestamps and dates as strings: the shape JSON delivers them in."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.string())
+            if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)
+            else f
+            for f in schema
+        ]
+    )
+
+
 def batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
-    """Rows (dicts keyed by column name, values as the API sends them) to one record batch."""
+    """Rows (dicts keyed by column name, values as the API sends them) to one record batch.
+
+    The fast path converts in Arrow's C++ (then casts timestamp strings vectorised); a page
+    with a documented oddity (a count as a string, a numeric url_id) takes the tolerant path.
+    """
+    try:
+        return pa.RecordBatch.from_pylist(list(rows), schema=_loose(schema)).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _tolerant_batch(rows, schema)
+
+
+def _tolerant_batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
     arrays = []
     for field in schema:
         values = [row.get(field.name) for row in rows]
@@ -66,9 +91,10 @@ def batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.RecordBatc
         elif pa.types.is_floating(kind):
             arrays.append(pa.array([to_float(v) for v in values], kind))
         elif pa.types.is_string(kind):
-            if any(v is not None and not isinstance(v, str) for v in values):
-                values = [None if v is None else str(v) for v in values]
-            arrays.append(pa.array(values, kind))
+            try:
+                arrays.append(pa.array(values, kind))
+            except (pa.ArrowTypeError, pa.ArrowInvalid):  # e.g. url_id sent as a number
+                arrays.append(pa.array([None if v is None else str(v) for v in values], kind))
         else:
             arrays.append(pa.array(values, kind))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

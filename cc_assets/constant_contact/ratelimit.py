@@ -50,6 +50,8 @@ class FileBudget:
             return {}
 
     def acquire(self, endpoint: str) -> None:
+        if not self.interval and not self.daily_quota:
+            return  # unlimited (a local benchmark): nothing to share
         with self._lock:
             state = self._read()
             now = time.time()

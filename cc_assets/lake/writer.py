@@ -23,6 +23,9 @@ from cc_assets.lake.paths import PART_FILE, RAW_PREFIX, partition_dir
 from cc_assets.lake.schemas import SNAPSHOT_DATE, AssetTable
 
 TMP_PREFIX = ".tmp-"
+ROW_GROUP_ROWS = 65_536
+"""Pages are small (500 rows); buffering them into row groups of this size keeps files
+compact and fast to read, while memory stays bounded whatever the report's size."""
 
 
 class SchemaMismatchError(ValueError):
@@ -82,10 +85,18 @@ def write_partition(
             temp.open("wb") as handle,
             pq.ParquetWriter(handle, table.schema, compression="zstd") as writer,
         ):
+            pending: list[pa.RecordBatch] = []
+            pending_rows = 0
             for batch in batches:
                 if batch.num_rows:
-                    writer.write_batch(conform(table, batch, key, captured_at))
+                    pending.append(conform(table, batch, key, captured_at))
                     rows += batch.num_rows
+                    pending_rows += batch.num_rows
+                if pending_rows >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.Table.from_batches(pending))
+                    pending, pending_rows = [], 0
+            if pending:
+                writer.write_table(pa.Table.from_batches(pending))
         _replace(temp, target)
     except BaseException:
         if temp.exists():
