@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root
+from cc_assets.pipeline.discovery import discover
 from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.process import SandboxServer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--contacts", type=int, default=1_700_000)
+    parser.add_argument("--contacts", type=int, default=1_800_000)
     parser.add_argument("--report", default="sends")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="cc-ingest-")
@@ -33,13 +34,6 @@ def main() -> None:
     with SandboxServer.start(
         contacts=args.contacts, campaigns=3, requests_per_second=0, daily_quota=0
     ) as server:
-        truth = server.ground_truth()
-        activity = max(
-            truth.reportable_activities(),
-            key=lambda a: len(
-                truth.service.events(truth.account.activity_by_id[a["campaign_activity_id"]]).sends
-            ),
-        )["campaign_activity_id"]
         settings = ClientSettings(
             base_url=server.base_url,
             access_token=server.access_token,
@@ -47,6 +41,15 @@ def main() -> None:
             daily_quota=0,
         )
         with ConstantContactClient(settings) as client:
+            # the biggest sent activity, found through the API: this process holds no account
+            sent = [a for a in discover(client) if a.sent]
+            sizes = {
+                a.campaign_activity_id: client.get_activity_stats([a.campaign_activity_id])
+                .batch["em_sends"][0]
+                .as_py()
+                for a in sent
+            }
+            activity = max(sizes, key=sizes.get)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             result = refresh_tracking(
                 client,

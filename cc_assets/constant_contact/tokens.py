@@ -13,6 +13,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,7 @@ class TokenPair:
     refresh_token: str | None
 
 
+@lru_cache(maxsize=8)
 def expires_at(access_token: str | None) -> float | None:
     """The JWT `exp` claim (reference §10-K: rely on it, not on `expires_in`)."""
     if not access_token:

@@ -1,0 +1,66 @@
+"""Sustained request rate of concurrent clients against a sandbox enforcing the real limit.
+
+    .venv/bin/python benchmarks/client_rate.py [--seconds 150] [--processes 4] [--rate 4]
+
+Every process calls as fast as its shared request budget allows; the sandbox counts what it
+accepted. Target (DESIGN §8): >= 95% of the configured rate, never above it (0 throttled,
+at most `rate` accepted in any one-second window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import tempfile
+import time
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.sandbox.process import SandboxServer
+
+
+def _calls(settings: ClientSettings, until: float, state_dir: str) -> None:
+    os.environ["CC_ASSETS_STATE_DIR"] = state_dir
+    with ConstantContactClient(settings) as client:
+        while time.time() < until:
+            client.get("emails", {"limit": 1})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=150)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=4)
+    args = parser.parse_args()
+    state_dir = tempfile.mkdtemp(prefix="cc-rate-")
+    with SandboxServer.start(requests_per_second=args.rate, daily_quota=0) as server:
+        settings = ClientSettings(
+            base_url=server.base_url,
+            access_token=server.access_token,
+            requests_per_second=args.rate,
+            daily_quota=0,
+        )
+        context = multiprocessing.get_context("spawn")
+        start = time.time()
+        until = start + args.seconds
+        workers = [
+            context.Process(target=_calls, args=(settings, until, state_dir))
+            for _ in range(args.processes)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.time() - start
+        seen = server.requests()
+    accepted = seen["total"] - seen["throttled"] - seen["quota_exceeded"]
+    rate = accepted / elapsed
+    print(f"processes={args.processes} seconds={elapsed:.0f} limit={args.rate}/s")
+    print(f"accepted={accepted} throttled={seen['throttled']}")
+    print(f"max_in_any_second={seen['max_in_any_second']}")
+    print(f"sustained_rate={rate:.2f}/s ({100 * rate / args.rate:.1f}% of the limit)")
+
+
+if __name__ == "__main__":
+    main()
