@@ -11,16 +11,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.lake.paths import lake_root
 from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.ingestion.conftest import RESOURCES, point_at
 
 CLI = str(Path(sys.executable).with_name("cc-assets"))
 
@@ -197,3 +200,48 @@ def test_empty_report_is_an_empty_partition(
         )
     table = pq.read_table(result.path)
     assert table.num_rows == 0 and table.schema.equals(TRACKING_TABLES[report].schema)
+
+
+def test_four_concurrent_refreshes_share_the_rate_limit(sandbox_factory, tmp_path: Path) -> None:
+    """Four deployments' worth of runs on one machine and one API key: together they stay
+    within the key's 4 requests/second, and each lands exactly the ground truth."""
+    server = sandbox_factory(seed=5, contacts=150, campaigns=3, requests_per_second=4)
+    shared_state = str(tmp_path / "shared-state")
+    runs = []
+    for index in range(4):
+        home = tmp_path / f"run{index}"
+        home.mkdir()
+        env = environment(
+            server, home, CONSTANT_CONTACT_REQUESTS_PER_SECOND="4", CC_ASSETS_STATE_DIR=shared_state
+        )
+        runs.append(
+            (
+                home,
+                subprocess.Popen(
+                    [CLI, "refresh"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
+    for home, process in runs:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-2000:]
+        assert_tracking_equals_truth(home / "lake", server)
+    seen = server.requests()
+    assert seen["throttled"] == 0
+    assert seen["max_in_any_second"] <= 4
+
+
+def test_invalid_partition_key_is_refused(sandbox, lake, monkeypatch) -> None:
+    point_at(sandbox, monkeypatch)
+    with dg.instance_for_test() as instance, pytest.raises(dg.DagsterError):
+        dg.materialize(
+            [campaign_activity_reports],
+            instance=instance,
+            resources=RESOURCES,
+            partition_key="not-added",
+        )
+    assert not lake.exists() or not list(lake.rglob("*.parquet"))
