@@ -52,15 +52,7 @@ def performance_table(lake: Path) -> str:
 def main() -> int:
     print("Starting a sandbox Constant Contact account (4 requests/second, like the real API)...")
     with SandboxServer.start(**DEMO_ACCOUNT) as server:
-        env = {
-            **os.environ,
-            "CONSTANT_CONTACT_BASE_URL": server.base_url,
-            "CONSTANT_CONTACT_ACCESS_TOKEN": server.access_token,
-            "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-            "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-            "CONSTANT_CONTACT_REFRESH_TOKEN": server.refresh_token,
-            "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
-        }
+        env = {**os.environ, **server.client_env()}
         cli = Path(sys.executable).with_name("cc-assets")
         done = subprocess.run([str(cli), "refresh"], env=env, check=False)
     if done.returncode != 0:

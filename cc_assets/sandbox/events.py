@@ -75,6 +75,15 @@ class EventColumns:
         start = int(np.searchsorted(-self.time, -epoch, side="left"))
         return self.slice(start, len(self.key))
 
+    def where(self, keep: np.ndarray) -> EventColumns:
+        """The rows where `keep` is true (a report filter: url_id, bounce_code, contact)."""
+        return EventColumns(
+            self.key[keep],
+            self.contact[keep],
+            None if self.extra is None else self.extra[keep],
+            None if self.extra2 is None else self.extra2[keep],
+        )
+
     def slice(self, start: int, stop: int) -> EventColumns:
         return EventColumns(
             self.key[start:stop],

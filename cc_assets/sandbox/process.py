@@ -71,6 +71,17 @@ class SandboxServer:
             raise RuntimeError(f"the sandbox did not start: {error.strip()[-2000:]}")
         return cls(process, json.loads(line))
 
+    def client_env(self) -> dict[str, str]:
+        """The environment a user sets for a real account (DESIGN §4), aimed at this server."""
+        return {
+            "CONSTANT_CONTACT_BASE_URL": self.base_url,
+            "CONSTANT_CONTACT_ACCESS_TOKEN": self.access_token,
+            "CONSTANT_CONTACT_CLIENT_ID": self.client_id,
+            "CONSTANT_CONTACT_CLIENT_SECRET": self.client_secret,
+            "CONSTANT_CONTACT_REFRESH_TOKEN": self.refresh_token,
+            "CONSTANT_CONTACT_TOKEN_URL": self.token_url,
+        }
+
     def __enter__(self) -> SandboxServer:
         return self
 

@@ -158,8 +158,8 @@ def _range(request: Request) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
-async def activity_summary(request: Request) -> JSON:
-    service = service_of(request)
+def _contact_and_range(request: Request) -> tuple[int, int, int] | JSON:
+    """The contact's index and the [start, end] window, or the error CC would answer."""
     contact = _contact_index(request)
     if contact is None:
         return not_found("Contact not found.")
@@ -167,6 +167,15 @@ async def activity_summary(request: Request) -> JSON:
         start, end = _range(request)
     except QueryError as exc:
         return bad_request(str(exc))
+    return contact, start, end
+
+
+async def activity_summary(request: Request) -> JSON:
+    service = service_of(request)
+    parsed = _contact_and_range(request)
+    if isinstance(parsed, JSON):
+        return parsed
+    contact, start, end = parsed
     per_activity: dict[str, dict[str, Any]] = defaultdict(dict)
     names = SUMMARY_FIELDS
     for event in contact_events(service, contact, set(names)):
@@ -185,13 +194,10 @@ async def activity_summary(request: Request) -> JSON:
 
 async def open_and_click_rates(request: Request) -> JSON:
     service = service_of(request)
-    contact = _contact_index(request)
-    if contact is None:
-        return not_found("Contact not found.")
-    try:
-        start, end = _range(request)
-    except QueryError as exc:
-        return bad_request(str(exc))
+    parsed = _contact_and_range(request)
+    if isinstance(parsed, JSON):
+        return parsed
+    contact, start, end = parsed
     if end - start > 5 * 366 * 86400:
         return bad_request("The date range cannot exceed 5 years.")
     seen: dict[str, set[str]] = defaultdict(set)

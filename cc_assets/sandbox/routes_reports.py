@@ -10,6 +10,7 @@ import numpy as np
 from starlette.requests import Request
 from starlette.routing import Route
 
+from cc_assets.lake.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.account import Activity, Campaign
 from cc_assets.sandbox.events import BOUNCE_CODES, EventColumns
 from cc_assets.sandbox.pagination import BadCursorError, decode_cursor, encode_cursor
@@ -20,16 +21,6 @@ from cc_assets.sandbox.stats import activity_stats, campaign_stats, dotted, perc
 
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
-TRACKING = (
-    "sends",
-    "opens",
-    "unique_opens",
-    "didnotopens",
-    "clicks",
-    "forwards",
-    "optouts",
-    "bounces",
 )
 LINKS_REQUIRED = ("optouts", "bounces")  # the spec lists `_links` as required on these two
 
@@ -80,7 +71,7 @@ def reported_activity(request: Request) -> Activity | JSON:
 
 async def tracking_report(request: Request) -> JSON:
     report = request.path_params["report"]
-    if report not in TRACKING:
+    if report not in TRACKING_REPORTS:
         return not_found()
     activity = reported_activity(request)
     if isinstance(activity, JSON):
@@ -120,23 +111,14 @@ def _filtered(
         keep = np.array(
             [int(url_id(activity, link)) == wanted for link in columns.extra.tolist()], dtype=bool
         )
-        return _mask(columns, keep), {"url_id": raw}
+        return columns.where(keep), {"url_id": raw}
     if report == "bounces" and "bounce_code" in request.query_params:
         codes = request.query_params.getlist("bounce_code")
         if any(code not in BOUNCE_CODES for code in codes):
             raise QueryError("bounce_code must be one of B, D, F, S, V, X, Z.")
         wanted_idx = [BOUNCE_CODES.index(code) for code in codes]
-        return _mask(columns, np.isin(columns.extra, wanted_idx)), {}
+        return columns.where(np.isin(columns.extra, wanted_idx)), {}
     return columns, {}
-
-
-def _mask(columns: EventColumns, keep: np.ndarray) -> EventColumns:
-    return EventColumns(
-        columns.key[keep],
-        columns.contact[keep],
-        None if columns.extra is None else columns.extra[keep],
-        None if columns.extra2 is None else columns.extra2[keep],
-    )
 
 
 async def links_report(request: Request) -> JSON:

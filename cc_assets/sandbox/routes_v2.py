@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import numpy as np
 import orjson
 from starlette.requests import Request
 from starlette.routing import Route
@@ -88,9 +87,9 @@ def _page(request: Request, activity: Activity, report: str, contact: int | None
         since = _created_since(request)
         columns = service.report(activity, V2_REPORTS[report][0])
         if contact is not None:
-            columns = _mask(columns, columns.contact == contact)
+            columns = columns.where(columns.contact == contact)
         if since is not None:
-            columns = _mask(columns, columns.time >= since)
+            columns = columns.where(columns.time >= since)
         page, next_key = page_after(columns, request.query_params.get("next"), limit)
     except QueryError as exc:
         return bad_request(str(exc))
@@ -102,15 +101,6 @@ def _page(request: Request, activity: Activity, report: str, contact: int | None
         query |= {"limit": limit, "next": encode_cursor(k=next_key, limit=limit)}
         meta["pagination"]["next_link"] = f"{request.url.path}?{urlencode(query)}"
     return JSON({"meta": meta, "results": _rows(request, activity, report, page)})
-
-
-def _mask(columns: EventColumns, keep: np.ndarray) -> EventColumns:
-    return EventColumns(
-        columns.key[keep],
-        columns.contact[keep],
-        None if columns.extra is None else columns.extra[keep],
-        None if columns.extra2 is None else columns.extra2[keep],
-    )
 
 
 async def campaign_tracking(request: Request) -> JSON:

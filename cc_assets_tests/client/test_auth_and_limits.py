@@ -83,16 +83,20 @@ def _worker(settings, calls: int) -> None:
             client.get("emails", {"limit": 1})
 
 
-def test_concurrent_processes_share_the_request_rate(sandbox_factory) -> None:
-    server = sandbox_factory(requests_per_second=4)
-    settings = settings_for(server, requests_per_second=4)
+def _run_workers(settings, *, processes: int, calls: int) -> None:
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(settings, 6)) for _ in range(4)]
+    workers = [context.Process(target=_worker, args=(settings, calls)) for _ in range(processes)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=120)
         assert worker.exitcode == 0
+
+
+def test_concurrent_processes_share_the_request_rate(sandbox_factory) -> None:
+    server = sandbox_factory(requests_per_second=4)
+    settings = settings_for(server, requests_per_second=4)
+    _run_workers(settings, processes=4, calls=6)
     seen = server.requests()
     assert seen["total"] == 24
     assert seen["throttled"] == 0
@@ -131,12 +135,6 @@ def test_redis_budget_is_shared_by_every_process(sandbox_factory) -> None:
     url = "redis://127.0.0.1:6379/15"
     redis.Redis.from_url(url).flushdb()
     settings = settings_for(server, requests_per_second=4, rate_limit_url=url)
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(settings, 4)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-        assert worker.exitcode == 0
+    _run_workers(settings, processes=3, calls=4)
     seen = server.requests()
     assert seen["total"] == 12 and seen["throttled"] == 0 and seen["max_in_any_second"] <= 4

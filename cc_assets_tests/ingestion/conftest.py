@@ -17,16 +17,7 @@ RESOURCES = {"constant_contact": ConstantContactResource(), "lake": LakeResource
 
 def point_at(server: SandboxServer, monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
     """The environment a user would set for a real account, aimed at the sandbox."""
-    env = {
-        "CONSTANT_CONTACT_BASE_URL": server.base_url,
-        "CONSTANT_CONTACT_ACCESS_TOKEN": server.access_token,
-        "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-        "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-        "CONSTANT_CONTACT_REFRESH_TOKEN": server.refresh_token,
-        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
-        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
-        **extra,
-    }
+    env = {**server.client_env(), "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0", **extra}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 

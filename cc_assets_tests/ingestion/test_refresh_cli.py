@@ -31,12 +31,7 @@ CLI = str(Path(sys.executable).with_name("cc-assets"))
 def environment(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "CONSTANT_CONTACT_BASE_URL": server.base_url,
-        "CONSTANT_CONTACT_ACCESS_TOKEN": server.access_token,
-        "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-        "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-        "CONSTANT_CONTACT_REFRESH_TOKEN": server.refresh_token,
-        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
+        **server.client_env(),
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
         "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
         "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),

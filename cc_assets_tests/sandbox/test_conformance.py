@@ -5,20 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from cc_assets.lake.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.sandbox.conftest import api_client
 from cc_assets_tests.sandbox.spec import validate
-
-TRACKING = (
-    "sends",
-    "opens",
-    "unique_opens",
-    "didnotopens",
-    "clicks",
-    "forwards",
-    "optouts",
-    "bounces",
-)
 
 
 def _every_path(server: SandboxServer) -> list[str]:
@@ -38,7 +28,10 @@ def _every_path(server: SandboxServer) -> list[str]:
         f"/v3/reports/stats/email_campaigns/{cid}",
         f"/v3/reports/stats/email_campaign_activities/{aid},{aid[:-4]}0000",
         f"/v3/reports/email_reports/{aid}/links?no_clicks=true",
-        *(f"/v3/reports/email_reports/{aid}/tracking/{report}?limit=7" for report in TRACKING),
+        *(
+            f"/v3/reports/email_reports/{aid}/tracking/{report}?limit=7"
+            for report in TRACKING_REPORTS
+        ),
         f"{contact_reports}/activity_details?tracking_activities_list=em_sends,em_opens&limit=3",
         f"{contact_reports}/activity_details?tracking_activity_type=em_clicks",
         f"{contact_reports}/activity_summary?start=2020-01-01T00:00:00Z&end=2030-01-01T00:00:00Z",

@@ -8,19 +8,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cc_assets.lake.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.sandbox.conftest import api_client
-
-TRACKING = (
-    "sends",
-    "opens",
-    "unique_opens",
-    "didnotopens",
-    "clicks",
-    "forwards",
-    "optouts",
-    "bounces",
-)
 
 
 def fetch_all(http: httpx.Client, activity_id: str, report: str, limit: int) -> list[dict]:
@@ -50,7 +40,7 @@ def test_every_report_equals_ground_truth_and_is_newest_first(sandbox: SandboxSe
     with api_client(sandbox) as http:
         for activity in truth.reportable_activities():
             aid = activity["campaign_activity_id"]
-            for report in TRACKING:
+            for report in TRACKING_REPORTS:
                 rows = fetch_all(http, aid, report, 97)
                 expected = truth.tracking(aid, report).to_pylist()
                 assert [r["contact_id"] for r in rows] == [e["contact_id"] for e in expected]
@@ -61,7 +51,7 @@ def test_every_report_equals_ground_truth_and_is_newest_first(sandbox: SandboxSe
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(limit=st.integers(min_value=1, max_value=500), report=st.sampled_from(TRACKING))
+@given(limit=st.integers(min_value=1, max_value=500), report=st.sampled_from(TRACKING_REPORTS))
 def test_any_limit_returns_every_row_exactly_once(
     sandbox: SandboxServer, limit: int, report: str
 ) -> None:
@@ -90,7 +80,7 @@ def test_stats_equal_counts_from_tracking_reports(sandbox: SandboxServer) -> Non
             stats = http.get(f"/v3/reports/stats/email_campaign_activities/{aid}").json()[
                 "results"
             ][0]["stats"]
-            report = {name: fetch_all(http, aid, name, 500) for name in TRACKING}
+            report = {name: fetch_all(http, aid, name, 500) for name in TRACKING_REPORTS}
             unique = {name: len({r["contact_id"] for r in rows}) for name, rows in report.items()}
             assert stats["em_sends"] == unique["sends"] == len(report["sends"])
             assert stats["em_bounces"] == unique["bounces"]
