@@ -5,6 +5,7 @@ to merge, the lake writes atomically; here we only wire them and report metadata
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,59 +156,79 @@ def campaign_activity_reports(
     context: dg.AssetExecutionContext, constant_contact: ConstantContactResource, lake: LakeResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """The tracking reports and the links report of one sent activity, refreshed incrementally."""
-    activity_id = context.partition_key
-    root = lake.root()
-    captured_at = datetime.now(UTC)
     selected = {key.path[-1] for key in context.selected_asset_keys}
     with constant_contact.open(context.log) as client:
-        for report in TRACKING_REPORTS:
-            table = TRACKING_TABLES[report]
-            if table.name not in selected:
-                continue
-            refresh = refresh_tracking(
-                client, activity_id, report, captured_at=captured_at, root=root
-            )
-            context.log.info(
-                f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
-                f"{refresh.api_calls} API calls"
-            )
-            yield dg.MaterializeResult(
-                asset_key=asset_key(table),
-                metadata=_metadata(
-                    client,
-                    WriteResult(refresh.rows, refresh.path),
-                    table,
-                    activity_id,
-                    root,
-                    new_rows=dg.MetadataValue.int(refresh.new_rows),
-                    api_calls=dg.MetadataValue.int(refresh.api_calls),
-                    pages=dg.MetadataValue.int(refresh.pages),
-                    full_read=refresh.full_read,
-                    watermark=str(refresh.watermark) if refresh.watermark else "none",
-                ),
-            )
-            yield from _checks(table, refresh.path, activity_id, report, root)
-        if EMAIL_LINKS.name in selected:
-            calls = client.calls
-            result = write_partition(
-                EMAIL_LINKS,
-                activity_id,
-                [client.get_links(activity_id)],
-                captured_at=captured_at,
-                root=root,
-            )
-            yield dg.MaterializeResult(
-                asset_key=asset_key(EMAIL_LINKS),
-                metadata=_metadata(
-                    client,
-                    result,
-                    EMAIL_LINKS,
-                    activity_id,
-                    root,
-                    api_calls=dg.MetadataValue.int(client.calls - calls),
-                ),
-            )
-            yield from _checks(EMAIL_LINKS, result.path, None, None, root)
+        for refreshed in refresh_activity(
+            client, context.partition_key, lake.root(), selected, context.log
+        ):
+            yield dg.MaterializeResult(asset_key=refreshed.key, metadata=refreshed.metadata)
+            yield from refreshed.checks
+
+
+@dataclass
+class ActivityAssetRefresh:
+    """One activity asset refreshed: what to record as its materialization and checks."""
+
+    key: dg.AssetKey
+    metadata: dict[str, Any]
+    checks: list[dg.AssetCheckResult]
+
+
+def refresh_activity(
+    client: ConstantContactClient,
+    activity_id: str,
+    root: UPath,
+    selected: set[str],
+    log: dg.DagsterLogManager,
+) -> Iterator[ActivityAssetRefresh]:
+    """Refresh the selected activity assets of one activity. Shared by the partitioned
+    multi-asset and the batched hot-activity job, so both record the same metadata."""
+    captured_at = datetime.now(UTC)
+    for report in TRACKING_REPORTS:
+        table = TRACKING_TABLES[report]
+        if table.name not in selected:
+            continue
+        refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+        log.info(
+            f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
+            f"{refresh.api_calls} API calls"
+        )
+        metadata = _metadata(
+            client,
+            WriteResult(refresh.rows, refresh.path),
+            table,
+            activity_id,
+            root,
+            new_rows=dg.MetadataValue.int(refresh.new_rows),
+            api_calls=dg.MetadataValue.int(refresh.api_calls),
+            pages=dg.MetadataValue.int(refresh.pages),
+            full_read=refresh.full_read,
+            watermark=str(refresh.watermark) if refresh.watermark else "none",
+        )
+        yield ActivityAssetRefresh(
+            asset_key(table),
+            metadata,
+            list(_checks(table, refresh.path, activity_id, report, root)),
+        )
+    if EMAIL_LINKS.name in selected:
+        calls = client.calls
+        links = [client.get_links(activity_id)]
+        result = write_partition(
+            EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root
+        )
+        metadata = _metadata(
+            client,
+            result,
+            EMAIL_LINKS,
+            activity_id,
+            root,
+            api_calls=dg.MetadataValue.int(client.calls - calls),
+        )
+        yield ActivityAssetRefresh(
+            asset_key(EMAIL_LINKS),
+            metadata,
+            list(_checks(EMAIL_LINKS, result.path, None, None, root)),
+        )
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
