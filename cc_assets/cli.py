@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 
@@ -22,6 +20,7 @@ from cc_assets.constant_contact.errors import ConstantContactError
 from cc_assets.defs.ingestion import assets as raw
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.defs.ingestion.resources import SANDBOX_NOTICE, ConstantContactResource, LakeResource
+from cc_assets.instance import ensure_dagster_home
 from cc_assets.pipeline.discovery import discover
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
 
@@ -108,10 +107,7 @@ STEPS: list[Step] = [
 
 def instance_for_cli() -> dg.DagsterInstance:
     """DAGSTER_HOME when set (production: Postgres storage), else `./.dagster_home`."""
-    if not os.environ.get("DAGSTER_HOME"):
-        home = Path(".dagster_home").resolve()
-        home.mkdir(exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(home)
+    ensure_dagster_home()
     return dg.DagsterInstance.get()
 
 

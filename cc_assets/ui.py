@@ -1,4 +1,4 @@
-"""`make ui`: the Dagster UI on this project's workspace."""
+"""`make ui`: the Dagster UI on this project, against the sandbox when no credentials are set."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.instance import PROJECT_ROOT, ensure_dagster_home
 
 
 def main() -> int:
-    os.chdir(ROOT)
+    os.chdir(PROJECT_ROOT)
+    home = ensure_dagster_home()
+    if not ClientSettings.from_env().has_credentials:
+        from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415
+
+        info = ensure_local_sandbox()
+        print(f"No Constant Contact credentials: using the sandbox account at {info['base_url']}")
+    print(f"Dagster instance: {home}")
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", *sys.argv[1:]])
     return 0  # pragma: no cover - execv does not return

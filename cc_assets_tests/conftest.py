@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-pytest_plugins = ["cc_assets_tests.fixtures.sandbox"]
+pytest_plugins = ["cc_assets_tests.fixtures.sandbox", "cc_assets_tests.fixtures.pipeline"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = "/usr/bin/chromium"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
@@ -20,20 +18,6 @@ def point_at(server: SandboxServer, monkeypatch: pytest.MonkeyPatch, **extra: st
     env = {**server.client_env(), "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0", **extra}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "lake"
-    monkeypatch.setenv("CC_ASSETS_STORAGE", str(root))
-    monkeypatch.setenv("CC_ASSETS_STATE_DIR", str(tmp_path / "state"))
-    return root
-
-
-@pytest.fixture
-def instance() -> dg.DagsterInstance:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def materialize_activity(instance: dg.DagsterInstance, activity_id: str) -> dg.ExecuteInJobResult:

@@ -1,0 +1,1 @@
+"""Automation: discovery sensor, schedules, batched hot refresh, declarative automation."""

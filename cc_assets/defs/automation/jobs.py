@@ -1,0 +1,77 @@
+"""The jobs schedules and sensors launch."""
+
+import dagster as dg
+from pydantic import Field
+
+from cc_assets.defs.ingestion.assets import (
+    ACTIVITY_TABLES,
+    POOL,
+    asset_key,
+    campaign_activity_reports,
+    contact_activity_details,
+    email_campaign_activity_stats,
+    email_campaign_stats,
+    email_campaign_summaries,
+    email_campaigns,
+    refresh_activity,
+)
+from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
+
+activity_reports_job = dg.define_asset_job(
+    "activity_reports_job",
+    selection=dg.AssetSelection.assets(campaign_activity_reports),
+    description="One activity's tracking and links reports (what discovery requests).",
+)
+
+daily_snapshot_job = dg.define_asset_job(
+    "daily_snapshot_job",
+    selection=dg.AssetSelection.assets(
+        email_campaigns,
+        email_campaign_summaries,
+        email_campaign_stats,
+        email_campaign_activity_stats,
+        contact_activity_details,
+    ),
+    description="Today's campaigns, summaries, stats and contact reports.",
+)
+
+
+class HotRefreshConfig(dg.Config):
+    activity_ids: list[str] = Field(description="the planned activities, newest send first")
+
+
+@dg.op(pool=POOL, description="Refresh the tracking reports of many activities in one run.")
+def refresh_hot_activities(
+    context: dg.OpExecutionContext,
+    config: HotRefreshConfig,
+    constant_contact: ConstantContactResource,
+    lake: LakeResource,
+) -> None:
+    """Records a materialization per asset and partition, exactly as a partitioned run would,
+    so lineage, metadata plots and declarative automation see every refreshed partition."""
+    selected = {table.name for table in ACTIVITY_TABLES}
+    root = lake.root()
+    with constant_contact.open(context.log) as client:
+        for index, activity_id in enumerate(config.activity_ids, 1):
+            for refreshed in refresh_activity(client, activity_id, root, selected, context.log):
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=refreshed.key, partition=activity_id, metadata=refreshed.metadata
+                    )
+                )
+                for check in refreshed.checks:
+                    if not check.passed:
+                        name = refreshed.key.to_user_string()
+                        context.log.warning(f"{name}[{activity_id}]: {check.check_name} failed")
+            context.log.info(f"hot refresh: {index}/{len(config.activity_ids)} activities")
+
+
+@dg.job(
+    description="The batched hot-activity refresh: many activity partitions in one run.",
+    tags={"cc_assets/kind": "hot_refresh"},
+)
+def hot_activity_refresh_job() -> None:
+    refresh_hot_activities()
+
+
+ACTIVITY_ASSET_KEYS = [asset_key(table) for table in ACTIVITY_TABLES]

@@ -1,0 +1,119 @@
+"""Discovery, schedules and declarative automation on real instances against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from cc_assets.definitions import defs
+from cc_assets.defs.automation.schedules import (
+    daily_snapshot_schedule,
+    hot_activity_refresh_schedule,
+)
+from cc_assets.defs.automation.sensors import campaign_discovery_sensor
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity, point_at
+
+
+def _tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES)
+    return campaign_discovery_sensor(context)
+
+
+def test_discovery_finds_exactly_the_sent_activities_and_follows_the_clock(
+    sandbox_factory, lake, instance, monkeypatch
+) -> None:
+    server = sandbox_factory(campaigns=8)
+    point_at(server, monkeypatch)
+    truth = server.ground_truth()
+    expected = {a["campaign_activity_id"] for a in truth.reportable_activities()}
+    result = _tick(instance, None)
+    (request,) = result.dynamic_partitions_requests
+    assert set(request.partition_keys) == expected
+    assert {r.partition_key for r in result.run_requests} == expected
+    assert all(r.run_key == f"discover-{r.partition_key}" for r in result.run_requests)
+    instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, list(request.partition_keys))
+    cursor = json.loads(result.cursor)
+    assert cursor["pending"], "unsent (scheduled/executing) activities are remembered"
+
+    again = _tick(instance, result.cursor)  # nothing changed: nothing new, idempotent
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+    server.advance_clock(3 * 86_400)  # the executing and scheduled sends finish
+    later = _tick(instance, again.cursor)
+    newly = {
+        a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()
+    } - expected
+    assert newly
+    assert set(later.dynamic_partitions_requests[0].partition_keys) == newly
+
+
+def test_an_api_error_keeps_the_cursor(sandbox, lake, instance, monkeypatch) -> None:
+    point_at(sandbox, monkeypatch)
+    first = _tick(instance, None)
+    sandbox.set_faults(p_429=0.0, p_5xx=0.0)
+    sandbox.set_limits(daily_quota=1)  # the next call is refused: quota_exceeded is final
+    sandbox.reset_quota()
+    context = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=RESOURCES)
+    with pytest.raises(Exception, match="quota"):
+        campaign_discovery_sensor(context)
+    assert context.cursor == first.cursor
+
+
+def test_daily_schedule_targets_the_day_of_its_tick() -> None:
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
+    )
+    request = daily_snapshot_schedule(context)
+    assert request.partition_key == "2026-11-24" and request.run_key == "daily-2026-11-24"
+
+
+def test_hot_refresh_is_one_batched_run_within_the_quota(
+    sandbox, lake, instance, monkeypatch
+) -> None:
+    point_at(sandbox, monkeypatch)
+    activities = [a["campaign_activity_id"] for a in sandbox.ground_truth().reportable_activities()]
+    for activity_id in activities:
+        assert materialize_activity(instance, activity_id).success
+    when = datetime(2026, 11, 20, 18, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    request = hot_activity_refresh_schedule(context)
+    chosen = request.run_config["ops"]["refresh_hot_activities"]["config"]["activity_ids"]
+    assert set(chosen) <= set(activities) and chosen
+    monkeypatch.setenv("CONSTANT_CONTACT_DAILY_QUOTA", "520")  # 5 calls per run after the reserve
+    tight = hot_activity_refresh_schedule(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    )
+    assert isinstance(tight, dg.SkipReason)
+
+    job = defs().resolve_job_def("hot_activity_refresh_job")
+    result = job.execute_in_process(
+        instance=instance, run_config=request.run_config, resources=RESOURCES
+    )
+    assert result.success
+    for activity_id in chosen:
+        record = instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(["constant_contact", "email_opens"]),
+                asset_partitions=[activity_id],
+            ),
+            limit=1,
+        ).records[0]
+        assert record.run_id == result.run_id
+
+
+def test_automation_requests_downstream_of_new_raw_data(
+    sandbox, lake, instance, monkeypatch
+) -> None:
+    """New raw data makes the declarative automation request what reads it (metrics, dbt)."""
+    point_at(sandbox, monkeypatch)
+    activity_id = sandbox.ground_truth().reportable_activities()[0]["campaign_activity_id"]
+    loaded = defs()
+    first = dg.evaluate_automation_conditions(defs=loaded, instance=instance)
+    assert materialize_activity(instance, activity_id).success
+    after = dg.evaluate_automation_conditions(defs=loaded, instance=instance, cursor=first.cursor)
+    requested = {r.key for r in after.results if r.true_subset.size > 0}
+    assert any(key.path[0] == "email_metrics" for key in requested), requested
