@@ -17,9 +17,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cc_assets.constant_contact.errors import ConstantContactError
+from cc_assets.defs.analytics.assets import cc_assets_dbt, dbt_project
+from cc_assets.defs.analytics.project import dbt_cli, dbt_environment
 from cc_assets.defs.ingestion import assets as raw
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.defs.ingestion.resources import SANDBOX_NOTICE, ConstantContactResource, LakeResource
+from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
 from cc_assets.instance import ensure_dagster_home
 from cc_assets.pipeline.discovery import discover
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
@@ -96,13 +99,32 @@ def run_tracking(instance: dg.DagsterInstance, day: str, sent: list[str]) -> Non
         _say(f"tracking reports: {index}/{len(sent)} activities ({activity_id})")
 
 
+def run_metrics(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
+    for index, activity_id in enumerate(sent, 1):
+        _materialize(instance, [activity_metrics], activity_id)
+        _say(f"metrics: {index}/{len(sent)} activities")
+    _materialize(instance, [campaign_engagement], None)
+
+
+def run_dbt(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
+    dg.materialize(
+        [cc_assets_dbt],
+        instance=instance,
+        resources={"dbt": dbt_cli(dbt_project)},
+        run_config=QUIET,
+    )
+    _say(f"dbt build: warehouse {dbt_environment()['CC_ASSETS_WAREHOUSE']}")
+
+
 STEPS: list[Step] = [
     Step("discovery", run_discovery),
     Step("daily snapshots", run_daily(DAILY_BEFORE_TRACKING)),
     Step("tracking reports", run_tracking),
     Step("contact reports", run_daily(DAILY_AFTER_TRACKING)),
+    Step("metrics", run_metrics),
+    Step("dbt build", run_dbt),
 ]
-"""The refresh, in order. Downstream domains (metrics, dbt) append their own steps."""
+"""The refresh, in order."""
 
 
 def instance_for_cli() -> dg.DagsterInstance:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from cc_assets.defs.analytics.project import dbt_environment
 from cc_assets.lake.paths import lake_root
 from cc_assets.sandbox.process import SandboxServer
 
@@ -22,21 +23,15 @@ DEMO_ACCOUNT = {"seed": 7, "contacts": 1_500, "campaigns": 8, "live": True, "now
 
 
 def performance_table(lake: Path) -> str:
-    """Campaign, sends, open rate, click rate, mobile share of opens, from today's snapshots."""
-    stats = lake / "constant_contact" / "email_campaign_stats" / "*" / "part-*.parquet"
+    """Campaign, sends, open rate, click rate, mobile share of opens: our own metrics."""
+    metrics = lake / "email_metrics" / "campaign_engagement" / "part-*.parquet"
     campaigns = lake / "constant_contact" / "email_campaigns" / "*" / "part-*.parquet"
     query = f"""
-        WITH latest AS (
-            SELECT * FROM read_parquet('{stats}')
-            QUALIFY row_number() OVER (PARTITION BY campaign_id ORDER BY captured_at DESC) = 1
-        ), names AS (
-            SELECT DISTINCT campaign_id, name FROM read_parquet('{campaigns}')
-        )
-        SELECT coalesce(n.name, s.campaign_id) AS campaign, s.em_sends AS sends,
-               round(s.percents_open, 1) AS open_pct, round(s.percents_click, 1) AS click_pct,
-               round(s.percents_mobile_open, 1) AS mobile_open_pct
-        FROM latest s LEFT JOIN names n USING (campaign_id)
-        ORDER BY sends DESC
+        WITH names AS (SELECT DISTINCT campaign_id, name FROM read_parquet('{campaigns}'))
+        SELECT coalesce(n.name, m.campaign_id) AS campaign, m.sends,
+               round(m.open_rate, 1), round(m.click_rate, 1), round(m.mobile_open_rate, 1)
+        FROM read_parquet('{metrics}') m LEFT JOIN names n USING (campaign_id)
+        ORDER BY m.sends DESC
     """
     with duckdb.connect() as con:
         rows = con.execute(query).fetchall()
@@ -60,10 +55,11 @@ def main() -> int:
         return done.returncode
     lake = Path(str(lake_root()))
     print()
-    print("Campaign performance (Constant Contact's own stats, today's snapshot):")
+    print("Campaign performance (email_metrics/campaign_engagement; click = click-to-open):")
     print(performance_table(lake))
     print()
     print(f"Parquet lake: {lake}")
+    print(f"DuckDB warehouse (dbt marts): {dbt_environment()['CC_ASSETS_WAREHOUSE']}")
     home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
     print(f"Dagster instance (runs, materializations): {home}")
     print("Open it in the UI with `make ui`.")

@@ -1,0 +1,205 @@
+"""The Dagster UI as a user sees it: `dagster dev` against a sandbox, driven in Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cc_assets.sandbox.process import SandboxServer
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SUMMARIES = ["constant_contact", "email_campaign_summaries"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
+    response = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+@pytest.fixture
+def dagster_ui(sandbox: SandboxServer, tmp_path: Path) -> Iterator[str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    port = _free_port()
+    env = {
+        **os.environ,
+        **sandbox.client_env(),
+        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
+        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
+        "DAGSTER_HOME": str(home),
+    }
+    dagster = Path(sys.executable).with_name("dagster")
+    log = (tmp_path / "dagster-dev.log").open("w")
+    process = subprocess.Popen(
+        [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+            time.sleep(1)
+        else:
+            pytest.fail("dagster dev did not answer /server_info within 180 s")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+LOADED = """
+{
+  repositoriesOrError { ... on RepositoryConnection { nodes {
+    name schedules { name } sensors { name }
+    assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } }
+  } } }
+}
+"""
+
+LAUNCH = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+
+
+def _dismiss_dialogs(page) -> None:
+    """Dagster's first-visit community dialog covers the page until skipped."""
+    page.wait_for_timeout(2_000)
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.first.click()
+
+
+def _wait_until_loaded(base: str) -> dict:
+    deadline = time.monotonic() + 120
+    while True:
+        data = _graphql(base, LOADED)["repositoriesOrError"]
+        if data.get("nodes"):
+            return data["nodes"][0]
+        assert time.monotonic() < deadline, data
+        time.sleep(2)
+
+
+def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str) -> None:
+    repository = _wait_until_loaded(dagster_ui)
+    assets = {"/".join(n["assetKey"]["path"]) for n in repository["assetNodes"]}
+    assert {"constant_contact/email_opens", "constant_contact/email_campaign_stats"} <= assets
+    checks = {
+        c["name"]
+        for n in repository["assetNodes"]
+        for c in n["assetChecksOrError"].get("checks", [])
+    }
+    assert {"schema_matches", "unique_natural_key", "counts_match_activity_stats"} <= checks
+    assert {s["name"] for s in repository["schedules"]} >= {
+        "daily_snapshot_schedule",
+        "hot_activity_refresh_schedule",
+    }
+    assert {s["name"] for s in repository["sensors"]} >= {
+        "campaign_discovery_sensor",
+        "cc_assets_automation_sensor",
+    }
+
+    today = datetime.now(UTC).date().isoformat()
+    params = {
+        "selector": {
+            "repositoryLocationName": "cc_assets",
+            "repositoryName": repository["name"],
+            "jobName": "daily_snapshot_job",
+            "assetSelection": [{"path": SUMMARIES}],
+        },
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": today}]},
+        "runConfigData": {},
+    }
+    launched = _graphql(dagster_ui, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 240
+    status = None
+    while time.monotonic() < deadline:
+        status = _graphql(dagster_ui, STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in {"SUCCESS", "FAILURE", "CANCELED"}:
+            break
+        time.sleep(2)
+    assert status == "SUCCESS"
+
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only browser tests need it
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        try:
+            page.goto(f"{dagster_ui}/assets/{'/'.join(SUMMARIES)}", wait_until="networkidle")
+            _dismiss_dialogs(page)
+            page.get_by_text("email_campaign_summaries").first.wait_for(timeout=60_000)
+            page.get_by_text("sandbox").first.wait_for(timeout=60_000)  # `source` metadata
+            body = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "asset-page.png"), full_page=True)
+            page.goto(f"{dagster_ui}/asset-groups", wait_until="networkidle")
+            _dismiss_dialogs(page)
+            page.get_by_text("constant_contact").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "last-page.png"))
+        browser.close()
+    assert "rows" in body and "source" in body

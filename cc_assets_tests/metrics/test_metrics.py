@@ -1,0 +1,255 @@
+"""The metric assets, really materialized over a lake written from the sandbox's ground truth."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.defs.ingestion.resources import LakeResource
+from cc_assets.defs.metrics import compute
+from cc_assets.defs.metrics.assets import (
+    ACTIVITY_DEVICE_BREAKDOWN_KEY,
+    ACTIVITY_ENGAGEMENT_KEY,
+    CAMPAIGN_ENGAGEMENT_KEY,
+    activity_metrics,
+    campaign_engagement,
+)
+from cc_assets.defs.metrics.tables import PERCENT_OF_RATE
+from cc_assets_tests.metrics.lake import account, build_lake
+
+
+def materialize_all(root: Path, activity_ids: list[str]) -> dg.DagsterInstance:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, activity_ids)
+    resources = {"lake": LakeResource(storage=str(root))}
+    for activity_id in activity_ids:
+        result = dg.materialize(
+            [activity_metrics],
+            instance=instance,
+            resources=resources,
+            partition_key=activity_id,
+        )
+        assert result.success
+        for check in result.get_asset_check_evaluations():
+            assert check.passed, (check.check_name, check.metadata)
+    result = dg.materialize([campaign_engagement], instance=instance, resources=resources)
+    assert result.success
+    for check in result.get_asset_check_evaluations():
+        assert check.passed, (check.check_name, check.metadata)
+    return instance
+
+
+def read(root: Path, name: str) -> list[dict[str, Any]]:
+    folder = root / "email_metrics" / name
+    files = sorted(folder.glob("**/part-*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_seed_example_gives_the_seed_documents_numbers(tmp_path: Path) -> None:
+    truth = account("seed-example")
+    ids = build_lake(truth, tmp_path)
+    instance = materialize_all(tmp_path, ids)
+
+    (row,) = read(tmp_path, "activity_engagement")
+    assert row["campaign_id"] == truth.reportable_activities()[0]["campaign_id"]
+    assert {k: row[k] for k in ("sends", "bounces", "delivered", "opens", "clicks")} == {
+        "sends": 15,
+        "bounces": 6,
+        "delivered": 9,
+        "opens": 6,
+        "clicks": 2,
+    }
+    assert (row["forwards"], row["optouts"], row["not_opened"]) == (1, 1, 3)
+    expected = {
+        "open_rate": 66.7,
+        "click_rate": 33.3,
+        "bounce_rate": 40.0,
+        "did_not_open_rate": 33.3,
+        "unsubscribe_rate": 11.1,
+        "mobile_open_rate": 83.3,
+        "desktop_open_rate": 16.7,
+        "mobile_click_rate": 50.0,
+        "desktop_click_rate": 50.0,
+        "click_through_rate": 22.2,
+    }
+    assert {k: round(row[k], 1) for k in expected} == expected
+    assert row["open_rate"] == pytest.approx(200 / 3)  # full precision, not rounded
+
+    devices = {
+        (r["event_type"], r["device_type"]): r for r in read(tmp_path, "activity_device_breakdown")
+    }
+    assert {k: v["events"] for k, v in devices.items()} == {
+        ("open", "mobile"): 5,
+        ("open", "other"): 1,
+        ("click", "mobile"): 1,
+        ("click", "other"): 1,
+    }
+    assert round(devices[("open", "mobile")]["share_percent"], 1) == 83.3
+
+    (campaign,) = read(tmp_path, "campaign_engagement")
+    assert {k: round(campaign[k], 1) for k in expected} == expected
+
+    event = instance.get_latest_materialization_event(ACTIVITY_ENGAGEMENT_KEY)
+    assert event is not None  # partitioned: latest of any partition
+    metadata = event.asset_materialization.metadata
+    assert metadata["open_rate"].value == pytest.approx(200 / 3)
+    assert metadata["rows"].value == 1
+    assert instance.get_latest_materialization_event(CAMPAIGN_ENGAGEMENT_KEY) is not None
+    assert instance.get_latest_materialization_event(ACTIVITY_DEVICE_BREAKDOWN_KEY) is not None
+
+
+def pct(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else 100.0 * numerator / denominator
+
+
+def expected_counts(truth, activity_id: str) -> dict[str, Any]:
+    """An independent count from the ground-truth reports: plain Python over pyarrow rows."""
+
+    def rows(report: str) -> list[dict[str, Any]]:
+        return truth.tracking(activity_id, report).to_pylist()
+
+    def unique(report: str) -> int:
+        return len({r["contact_id"] for r in rows(report)})
+
+    opens, clicks = rows("opens"), rows("clicks")
+    sends, bounces, n_opens, n_clicks = (
+        unique("sends"),
+        unique("bounces"),
+        unique("opens"),
+        unique("clicks"),
+    )
+    return {
+        "sends": sends,
+        "bounces": bounces,
+        "delivered": sends - bounces,
+        "opens": n_opens,
+        "opens_all": len(opens),
+        "mobile_opens_all": sum(r["device_type"] in ("mobile", "tablet") for r in opens),
+        "clicks": n_clicks,
+        "clicks_all": len(clicks),
+        "mobile_clicks_all": sum(r["device_type"] in ("mobile", "tablet") for r in clicks),
+        "forwards": unique("forwards"),
+        "optouts": unique("optouts"),
+        "not_opened": max(sends - n_opens - bounces, 0),
+        "first_open_time": min((r["created_time"] for r in opens), default=None),
+        "first_send_time": min((r["created_time"] for r in rows("sends")), default=None),
+    }
+
+
+def expected_rates(c: dict[str, Any]) -> dict[str, float | None]:
+    return {
+        "open_rate": pct(c["opens"], c["delivered"]),
+        "click_rate": pct(c["clicks"], c["opens"]),
+        "click_through_rate": pct(c["clicks"], c["delivered"]),
+        "bounce_rate": pct(c["bounces"], c["sends"]),
+        "did_not_open_rate": pct(c["not_opened"], c["delivered"]),
+        "unsubscribe_rate": pct(c["optouts"], c["delivered"]),
+        "mobile_open_rate": pct(c["mobile_opens_all"], c["opens_all"]),
+        "desktop_open_rate": pct(c["opens_all"] - c["mobile_opens_all"], c["opens_all"]),
+        "mobile_click_rate": pct(c["mobile_clicks_all"], c["clicks_all"]),
+        "desktop_click_rate": pct(c["clicks_all"] - c["mobile_clicks_all"], c["clicks_all"]),
+    }
+
+
+def same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (
+        a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    )
+
+
+def test_generated_lake_equals_an_independent_count(tmp_path: Path) -> None:
+    truth = account()
+    ids = build_lake(truth, tmp_path)
+    assert len(ids) >= 3
+    materialize_all(tmp_path, ids)
+    campaign_of = {
+        a["campaign_activity_id"]: a["campaign_id"] for a in truth.reportable_activities()
+    }
+
+    rows = {r["campaign_activity_id"]: r for r in read(tmp_path, "activity_engagement")}
+    assert set(rows) == set(ids)
+    for activity_id in ids:
+        row, counts = rows[activity_id], expected_counts(truth, activity_id)
+        assert row["campaign_id"] == campaign_of[activity_id]
+        for name in (k for k in counts if not k.endswith("_time")):
+            assert row[name] == counts[name], (activity_id, name)
+        assert row["first_open_time"] == counts["first_open_time"]
+        assert row["first_send_time"] == counts["first_send_time"]
+        for name, value in expected_rates(counts).items():
+            assert same(row[name], value), (activity_id, name, row[name], value)
+        # CC's own stats agree with the events (the ground truth's stats are fresh)
+        stats = truth.activity_stats(activity_id)
+        assert (row["sends"], row["opens"], row["clicks"]) == (
+            stats["em_sends"],
+            stats["em_opens"],
+            stats["em_clicks"],
+        )
+
+    devices = read(tmp_path, "activity_device_breakdown")
+    for activity_id in ids:
+        for event, report in (("open", "opens"), ("click", "clicks")):
+            table = truth.tracking(activity_id, report).to_pylist()
+            want: dict[str, int] = {}
+            for r in table:
+                want[r["device_type"] or "none"] = want.get(r["device_type"] or "none", 0) + 1
+            got = {
+                d["device_type"]: d
+                for d in devices
+                if d["campaign_activity_id"] == activity_id and d["event_type"] == event
+            }
+            assert {k: v["events"] for k, v in got.items()} == want
+            for device, count in want.items():
+                assert same(got[device]["share_percent"], pct(count, len(table)))
+
+    campaigns = {r["campaign_id"]: r for r in read(tmp_path, "campaign_engagement")}
+    assert set(campaigns) == set(campaign_of.values())
+    for campaign_id, row in campaigns.items():
+        members = [a for a, c in campaign_of.items() if c == campaign_id]
+        per = [expected_counts(truth, a) for a in members]
+        summed = {
+            k: sum(p[k] for p in per)
+            for k in per[0]
+            if not k.endswith("_time") and k != "not_opened"
+        }
+        summed["not_opened"] = max(summed["sends"] - summed["opens"] - summed["bounces"], 0)
+        assert row["activities"] == len(members)
+        for name, value in summed.items():
+            assert row[name] == value, (campaign_id, name)
+        for name, value in expected_rates(summed).items():
+            assert same(row[name], value), (campaign_id, name)
+        percents = truth.campaign_stats(campaign_id)["percents"]
+        for rate, key in PERCENT_OF_RATE.items():
+            assert round(row[rate] or 0.0, 1) == round(percents[key], 1), (campaign_id, rate)
+
+
+def test_empty_lake_gives_a_zero_row_and_null_rates(tmp_path: Path) -> None:
+    engagement, devices = compute.compute_activities(dg_root(tmp_path), ["missing-activity"])
+    (row,) = engagement.to_pylist()
+    assert row["sends"] == 0 and row["campaign_id"] is None
+    assert row["open_rate"] is None and row["click_rate"] is None
+    assert devices.num_rows == 0
+
+
+def test_stale_stats_pass_with_a_lag_note(tmp_path: Path) -> None:
+    truth = account("seed-example")
+    (activity_id,) = build_lake(truth, tmp_path)
+    engagement, _ = compute.compute_activities(dg_root(tmp_path), [activity_id])
+    row = engagement.to_pylist()[0] | {"sends": 999}
+    assert not compute.reconcile_activity(row, dg_root(tmp_path)).passed
+    from datetime import timedelta  # noqa: PLC0415
+
+    lagging = row | {"last_event_time": row["last_event_time"] + timedelta(days=30)}
+    found = compute.reconcile_activity(lagging, dg_root(tmp_path))
+    assert found.passed and "stats lag" in found.metadata["note"]
+
+
+def dg_root(path: Path):
+    from upath import UPath  # noqa: PLC0415
+
+    return UPath(str(path))

@@ -1,0 +1,60 @@
+{#
+    One row per contact that appears in any tracking report: how many activities reached,
+    opened, clicked, bounced or were opted out of, and the contact's own open and click rates
+    (activities opened / activities delivered; clicked / opened).
+#}
+with
+
+per_activity as (
+
+    select * from {{ ref('int_contact_activities_aggregated') }}
+
+),
+
+per_contact as (
+
+    select
+        contact_id,
+        sum(case when event_type = 'send' then 1 else 0 end) as activities_sent,
+        sum(case when event_type = 'bounce' then 1 else 0 end) as activities_bounced,
+        sum(case when event_type = 'open' then 1 else 0 end) as activities_opened,
+        sum(case when event_type = 'click' then 1 else 0 end) as activities_clicked,
+        sum(case when event_type = 'forward' then 1 else 0 end) as activities_forwarded,
+        sum(case when event_type = 'optout' then 1 else 0 end) as activities_opted_out,
+        sum(case when event_type = 'open' then events else 0 end) as opens_all,
+        sum(case when event_type = 'click' then events else 0 end) as clicks_all,
+        min(first_time) as first_event_time,
+        max(last_time) as last_event_time,
+        {{ cc_latest('email_address', 'last_time') }} as email_address
+    from per_activity
+    group by contact_id
+
+),
+
+counted as (
+
+    select
+        contact_id,
+        email_address,
+        cast(activities_sent as {{ dbt.type_bigint() }}) as activities_sent,
+        cast(activities_bounced as {{ dbt.type_bigint() }}) as activities_bounced,
+        cast(activities_sent - activities_bounced as {{ dbt.type_bigint() }})
+            as activities_delivered,
+        cast(activities_opened as {{ dbt.type_bigint() }}) as activities_opened,
+        cast(activities_clicked as {{ dbt.type_bigint() }}) as activities_clicked,
+        cast(activities_forwarded as {{ dbt.type_bigint() }}) as activities_forwarded,
+        cast(activities_opted_out as {{ dbt.type_bigint() }}) as activities_opted_out,
+        cast(opens_all as {{ dbt.type_bigint() }}) as opens_all,
+        cast(clicks_all as {{ dbt.type_bigint() }}) as clicks_all,
+        activities_opted_out > 0 as has_opted_out,
+        first_event_time,
+        last_event_time
+    from per_contact
+
+)
+
+select
+    *,
+    {{ cc_percent('activities_opened', 'activities_delivered') }} as open_rate,
+    {{ cc_percent('activities_clicked', 'activities_opened') }} as click_rate
+from counted
