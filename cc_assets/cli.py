@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ def resources() -> dict[str, object]:
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+PID_TAG = "cc_assets/cli_pid"
 
 
 def _materialize(
@@ -66,6 +68,7 @@ def _materialize(
         resources=resources(),
         partition_key=partition_key,
         run_config=QUIET,
+        tags={PID_TAG: str(os.getpid())},
     )
 
 
@@ -112,6 +115,7 @@ def run_dbt(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
         instance=instance,
         resources={"dbt": dbt_cli(dbt_project)},
         run_config=QUIET,
+        tags={PID_TAG: str(os.getpid())},
     )
     _say(f"dbt build: warehouse {dbt_environment()['CC_ASSETS_WAREHOUSE']}")
 
@@ -133,9 +137,34 @@ def instance_for_cli() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_runs(instance: dg.DagsterInstance) -> None:
+    """Runs of an earlier `cc-assets refresh` that was killed stay STARTED and keep their pool
+    slots (no daemon runs here to notice). Fail them and free the slots, or this refresh would
+    wait for them forever."""
+    live = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+    for run in instance.get_runs(dg.RunsFilter(statuses=live)):
+        pid = run.tags.get(PID_TAG)
+        if pid is None or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, "its cc-assets refresh process died")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        _say(f"marked run {run.run_id} of a dead refresh (pid {pid}) as failed")
+
+
 def refresh(day: str) -> None:
     require_today(day)
     instance = instance_for_cli()
+    recover_dead_runs(instance)
     sent: list[str] = []
     for step in STEPS:
         _say(f"{step.name}...")
