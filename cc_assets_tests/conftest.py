@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 
 import pytest
+from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 
 pytest_plugins = ["cc_assets_tests.fixtures.sandbox", "cc_assets_tests.fixtures.pipeline"]
 
@@ -33,6 +35,15 @@ def _missing(marker: str) -> str | None:
     if marker == "browser" and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         return f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
     return None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_definitions_load_context() -> Iterator[None]:
+    """Each test loads definitions from scratch: Dagster keeps the last load context (with a
+    weak reference to that test's instance) in a process-wide singleton, and a later test
+    would otherwise find it pointing at an instance that no longer exists."""
+    with DefinitionsLoadContext.scoped(None):
+        yield
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -34,6 +34,7 @@ def environment(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str
         **server.client_env(),
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
         "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
+        "CC_ASSETS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
         "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         **extra,
