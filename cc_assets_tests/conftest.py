@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 pytest_plugins = ["cc_assets_tests.fixtures.sandbox", "cc_assets_tests.fixtures.pipeline"]
 
@@ -39,10 +40,11 @@ def _missing(marker: str) -> str | None:
 
 @pytest.fixture(autouse=True)
 def _fresh_definitions_load_context() -> Iterator[None]:
-    """Each test loads definitions from scratch: Dagster keeps the last load context (with a
-    weak reference to that test's instance) in a process-wide singleton, and a later test
-    would otherwise find it pointing at an instance that no longer exists."""
-    with DefinitionsLoadContext.scoped(None):
+    """Each test loads definitions from scratch. Dagster keeps the last load context and the
+    defs-state storage of the last instance created (holding a weak reference to it) in
+    process-wide state; a later test would otherwise find them pointing at an instance that an
+    earlier test already discarded."""
+    with DefinitionsLoadContext.scoped(None), set_defs_state_storage(None):
         yield
 
 
