@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -80,16 +79,21 @@ def _rows(
     return rows
 
 
-def _page(request: Request, activity: Activity, report: str, contact: int | None) -> JSON:
-    service = service_of(request)
+def _filtered(
+    request: Request, activity: Activity, report: str, contact: int | None
+) -> EventColumns:
+    """One v2 report of an activity, narrowed to a contact and to `created_since`."""
+    columns = service_of(request).report(activity, V2_REPORTS[report][0])
+    if contact is not None:
+        columns = columns.where(columns.contact == contact)
+    since = _created_since(request)
+    return columns if since is None else columns.where(columns.time >= since)
+
+
+def _page(request: Request, activity: Activity, report: str) -> JSON:
     try:
         limit = parse_limit(request, default=500, low=1, high=500)
-        since = _created_since(request)
-        columns = service.report(activity, V2_REPORTS[report][0])
-        if contact is not None:
-            columns = columns.where(columns.contact == contact)
-        if since is not None:
-            columns = columns.where(columns.time >= since)
+        columns = _filtered(request, activity, report, None)
         page, next_key = page_after(columns, request.query_params.get("next"), limit)
     except QueryError as exc:
         return bad_request(str(exc))
@@ -103,13 +107,22 @@ def _page(request: Request, activity: Activity, report: str, contact: int | None
     return JSON({"meta": meta, "results": _rows(request, activity, report, page)})
 
 
+def _contact_of(request: Request) -> int | None:
+    """The contact index behind a v2 numeric contact id, or None if there is no such contact."""
+    try:
+        contact = int(request.path_params["contact_id"]) - 1
+    except ValueError:
+        return None
+    return contact if 0 <= contact < service_of(request).account.contacts.count else None
+
+
 async def campaign_tracking(request: Request) -> JSON:
     service = service_of(request)
     campaign = service.account.campaign_by_v2_id.get(request.path_params["campaign_id"])
     report = request.path_params["report"]
     if campaign is None or report not in V2_REPORTS:
         return not_found("Campaign not found.")
-    return _page(request, campaign.primary, report, None)
+    return _page(request, campaign.primary, report)
 
 
 def _summary(stats: dict[str, int]) -> dict[str, int]:
@@ -136,11 +149,8 @@ async def campaign_summary(request: Request) -> JSON:
 async def contact_summary(request: Request) -> JSON:
     """A contact's counts over every campaign (v2 contact tracking `reports/summary`)."""
     service = service_of(request)
-    try:
-        contact = int(request.path_params["contact_id"]) - 1
-    except ValueError:
-        return not_found("Contact not found.")
-    if not 0 <= contact < service.account.contacts.count:
+    contact = _contact_of(request)
+    if contact is None:
         return not_found("Contact not found.")
     epoch = service.stats_time()
     totals = {f"em_{report}": 0 for report in V2_SUMMARY_REPORTS} | {"em_abuse": 0}
@@ -153,22 +163,28 @@ async def contact_summary(request: Request) -> JSON:
 
 
 async def contact_tracking(request: Request) -> JSON:
+    """One contact's events of one kind across every campaign, newest first (one page)."""
     service = service_of(request)
     report = request.path_params["report"]
+    contact = _contact_of(request)
+    if contact is None or report not in V2_REPORTS:
+        return not_found("Contact not found.")
     try:
-        contact = int(request.path_params["contact_id"]) - 1
-    except ValueError:
-        return not_found("Contact not found.")
-    if not 0 <= contact < service.account.contacts.count or report not in V2_REPORTS:
-        return not_found("Contact not found.")
-    rows: list[dict[str, Any]] = []
-    for campaign in service.account.campaigns:
-        response = _page(request, campaign.primary, report, contact)
-        if response.status_code != 200:
-            return response
-        rows.extend(orjson.loads(response.body)["results"])
+        limit = parse_limit(request, default=500, low=1, high=500)
+        rows = [
+            row
+            for campaign in service.account.campaigns
+            for row in _rows(
+                request,
+                campaign.primary,
+                report,
+                _filtered(request, campaign.primary, report, contact),
+            )
+        ]
+    except QueryError as exc:
+        return bad_request(str(exc))
     rows.sort(key=lambda row: row[V2_REPORTS[report][2]], reverse=True)
-    return JSON({"meta": {"pagination": {}}, "results": rows[:500]})
+    return JSON({"meta": {"pagination": {}}, "results": rows[:limit]})
 
 
 routes = [

@@ -9,6 +9,8 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import psycopg
+import psycopg.rows
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -159,7 +161,6 @@ def load_postgres(conn, root: Path) -> None:
 def test_dbt_build_on_postgres_equals_the_metrics(
     lake: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    psycopg = pytest.importorskip("psycopg")
     ids = build_lake(account(), lake)
     materialize_all(lake, ids)
     monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "postgres")

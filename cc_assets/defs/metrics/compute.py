@@ -21,6 +21,7 @@ from cc_assets.defs.metrics.tables import (
     ACTIVITY_DEVICE_BREAKDOWN,
     ACTIVITY_ENGAGEMENT,
     CAMPAIGN_ENGAGEMENT,
+    COUNT_COLUMNS,
     METRICS_PREFIX,
     PERCENT_OF_RATE,
 )
@@ -165,19 +166,7 @@ LEFT JOIN activity_campaign AS ac USING (campaign_activity_id)
 ORDER BY 1, 3, 4
 """
 
-_SUMMED = [
-    "sends",
-    "bounces",
-    "delivered",
-    "opens",
-    "opens_all",
-    "mobile_opens_all",
-    "clicks",
-    "clicks_all",
-    "mobile_clicks_all",
-    "forwards",
-    "optouts",
-]
+_SUMMED = [c for c in COUNT_COLUMNS if c != "not_opened"]  # not_opened is derived, floored
 
 CAMPAIGN_SQL = f"""
 WITH activities AS (
