@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/client_rate.py [--seconds 150] [--processes 4] [--rate 4]
 
-Every process calls as fast as its shared request budget allows; the sandbox counts what it
-accepted. Target (DESIGN §8): >= 95% of the configured rate, never above it (0 throttled,
+Every process calls as fast as its shared request budget allows; the sandbox logs what it
+accepted, and the rate is taken over the span from the first accepted call to the last. Target (DESIGN §8): >= 95% of the configured rate, never above it (0 throttled,
 at most `rate` accepted in any one-second window).
 """
 
@@ -54,12 +54,15 @@ def main() -> None:
             worker.join()
         elapsed = time.time() - start
         seen = server.requests()
-    accepted = seen["total"] - seen["throttled"] - seen["quota_exceeded"]
-    rate = accepted / elapsed
+    accepted = sorted(moment for moment, _, status in seen["log"] if status == 200)
+    # Sustained rate as the server saw it: from the first accepted call to the last, so the
+    # workers' start-up (spawning, imports) is not counted as time the budget went unused.
+    span = accepted[-1] - accepted[0]
+    rate = (len(accepted) - 1) / span
     print(f"processes={args.processes} seconds={elapsed:.0f} limit={args.rate}/s")
-    print(f"accepted={accepted} throttled={seen['throttled']}")
+    print(f"accepted={len(accepted)} over {span:.1f}s throttled={seen['throttled']}")
     print(f"max_in_any_second={seen['max_in_any_second']}")
-    print(f"sustained_rate={rate:.2f}/s ({100 * rate / args.rate:.1f}% of the limit)")
+    print(f"sustained_rate={rate:.3f}/s ({100 * rate / args.rate:.1f}% of the limit)")
 
 
 if __name__ == "__main__":

@@ -28,10 +28,12 @@ def main() -> None:
         contacts=args.contacts, campaigns=3, requests_per_second=0, daily_quota=0
     ) as server:
         truth = server.ground_truth()
-        activity = max(
+        activity = max(  # the longest report as of now (not the largest audience planned)
             truth.reportable_activities(),
             key=lambda a: len(
-                truth.service.events(truth.account.activity_by_id[a["campaign_activity_id"]]).sends
+                truth.service.report(
+                    truth.account.activity_by_id[a["campaign_activity_id"]], args.report
+                )
             ),
         )["campaign_activity_id"]
         proc = psutil.Process(server.process.pid)

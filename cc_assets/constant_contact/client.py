@@ -142,8 +142,8 @@ class ConstantContactClient:
 
     def get(self, path: str, params: Any = None) -> Any:
         """GET and decode JSON, retrying what is worth retrying."""
-        url = self._url(path)
-        endpoint = httpx.URL(url).path
+        url = httpx.URL(self._url(path))  # parsed once: httpx re-validates every str URL
+        endpoint = url.path
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
             wait=wait_exponential_jitter(multiplier=0.25, max=30, jitter=1),
@@ -157,7 +157,7 @@ class ConstantContactClient:
         refreshed = [False]
         return retrying(self._get_once, url, endpoint, params, refreshed)
 
-    def _get_once(self, url: str, endpoint: str, params: Any, refreshed: list[bool]) -> Any:
+    def _get_once(self, url: httpx.URL, endpoint: str, params: Any, refreshed: list[bool]) -> Any:
         self._budget.acquire(endpoint)
         bearer = self._tokens.bearer()
         query = params

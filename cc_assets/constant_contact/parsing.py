@@ -107,10 +107,7 @@ def tracking_rows(items: list[dict[str, Any]], where: str, schema: pa.Schema) ->
         for item in items:
             if "tracking_activity_type" not in item:
                 item["tracking_activity_type"] = item.pop("tracking_activities_list")
-    keys: set[str] = set()
-    for item in items:
-        keys.update(item)
-    warn_unknown(where, keys, schema.names)
+    warn_unknown(where, set().union(*items), schema.names)
     return batch(items, schema)
 
 

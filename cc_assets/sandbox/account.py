@@ -106,35 +106,29 @@ def _uuid_array(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 class Contacts:
-    """Contact attributes as functions of the contact's index.
+    """Contact attributes as functions of the contact's index, held as compact numpy arrays.
 
-    Drawn as numpy arrays, then kept as plain lists: pages read them one contact at a time,
-    and list indexing is several times faster than numpy scalar access.
+    A million contacts cost a few small arrays, not a million Python objects; the tracking
+    pages' hot path (`render.py`) builds its own per-contact JSON fragments from these.
     """
 
     def __init__(self, seed: int, count: int) -> None:
         self.seed = seed
         self.count = count
         rng = np.random.default_rng([seed, 1])
-        self._first = rng.integers(0, len(FIRST_NAMES), count).tolist()
-        self._last = rng.integers(0, len(LAST_NAMES), count).tolist()
-        self._domain = rng.integers(0, len(DOMAINS), count).tolist()
-        self._plus = (rng.random(count) < 0.08).tolist()
-        self._no_name = (rng.random(count) < 0.05).tolist()
+        self.first = rng.integers(0, len(FIRST_NAMES), count).astype(np.int8)
+        self.last = rng.integers(0, len(LAST_NAMES), count).astype(np.int8)
+        self.domain = rng.integers(0, len(DOMAINS), count).astype(np.int8)
+        self.plus = rng.random(count) < 0.08
+        self.no_name = rng.random(count) < 0.05
         self.deleted = rng.random(count) < 0.03
-        self._deleted = self.deleted.tolist()
-        self._changed = (rng.random(count) < 0.05).tolist()
+        self.changed = rng.random(count) < 0.05
         # deleted_at is a date a few days before the account's "now" (set by the account).
-        self.deleted_days_ago = rng.integers(0, 20, count).tolist()
+        self.deleted_days_ago = rng.integers(0, 20, count).astype(np.int8)
         self.ids = _uuid_array(rng, count)
-        self._first_lower = [FIRST_NAMES[i].lower() for i in self._first]
 
     def contact_id(self, index: int) -> str:
         return self.ids[index].decode()
-
-    def contact_ids(self, indexes: np.ndarray) -> list[str]:
-        """Many ids at once: one vectorised gather and decode per page."""
-        return self.ids[indexes].astype("U36").tolist()
 
     def index_of(self, contact_id: str) -> int | None:
         """Reverse lookup; built lazily because only the contact-report routes need it."""
@@ -145,24 +139,33 @@ class Contacts:
         return {self.contact_id(i): i for i in range(self.count)}
 
     def is_deleted(self, index: int) -> bool:
-        return self._deleted[index]
+        return bool(self.deleted[index])
 
     def first_name(self, index: int) -> str | None:
-        return None if self._no_name[index] else FIRST_NAMES[self._first[index]]
+        return None if self.no_name[index] else FIRST_NAMES[self.first[index]]
 
     def last_name(self, index: int) -> str | None:
-        return None if self._no_name[index] else LAST_NAMES[self._last[index]]
+        return None if self.no_name[index] else LAST_NAMES[self.last[index]]
 
     def email_address(self, index: int) -> str:
-        last = _LAST_LOWER[self._last[index]]
-        plus = "+news" if self._plus[index] else ""
-        return f"{self._first_lower[index]}.{last}{index}{plus}@{DOMAINS[self._domain[index]]}"
+        head = email_head(self.first[index], self.last[index])
+        return f"{head}{index}{email_tail(self.plus[index], self.domain[index])}"
 
     def current_email_address(self, index: int) -> str | None:
-        if not self._changed[index]:
+        if not self.changed[index]:
             return None
-        first = FIRST_NAMES[self._first[index]].lower()
-        return f"{first}{index}.new@{DOMAINS[(self._domain[index] + 1) % len(DOMAINS)]}"
+        first = FIRST_NAMES[self.first[index]].lower()
+        return f"{first}{index}.new@{DOMAINS[(self.domain[index] + 1) % len(DOMAINS)]}"
+
+
+def email_head(first: int, last: int) -> str:
+    """What an address has before the contact's number: `ada.dodge`."""
+    return f"{FIRST_NAMES[first].lower()}.{_LAST_LOWER[last]}"
+
+
+def email_tail(plus: bool, domain: int) -> str:
+    """What an address has after the contact's number: `+news@example.com`."""
+    return f"{'+news' if plus else ''}@{DOMAINS[domain]}"
 
 
 @dataclass(frozen=True)
@@ -356,9 +359,10 @@ class Account:
     def deleted_at(self, index: int) -> str | None:
         if not self.contacts.is_deleted(index):
             return None
-        return self._deleted_dates[self.contacts.deleted_days_ago[index]]
+        return self.deleted_dates[self.contacts.deleted_days_ago[index]]
 
     @cached_property
-    def _deleted_dates(self) -> list[str]:
+    def deleted_dates(self) -> list[str]:
+        """`deleted_at` by days before the account's "now"."""
         today = self.config.now.date()
         return [(today - timedelta(days=days)).isoformat() for days in range(20)]

@@ -8,6 +8,8 @@ cursor: pages never shift when events arrive at the head.
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,6 +71,11 @@ class EventColumns:
 
     def __len__(self) -> int:
         return len(self.key)
+
+    def count_newer(self, key: int) -> int:
+        """How many rows have a greater key, i.e. where the page after `key` starts: a binary
+        search over the descending keys, not a negated copy of the column per page."""
+        return bisect.bisect_left(self.key, -key, key=operator.neg)
 
     def as_of(self, epoch: int) -> EventColumns:
         """The events visible at `epoch`: a suffix of the newest-first arrays."""

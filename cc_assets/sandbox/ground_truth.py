@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -91,7 +92,7 @@ class GroundTruth:
     def tracking(self, activity_id: str, report: str) -> pa.Table:
         activity = self.account.activity_by_id[activity_id]
         columns = self.service.report(activity, report)
-        rows = self.service.renderer.rows(activity, report, columns)
+        rows = orjson.loads(self.service.renderer.page(activity, report, columns))
         return rows_to_table(rows, lake_schema(TRACKING_TABLES[report]))
 
     def links(self, activity_id: str) -> pa.Table:

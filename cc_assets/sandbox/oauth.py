@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from threading import Lock
 from urllib.parse import parse_qsl
 
@@ -157,18 +158,28 @@ class TokenAuthority:
         scheme, _, token = (authorization_header or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError
+        claims = self._signed_claims(token.strip())
+        if claims is None or claims[0] != self._generation or claims[1] <= self.clock().timestamp():
+            raise UnauthorizedError
+        return claims[2]
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one authority per server, alive as long as it
+    def _signed_claims(self, token: str) -> tuple[object, int, frozenset[str]] | None:
+        """(generation, exp, scopes) of a token this authority signed, else None.
+
+        A signature check costs more than serving a page, and a token's claims never change,
+        so they are verified once per token; expiry and revocation are checked on every call.
+        """
         try:
             claims = jwt.decode(
-                token.strip(),
+                token,
                 self._key,
                 algorithms=["HS256"],
                 options={"verify_exp": False, "verify_iat": False, "require": ["exp", "scp"]},
             )
         except jwt.PyJWTError:
-            raise UnauthorizedError from None
-        if claims.get("gen") != self._generation or claims["exp"] <= self.clock().timestamp():
-            raise UnauthorizedError
-        return frozenset(claims["scp"])
+            return None
+        return claims.get("gen"), int(claims["exp"]), frozenset(claims["scp"])
 
     def refusal(self, authorization_header: str | None, needed_scope: str) -> JSON | None:
         """What CC answers a request that may not pass (401 object for a bad token, 403 array

@@ -12,10 +12,12 @@ from starlette.responses import Response
 
 
 class JSON(Response):
+    """A JSON response; `bytes` content is taken as already-rendered JSON (the hot pages)."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return content if isinstance(content, bytes) else orjson.dumps(content)
 
 
 def error_array(status: int, key: str, message: str) -> JSON:

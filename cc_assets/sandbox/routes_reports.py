@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
+import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -52,8 +53,11 @@ def page_after(
     """The page after the cursor's key, and the key to continue from (None on the last page)."""
     start = 0
     if cursor is not None:
-        last_key = int(decode_cursor(cursor)["k"])
-        start = int(np.searchsorted(-columns.key, -last_key, side="right"))
+        try:
+            last_key = int(decode_cursor(cursor)["k"])
+        except (KeyError, ValueError):  # a well-formed cursor of another report or route
+            raise BadCursorError(cursor) from None
+        start = columns.count_newer(last_key - 1)
     page = columns.slice(start, start + limit)
     more = start + limit < len(columns)
     return page, (int(page.key[-1]) if more and len(page) else None)
@@ -87,15 +91,17 @@ async def tracking_report(request: Request) -> JSON:
         return bad_request(str(exc))
     except BadCursorError:
         return bad_request("The next cursor is not valid.", key="query.param.next.invalid")
-    body: dict[str, Any] = {"tracking_activities": service.renderer.rows(activity, report, page)}
+    links: dict[str, Any] | None = None
     if next_key is not None:
         query = urlencode(
             {**extra_query, "limit": limit, "next": encode_cursor(k=next_key, limit=limit)}
         )
-        body["_links"] = {"next": {"href": f"{request.url.path}?{query}"}}
+        links = {"next": {"href": f"{request.url.path}?{query}"}}
     elif report in LINKS_REQUIRED:
-        body["_links"] = {}
-    return JSON(body)
+        links = {}
+    rows = service.renderer.page(activity, report, page)
+    tail = b"}" if links is None else b',"_links":' + orjson.dumps(links) + b"}"
+    return JSON(b'{"tracking_activities":' + rows + tail)
 
 
 def _filtered(

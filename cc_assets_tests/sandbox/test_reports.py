@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cc_assets.lake.schemas import TRACKING_REPORTS
+from cc_assets.sandbox.pagination import encode_cursor
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.sandbox.conftest import api_client
 
@@ -147,3 +148,46 @@ def test_unsent_permalink_and_bad_parameters(sandbox: SandboxServer) -> None:
             "?tracking_activity_type=em_opens&tracking_activities_list=em_sends"
         )
         assert both.status_code == 400
+
+
+def test_served_rows_carry_each_contacts_own_attributes(sandbox: SandboxServer) -> None:
+    """The pages are rendered from pre-built JSON fragments; every field must still be the
+    contact's own, as the account defines it one contact at a time."""
+    truth = sandbox.ground_truth()
+    account = truth.account
+    contacts = account.contacts
+    seen = Counter()
+    with api_client(sandbox) as http:
+        for activity in truth.reportable_activities():
+            aid = activity["campaign_activity_id"]
+            for report in ("sends", "bounces"):
+                for row in fetch_all(http, aid, report, 500):
+                    index = contacts.index_of(row["contact_id"])
+                    expected = {
+                        "email_address": contacts.email_address(index),
+                        "first_name": contacts.first_name(index),
+                        "last_name": contacts.last_name(index),
+                        "deleted_at": account.deleted_at(index),
+                    }
+                    if report == "bounces":
+                        expected["current_email_address"] = contacts.current_email_address(index)
+                    for field, value in expected.items():
+                        assert row.get(field) == value, (report, field, row)
+                        seen[field] += value is not None
+                    assert row["campaign_activity_id"] == aid
+    # the optional fields occur, so their absence elsewhere is a real check
+    assert seen["deleted_at"] and seen["first_name"] and seen["current_email_address"]
+    assert seen["first_name"] < seen["email_address"]  # some contacts have no name
+
+
+def test_a_cursor_not_issued_for_the_report_is_a_400(sandbox: SandboxServer) -> None:
+    truth = sandbox.ground_truth()
+    aid = truth.reportable_activities()[0]["campaign_activity_id"]
+    foreign = encode_cursor(limit=50, o=50)  # a well-formed summaries cursor: no row key
+    with api_client(sandbox) as http:
+        for cursor in ("not-a-cursor!", foreign):
+            response = http.get(
+                f"/v3/reports/email_reports/{aid}/tracking/sends", params={"next": cursor}
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()[0]["error_key"] == "query.param.next.invalid"
