@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/client_rate.py [--seconds 150] [--processes 4] [--rate 4]
 
 Every process calls as fast as its shared request budget allows; the sandbox logs what it
-accepted, and the rate is taken over the span from the first accepted call to the last. Target (DESIGN §8): >= 95% of the configured rate, never above it (0 throttled,
-at most `rate` accepted in any one-second window).
+accepted, and the rate is taken over the span from the first accepted call to the last.
+Target (DESIGN §8): >= 95% of the configured rate, never above it (0 throttled, at most `rate`
+accepted in any one-second window).
 """
 
 from __future__ import annotations
