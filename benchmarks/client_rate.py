@@ -1,6 +1,10 @@
 """Sustained request rate of concurrent clients against a sandbox enforcing the real limit.
 
     .venv/bin/python benchmarks/client_rate.py [--seconds 150] [--processes 4] [--rate 4]
+        [--rate-limit-url redis://127.0.0.1:6379/0]
+
+The budget is the lock file every process of one machine shares, or with `--rate-limit-url`
+the Redis one that every host of a deployment shares (CC_ASSETS_RATE_LIMIT_URL).
 
 Every process calls as fast as its shared request budget allows; the sandbox logs what it
 accepted, and the rate is taken over the span from the first accepted call to the last.
@@ -33,6 +37,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=150)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--rate", type=float, default=4)
+    parser.add_argument("--rate-limit-url", default=None)
     args = parser.parse_args()
     state_dir = tempfile.mkdtemp(prefix="cc-rate-")
     with SandboxServer.start(requests_per_second=args.rate, daily_quota=0) as server:
@@ -41,6 +46,7 @@ def main() -> None:
             access_token=server.access_token,
             requests_per_second=args.rate,
             daily_quota=0,
+            rate_limit_url=args.rate_limit_url,
         )
         context = multiprocessing.get_context("spawn")
         start = time.time()
@@ -60,7 +66,8 @@ def main() -> None:
     # workers' start-up (spawning, imports) is not counted as time the budget went unused.
     span = accepted[-1] - accepted[0]
     rate = (len(accepted) - 1) / span
-    print(f"processes={args.processes} seconds={elapsed:.0f} limit={args.rate}/s")
+    budget = "redis" if args.rate_limit_url else "lock file"
+    print(f"processes={args.processes} seconds={elapsed:.0f} limit={args.rate}/s budget={budget}")
     print(f"accepted={len(accepted)} over {span:.1f}s throttled={seen['throttled']}")
     print(f"max_in_any_second={seen['max_in_any_second']}")
     print(f"sustained_rate={rate:.3f}/s ({100 * rate / args.rate:.1f}% of the limit)")
