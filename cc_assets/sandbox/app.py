@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 
 from cc_assets.sandbox import control, routes_campaigns, routes_contacts, routes_reports, routes_v2
 from cc_assets.sandbox.account import AccountConfig
+from cc_assets.sandbox.events import DEFAULT_CACHE_BYTES
 from cc_assets.sandbox.faults import FaultInjector, FaultSettings
 from cc_assets.sandbox.limits import RequestLimits
 from cc_assets.sandbox.oauth import TokenAuthority, token_routes
@@ -27,6 +28,7 @@ class ServerOptions:
     token_lifetime: int = 86_400
     rotating_refresh_tokens: bool = True
     live: bool = False
+    event_cache_mb: int = DEFAULT_CACHE_BYTES >> 20
     faults: FaultSettings = field(default_factory=FaultSettings)
     fault_seed: int | None = None
 
@@ -45,7 +47,9 @@ async def _not_found(request, exc) -> JSON:
 
 def build_app(config: AccountConfig, options: ServerOptions, base_url: str = "") -> Starlette:
     """The ASGI app. Its `state` holds the parts the control API turns at run time."""
-    service = SandboxService(config, live=options.live)
+    service = SandboxService(
+        config, live=options.live, event_cache_bytes=options.event_cache_mb << 20
+    )
     authority = TokenAuthority(
         client_id=f"sandbox-{config.seed}",
         client_secret=secrets.token_urlsafe(24),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cc_assets.sandbox.account import AccountConfig, floor_to_second
 from cc_assets.sandbox.app import ServerOptions, build_app, middleware_instances
+from cc_assets.sandbox.events import DEFAULT_CACHE_BYTES
 from cc_assets.sandbox.faults import FaultSettings
 
 
@@ -62,6 +63,7 @@ def serve(args: argparse.Namespace) -> int:
         token_lifetime=args.token_lifetime,
         rotating_refresh_tokens=args.refresh_tokens == "rotating",
         live=args.live,
+        event_cache_mb=args.event_cache_mb,
         faults=FaultSettings(
             p_5xx=args.fault_5xx,
             p_429=args.fault_429,
@@ -103,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     add_account_arguments(srv)
     srv.add_argument("--live", action="store_true", help="the clock follows wall time")
+    srv.add_argument(
+        "--event-cache-mb",
+        type=int,
+        default=DEFAULT_CACHE_BYTES >> 20,
+        help="memory for generated activities (about 16 MB each at a million contacts)",
+    )
     srv.add_argument("--requests-per-second", type=float, default=4, help="0 = unthrottled")
     srv.add_argument("--daily-quota", type=int, default=10_000, help="0 = none")
     srv.add_argument("--token-lifetime", type=int, default=86_400)

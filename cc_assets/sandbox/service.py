@@ -9,7 +9,12 @@ from threading import Lock
 
 from cc_assets.sandbox.account import Account, AccountConfig, Activity
 from cc_assets.sandbox.clock import SandboxClock
-from cc_assets.sandbox.events import ActivityEvents, EventColumns, EventStore
+from cc_assets.sandbox.events import (
+    DEFAULT_CACHE_BYTES,
+    ActivityEvents,
+    EventColumns,
+    EventStore,
+)
 from cc_assets.sandbox.render import RowRenderer
 
 
@@ -19,6 +24,7 @@ class SandboxService:
 
     config: AccountConfig
     live: bool = False
+    event_cache_bytes: int = DEFAULT_CACHE_BYTES
     account: Account = field(init=False)
     clock: SandboxClock = field(init=False)
     store: EventStore = field(init=False)
@@ -27,7 +33,7 @@ class SandboxService:
     def __post_init__(self) -> None:
         self.account = Account(self.config)
         self.clock = SandboxClock(self.config.now, live=self.live)
-        self.store = EventStore(self.account)
+        self.store = EventStore(self.account, self.event_cache_bytes)
         self.renderer = RowRenderer(self.account)
         self._reports: OrderedDict[tuple[str, str, int], EventColumns] = OrderedDict()
         self._lock = Lock()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 import httpx
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cc_assets.lake.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.pagination import encode_cursor
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets.sandbox.service import SandboxService
 from cc_assets_tests.sandbox.conftest import api_client
 
 
@@ -191,3 +193,21 @@ def test_a_cursor_not_issued_for_the_report_is_a_400(sandbox: SandboxServer) -> 
             )
             assert response.status_code == 400, response.text
             assert response.json()[0]["error_key"] == "query.param.next.invalid"
+
+
+def test_event_cache_is_bounded_in_bytes_and_regenerates_exactly(sandbox: SandboxServer) -> None:
+    """A cache too small for the account evicts by size and regenerates identical events."""
+    config = sandbox.config
+    roomy, tight = SandboxService(config), SandboxService(config, event_cache_bytes=1)
+    activities = [a for c in roomy.account.campaigns for a in c.activities if a.reported]
+    for activity in activities * 2:  # the second pass regenerates what `tight` evicted
+        for report in ("sends", "opens", "clicks", "bounces"):
+            expected, got = (
+                getattr(roomy.events(activity), report),
+                getattr(tight.events(activity), report),
+            )
+            assert np.array_equal(expected.key, got.key), (activity.activity_id, report)
+            assert np.array_equal(expected.contact, got.contact)
+        assert len(tight.store) == 1  # never more than one activity over its budget
+    assert len(roomy.store) == len(activities)
+    assert roomy.store.nbytes == sum(roomy.events(a).nbytes for a in activities) > 0
