@@ -84,8 +84,8 @@ class EventColumns:
 
     def as_of(self, epoch: int) -> EventColumns:
         """The events visible at `epoch`: a suffix of the newest-first arrays."""
-        start = int(np.searchsorted(-self.time, -epoch, side="left"))
-        return self.slice(start, len(self.key))
+        first_key_after = (epoch + 1) << UID_BITS  # the smallest key of a later second
+        return self.slice(self.count_newer(first_key_after - 1), len(self.key))
 
     def where(self, keep: np.ndarray) -> EventColumns:
         """The rows where `keep` is true (a report filter: url_id, bounce_code, contact)."""
