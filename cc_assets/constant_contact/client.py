@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -31,6 +32,7 @@ from cc_assets.constant_contact.errors import (
     BadRequestError,
     ConnectionFailedError,
     ConstantContactError,
+    ForeignLinkError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -133,8 +135,13 @@ class ConstantContactClient:
 
     # --- transport ------------------------------------------------------------------------
     def _url(self, path_or_href: str) -> str:
-        """A path under the base URL, a relative `/v3/...` href, or an absolute href."""
+        """A path under the base URL, a relative `/v3/...` href, or an absolute href on the
+        API's own origin (both forms are documented, reference §10-N)."""
         if path_or_href.startswith(("http://", "https://")):
+            if not path_or_href.startswith(self._origin + "/"):
+                raise ForeignLinkError(
+                    urlsplit(path_or_href).path, None, "a link to another host is not followed"
+                )
             return path_or_href
         if path_or_href.startswith("/v3/") or path_or_href.startswith("/v2/"):
             return self._origin + path_or_href

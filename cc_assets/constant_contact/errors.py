@@ -59,6 +59,11 @@ class BadRequestError(ConstantContactError):
     """400: a parameter Constant Contact refused."""
 
 
+class ForeignLinkError(ConstantContactError):
+    """A `next` href on another origin than the API's: never followed, as the bearer token
+    would go with it."""
+
+
 class QuotaExceededError(ConstantContactError):
     """The daily request quota is spent (CC's `quota_exceeded`, or our own budget)."""
 

@@ -51,6 +51,16 @@ def floor_to_second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+RESPONSE_VARIANTS = {
+    "activity_stats_keys": ("underscore", "dotted"),  # em_opens_all_mobile | em_opens.all.mobile
+    "summary_counts": ("number", "string"),  # the bulk summary's counts and aggregate percents
+    "next_href": ("relative", "absolute"),  # `/v3/...` | `http://host/v3/...`
+    "activity_type_field": ("tracking_activity_type", "tracking_activities_list"),
+}
+"""Where Constant Contact's own documents disagree on a response's form (reference §10 A, B, N,
+O), the sandbox serves each form on demand so the client is proven against all of them."""
+
+
 @dataclass(frozen=True)
 class AccountConfig:
     """The whole definition of an account: the same config always yields the same data."""
@@ -62,8 +72,11 @@ class AccountConfig:
     now: datetime = field(default_factory=lambda: floor_to_second(datetime.now(UTC)))
     profile: str = "generated"  # or "seed-example"
     stats_refresh_seconds: int = 0
-    activity_stats_keys: str = "underscore"  # or "dotted"
-    summary_counts: str = "number"  # or "string"
+    # The documented variants (RESPONSE_VARIANTS): the spec's form first.
+    activity_stats_keys: str = "underscore"
+    summary_counts: str = "number"
+    next_href: str = "relative"
+    activity_type_field: str = "tracking_activity_type"
 
     def __post_init__(self) -> None:
         if self.profile not in {"generated", "seed-example"}:
@@ -72,6 +85,9 @@ class AccountConfig:
             raise ValueError("contacts, campaigns and days must be positive")
         if self.now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
+        for name, choices in RESPONSE_VARIANTS.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -84,6 +100,8 @@ class AccountConfig:
             "stats_refresh_seconds": self.stats_refresh_seconds,
             "activity_stats_keys": self.activity_stats_keys,
             "summary_counts": self.summary_counts,
+            "next_href": self.next_href,
+            "activity_type_field": self.activity_type_field,
         }
 
 

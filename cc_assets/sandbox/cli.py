@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cc_assets.sandbox.account import AccountConfig, floor_to_second
+from cc_assets.sandbox.account import RESPONSE_VARIANTS, AccountConfig, floor_to_second
 from cc_assets.sandbox.app import ServerOptions, build_app, middleware_instances
 from cc_assets.sandbox.events import DEFAULT_CACHE_BYTES
 from cc_assets.sandbox.faults import FaultSettings
@@ -29,10 +29,9 @@ def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     account.add_argument("--now", type=_timestamp, default=None, help="the account's clock (ISO)")
     account.add_argument("--profile", choices=("generated", "seed-example"), default="generated")
     account.add_argument("--stats-refresh-seconds", type=int, default=0)
-    account.add_argument(
-        "--activity-stats-keys", choices=("underscore", "dotted"), default="underscore"
-    )
-    account.add_argument("--summary-counts", choices=("number", "string"), default="number")
+    for name, choices in RESPONSE_VARIANTS.items():
+        flag = "--" + name.replace("_", "-")
+        account.add_argument(flag, choices=choices, default=choices[0], help="documented variant")
 
 
 def account_config(args: argparse.Namespace) -> AccountConfig:
@@ -44,8 +43,7 @@ def account_config(args: argparse.Namespace) -> AccountConfig:
         now=args.now or floor_to_second(datetime.now(UTC)),
         profile=args.profile,
         stats_refresh_seconds=args.stats_refresh_seconds,
-        activity_stats_keys=args.activity_stats_keys,
-        summary_counts=args.summary_counts,
+        **{name: getattr(args, name) for name in RESPONSE_VARIANTS},
     )
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from cc_assets.sandbox.account import Activity, Campaign
 from cc_assets.sandbox.pagination import BadCursorError, decode_cursor, encode_cursor
 from cc_assets.sandbox.responses import JSON, bad_request, not_found
-from cc_assets.sandbox.routes_reports import QueryError, parse_limit, service_of
+from cc_assets.sandbox.routes_reports import QueryError, next_link, parse_limit, service_of
 from cc_assets.sandbox.service import SandboxService
 
 
@@ -70,7 +70,7 @@ async def list_campaigns(request: Request) -> JSON:
     if offset + limit < len(items):
         query = {k: v for k, v in params.items() if k in {"after_date", "before_date"}}
         query |= {"limit": limit, "next": encode_cursor(limit=limit, o=offset + limit)}
-        body["_links"] = {"next": {"href": f"{request.url.path}?{urlencode(query)}"}}
+        body["_links"] = next_link(request, urlencode(query))
     return JSON(body)
 
 

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from cc_assets.sandbox.contact_activity import ALL_TYPES, contact_events
 from cc_assets.sandbox.pagination import BadCursorError, decode_cursor, encode_cursor
 from cc_assets.sandbox.responses import JSON, bad_request, not_found
-from cc_assets.sandbox.routes_reports import QueryError, parse_limit, service_of
+from cc_assets.sandbox.routes_reports import QueryError, next_link, parse_limit, service_of
 from cc_assets.sandbox.service import SandboxService
 
 SUMMARY_FIELDS = {  # activity_summary says em_unsubscribes where the reports say em_optouts
@@ -83,7 +83,7 @@ async def list_contacts(request: Request) -> JSON:
         query = {"limit": limit, "cursor": encode_cursor(limit=limit, o=index)}
         if "status" in params:
             query["status"] = params["status"]
-        body["_links"] = {"next": {"href": f"/v3/contacts?{urlencode(query)}"}}
+        body["_links"] = next_link(request, urlencode(query))
     return JSON(body)
 
 
@@ -125,12 +125,13 @@ async def activity_details(request: Request) -> JSON:
         events = [e for e in events if (e.time, e.activity_index, e.type_index, e.uid) < last]
     page = events[:limit]
     contact_id = service.account.contacts.contact_id(contact)
+    type_field = service.config.activity_type_field
     rows = []
     for event in page:
         row = {
             "contact_id": contact_id,
             "campaign_activity_id": event.campaign_activity_id,
-            "tracking_activity_type": event.tracking_activity_type,
+            type_field: event.tracking_activity_type,
             "created_time": service.iso(event.time),
         }
         if names == "true":
@@ -140,7 +141,7 @@ async def activity_details(request: Request) -> JSON:
     if len(events) > limit:
         query = [(k, v) for k, v in params.multi_items() if k != "next"]
         query.append(("next", encode_cursor(k=page[-1].cursor_key, limit=limit)))
-        body["_links"] = {"next": {"href": f"{request.url.path}?{urlencode(query)}"}}
+        body["_links"] = next_link(request, urlencode(query))
     return JSON(body)
 
 

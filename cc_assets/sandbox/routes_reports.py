@@ -34,6 +34,15 @@ def service_of(request: Request) -> SandboxService:
     return request.app.state.service
 
 
+def next_link(request: Request, query: str) -> dict[str, Any]:
+    """`_links` to the next page of this path: relative (`/v3/...`) as most of CC's documents
+    show it, or absolute as its opens-report example does (reference §10-N)."""
+    href = f"{request.url.path}?{query}"
+    if service_of(request).config.next_href == "absolute":
+        href = f"{request.url.scheme}://{request.url.netloc}{href}"
+    return {"next": {"href": href}}
+
+
 def parse_limit(request: Request, *, default: int, low: int, high: int) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
@@ -96,7 +105,7 @@ async def tracking_report(request: Request) -> JSON:
         query = urlencode(
             {**extra_query, "limit": limit, "next": encode_cursor(k=next_key, limit=limit)}
         )
-        links = {"next": {"href": f"{request.url.path}?{query}"}}
+        links = next_link(request, query)
     elif report in LINKS_REQUIRED:
         links = {}
     rows = service.renderer.page(activity, report, page)
@@ -287,7 +296,7 @@ async def campaign_summaries(request: Request) -> JSON:
         body["aggregate_percents"] = [{k: f"{v:.1f}" for k, v in agg.items()}] if as_string else agg
     if offset + limit < len(sent):
         query = urlencode({"next": encode_cursor(limit=limit, o=offset + limit)})
-        body["_links"] = {"next": {"href": f"{request.url.path}?{query}"}}
+        body["_links"] = next_link(request, query)
     return JSON(body)
 
 

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.errors import ForeignLinkError
 from cc_assets.lake.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.conftest import settings_for
@@ -53,23 +54,54 @@ def test_reports_survive_faults_and_token_expiry(sandbox_factory) -> None:
 
 
 def test_documented_variants_parse_to_the_same_columns(sandbox_factory) -> None:
-    plain = sandbox_factory()
-    variant = sandbox_factory(activity_stats_keys="dotted", summary_counts="string")
+    """Every variant of reference §10 A, B, N and O the sandbox serves lands identically."""
+    plain = sandbox_factory(contacts=2_500)  # a sends report of several 500-row pages
+    variant = sandbox_factory(
+        contacts=2_500,
+        activity_stats_keys="dotted",
+        summary_counts="string",
+        next_href="absolute",
+        activity_type_field="tracking_activities_list",
+    )
     results = []
     for server in (plain, variant):
+        truth = server.ground_truth()
+        aid = truth.reportable_activities()[0]["campaign_activity_id"]
+        contact = truth.tracking(aid, "opens")["contact_id"][0].as_py()
         with ConstantContactClient(settings_for(server)) as client:
-            ids = [a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()]
+            ids = [a["campaign_activity_id"] for a in truth.reportable_activities()]
             summaries = pa.Table.from_batches(list(client.iter_campaign_summaries()))
+            pages_before = client.pages
+            sends = pa.Table.from_batches(list(client.iter_tracking(aid, "sends")))
+            assert client.pages - pages_before > 2  # every next link of the report was followed
             results.append(
                 (
                     client.get_activity_stats(ids).batch,
                     summaries.drop_columns(
                         [c for c in summaries.column_names if c.startswith("aggregate_percents")]
                     ),
+                    sends,
+                    pa.Table.from_batches(list(client.iter_contact_activity(contact))),
                 )
             )
-    assert results[0][0].equals(results[1][0])
-    assert results[0][1].equals(results[1][1])
+        assert sends.equals(truth.tracking(aid, "sends"))
+    for plain_result, variant_result in zip(*results, strict=True):
+        assert plain_result.equals(variant_result)
+
+
+def test_a_link_to_another_host_is_never_followed(sandbox: SandboxServer) -> None:
+    """An absolute href must be on the API's own origin: the bearer token goes with it."""
+    with ConstantContactClient(settings_for(sandbox)) as client:
+        port = int(sandbox.root_url.rsplit(":", 1)[1])
+        for href in (
+            "https://example.invalid/v3/emails",
+            f"http://127.0.0.1:{port + 1}/v3/emails",
+            f"{sandbox.root_url}.example.invalid/v3/emails",
+        ):
+            with pytest.raises(ForeignLinkError, match="/v3/emails"):
+                client.get(href)
+        assert client.calls == 0
+        assert client.get(f"{sandbox.root_url}/v3/emails")["campaigns"]  # its own origin is fine
 
 
 def test_activity_stats_report_partial_errors(sandbox: SandboxServer) -> None:

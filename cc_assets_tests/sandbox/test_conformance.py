@@ -85,3 +85,25 @@ def test_documented_variants_differ_from_the_spec_where_the_docs_do(sandbox_fact
     counts = summary["bulk_email_campaign_summaries"][0]["unique_counts"]
     assert all(isinstance(v, str) and v.isdigit() for v in counts.values())
     assert isinstance(summary["aggregate_percents"], list)
+
+
+def test_absolute_links_and_the_newer_type_field_are_served_on_demand(sandbox_factory) -> None:
+    """Reference §10-N/O: the opens-report docs show an absolute `next.href`, and the newer
+    activity_details docs name the row's type field `tracking_activities_list`."""
+    server = sandbox_factory(next_href="absolute", activity_type_field="tracking_activities_list")
+    truth = server.ground_truth()
+    aid = truth.reportable_activities()[0]["campaign_activity_id"]
+    contact = truth.tracking(aid, "opens")["contact_id"][0].as_py()
+    with api_client(server) as http:
+        page = http.get(f"/v3/reports/email_reports/{aid}/tracking/sends?limit=5").json()
+        details = http.get(
+            f"/v3/reports/contact_reports/{contact}/activity_details",
+            params={"tracking_activities_list": "em_sends,em_opens", "limit": 1},
+        ).json()
+        href = page["_links"]["next"]["href"]
+        assert href.startswith(f"{server.root_url}/v3/reports/email_reports/{aid}/")
+        assert http.get(href).status_code == 200
+    assert details["_links"]["next"]["href"].startswith(f"{server.root_url}/v3/")
+    row = details["tracking_activities"][0]
+    assert row["tracking_activities_list"] in {"em_sends", "em_opens"}
+    assert "tracking_activity_type" not in row
