@@ -93,6 +93,7 @@ class TokenAuthority:
         self._codes: dict[str, tuple[datetime, str | None]] = {}  # code -> (expires, redirect)
         self._token_calls: deque[float] = deque()
         self._lock = Lock()
+        self._signed_claims = lru_cache(maxsize=256)(self._decode)
 
     # -- issuing -----------------------------------------------------------------------------
 
@@ -163,8 +164,7 @@ class TokenAuthority:
             raise UnauthorizedError
         return claims[2]
 
-    @lru_cache(maxsize=256)  # noqa: B019 - one authority per server, alive as long as it
-    def _signed_claims(self, token: str) -> tuple[object, int, frozenset[str]] | None:
+    def _decode(self, token: str) -> tuple[object, int, frozenset[str]] | None:
         """(generation, exp, scopes) of a token this authority signed, else None.
 
         A signature check costs more than serving a page, and a token's claims never change,

@@ -11,6 +11,8 @@ truth parses these same bytes, so tests compare against exactly what the server 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import orjson
 
@@ -32,11 +34,26 @@ from cc_assets.sandbox.events import (
     EventColumns,
 )
 
+# `THH:MM:SS.000Z` by second of the day: a row's time is its day's date plus one of these.
+CLOCK_TIMES = tuple(
+    f"T{hour:02}:{minute:02}:{second:02}.000Z"
+    for hour in range(24)
+    for minute in range(60)
+    for second in range(60)
+)
+
+
+@cache
+def _date(day: int) -> str:
+    """`YYYY-MM-DD` of a day since the epoch (a report spans a few dozen of them)."""
+    return str(np.datetime64(day, "D"))
+
 
 def timestamps(keys: np.ndarray) -> list[str]:
-    """Composite keys -> CC's `2019-05-16T21:14:00.000Z`, vectorised."""
-    seconds = (keys >> UID_BITS).astype("datetime64[s]")
-    return [s + ".000Z" for s in np.datetime_as_string(seconds, unit="s").tolist()]
+    """Composite keys -> CC's `2019-05-16T21:14:00.000Z`: two table look-ups per row, several
+    times faster than numpy's datetime formatting on a page's hot path."""
+    days, seconds = (part.tolist() for part in np.divmod(keys >> UID_BITS, 86_400))
+    return [_date(day) + CLOCK_TIMES[second] for day, second in zip(days, seconds, strict=True)]
 
 
 def link_url(activity: Activity, link: int) -> str:
@@ -57,13 +74,6 @@ def _field(name: str, value: str | None) -> str:
     return "" if value is None else f',"{name}":{_literal(value)}'
 
 
-# `THH:MM:SS.000Z` by second of the day: a row's time is its day's date plus one of these.
-CLOCK_TIMES = tuple(
-    f"T{hour:02}:{minute:02}:{second:02}.000Z"
-    for hour in range(24)
-    for minute in range(60)
-    for second in range(60)
-)
 # Indexed by the event's device code; code -1 (no device captured) reads the trailing "".
 DEVICE_FIELDS = (*(_field("device_type", device) for device in DEVICES), "")
 REASON_FIELDS = tuple(_field("opt_out_reason", reason) for reason in OPT_OUT_REASONS)
@@ -103,7 +113,6 @@ class RowRenderer:
         self._rest: list[str] = np.array(rests, dtype=object)[
             name_code * len(deleted) + deleted_code
         ].tolist()
-        self._dates: dict[int, str] = {}  # days since the epoch -> `YYYY-MM-DD`
 
     def page(self, activity: Activity, report: str, page: EventColumns) -> bytes:
         """The page's rows as one JSON array, in the key order of CC's documented examples."""
@@ -114,15 +123,10 @@ class RowRenderer:
         contacts = page.contact.tolist()
         ids = self.account.contacts.ids[page.contact].astype("U36").tolist()
         extras = self._extras(activity, report, page, contacts)
-        days, seconds = (part.tolist() for part in np.divmod(page.key >> UID_BITS, 86_400))
-        dates = self._dates
-        for day in set(days) - dates.keys():
-            dates[day] = str(np.datetime64(day, "D"))
-        head, tail, rest, clock = self._head, self._tail, self._rest, CLOCK_TIMES
+        head, tail, rest = self._head, self._tail, self._rest
         rows = [
-            f'{{"contact_id":"{i}","email_address":"{head[c]}{c}{tail[c]}"{rest[c]}'
-            f'{base}{dates[d]}{clock[s]}"{e}}}'
-            for i, c, d, s, e in zip(ids, contacts, days, seconds, extras, strict=True)
+            f'{{"contact_id":"{i}","email_address":"{head[c]}{c}{tail[c]}"{rest[c]}{base}{t}"{e}}}'
+            for i, c, t, e in zip(ids, contacts, timestamps(page.key), extras, strict=True)
         ]
         return ("[" + ",".join(rows) + "]").encode()
 
