@@ -74,3 +74,12 @@ class QuotaExceededError(ConstantContactError):
         super().__init__(
             endpoint, status, f"{message}; the quota resets at {resets_at:%Y-%m-%d %H:%M} UTC"
         )
+
+
+class ConfigurationError(ValueError):
+    """A setting that cannot work, found before any call is spent. `variable` names the
+    environment variable (or setting) to fix, and the message says how."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {message}")
