@@ -1,12 +1,46 @@
 """What can go wrong talking to Constant Contact, as a small hierarchy.
 
 Every error names the endpoint (its path, never its query string) and the HTTP status, and none
-carries a token: messages are built from the path and CC's own error text only.
+carries a token: messages are built from the path and CC's own error text, passed through
+`redact` (a server may echo the request, Authorization header included, in its error body).
+Where the fix is the user's (a variable to set, a token to renew), the one-line message says so.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
+
+MESSAGE_CAP = 300
+"""Characters of a server's error text kept in a message: enough for CC's sentences, never a
+whole echoed page."""
+
+_SECRET_PATTERNS = re.compile(
+    r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"  # an Authorization value
+    r"|(api_key|access_token|refresh_token|client_secret|password)([\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*"  # anything shaped like a JWT
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = (), cap: int = MESSAGE_CAP) -> str:
+    """`text` with every known secret value and anything shaped like a credential replaced by
+    `***`, on one line, at most `cap` characters."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _SECRET_PATTERNS.sub(
+        lambda m: (
+            f"{m.group(1)} ***"
+            if m.group(1)
+            else f"{m.group(2)}{m.group(3)}***"
+            if m.group(2)
+            else "***"
+        ),
+        text,
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= cap else text[: cap - 1] + "…"
 
 
 class ConstantContactError(Exception):
@@ -23,11 +57,21 @@ class TransientError(ConstantContactError):
     """Worth retrying: the same call may well succeed a moment later."""
 
 
-class ServerError(TransientError):
+class RetryAfterError(TransientError):
+    """A 429 or 503 that says, in `Retry-After`, how long to wait: `retry_after` seconds."""
+
+    def __init__(
+        self, endpoint: str, status: int | None, message: str, retry_after: float | None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(endpoint, status, message)
+
+
+class ServerError(RetryAfterError):
     """5xx from Constant Contact."""
 
 
-class RateLimitedError(TransientError):
+class RateLimitedError(RetryAfterError):
     """429 `throttled`: more than the key's requests per second."""
 
 
@@ -40,7 +84,17 @@ class TokenRefreshedError(TransientError):
 
 
 class ConnectionFailedError(TransientError):
-    """The connection failed, timed out or dropped mid-body."""
+    """The connection dropped mid-response: retried like a 5xx."""
+
+
+class UnreachableError(ConnectionFailedError):
+    """No connection could be made (refused, DNS, connect timeout): retried a few times within
+    seconds, as a host that does not answer now will not answer in a minute either."""
+
+
+class DeadlineExceededError(ConnectionFailedError):
+    """The server accepted the request but did not deliver the whole response in time (never
+    answered, or trickled the body): retried once, then given up."""
 
 
 class AuthenticationError(ConstantContactError):
@@ -62,6 +116,26 @@ class BadRequestError(ConstantContactError):
 class ForeignLinkError(ConstantContactError):
     """A `next` href on another origin than the API's: never followed, as the bearer token
     would go with it."""
+
+
+class PaginationError(ConstantContactError):
+    """A `next` link that cannot be right: a cursor or href already read in this read (a loop),
+    a path other than the report's own, or more pages than the report can hold."""
+
+
+class UnexpectedResponseError(ConstantContactError):
+    """A complete JSON body of the wrong shape (a list for an object, a number for a string, a
+    missing key). Not retried: the same call would answer the same."""
+
+    def __init__(self, endpoint: str, status: int | None, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(endpoint, status, f"{field}: {reason}")
+
+
+class InvalidRowError(UnexpectedResponseError):
+    """A tracking row that cannot be trusted (a required field missing or mistyped, an event
+    of another activity, a timestamp not strict UTC ISO-8601 or later than the response):
+    the whole report is refused, so none of its rows reaches the lake or the watermark."""
 
 
 class QuotaExceededError(ConstantContactError):

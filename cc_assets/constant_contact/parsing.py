@@ -4,6 +4,8 @@ Built column by column (one list comprehension per field, vectorised casts for t
 dates and numeric strings) because a per-row conversion would cap ingest far below 100k rows/s.
 Tolerates the documented variants (reference §10): dotted stats keys, counts as strings,
 `aggregate_percents` as an object, a one-element array or missing, `url_id` as a number.
+Anything else that does not fit its column (an object for a string, a number for an id, a
+timestamp without a zone offset) raises `FieldError` naming the column: never a silent `str()`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ from cc_assets.lake.schemas import AssetTable
 log = logging.getLogger("cc_assets.constant_contact")
 _warned: set[tuple[str, str]] = set()
 WRITER_COLUMNS = frozenset({"captured_at", "snapshot_date"})
+NUMERIC_TEXT = frozenset({"url_id"})
+"""String columns the API documents as sometimes numeric: stored as their decimal text."""
+
+
+class FieldError(ValueError):
+    """A value that does not fit its column; `field` names the column."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 def api_schema(table: AssetTable) -> pa.Schema:
@@ -45,13 +58,25 @@ def normalize_stats_key(key: str) -> str:
 def to_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
     return int(float(value)) if isinstance(value, str) else int(value)
 
 
 def to_float(value: Any) -> float | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
     return float(value)
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if name in NUMERIC_TEXT and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
 @cache
@@ -83,41 +108,70 @@ def _tolerant_batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.
     arrays = []
     for field in schema:
         values = [row.get(field.name) for row in rows]
-        kind = field.type
-        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-            arrays.append(pa.array(values, pa.string()).cast(kind))
-        elif pa.types.is_integer(kind):
-            arrays.append(pa.array([to_int(v) for v in values], kind))
-        elif pa.types.is_floating(kind):
-            arrays.append(pa.array([to_float(v) for v in values], kind))
-        elif pa.types.is_string(kind):
-            try:
-                arrays.append(pa.array(values, kind))
-            except (pa.ArrowTypeError, pa.ArrowInvalid):  # e.g. url_id sent as a number
-                arrays.append(pa.array([None if v is None else str(v) for v in values], kind))
-        else:
-            arrays.append(pa.array(values, kind))
+        try:
+            arrays.append(_column(field, values))
+        except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise FieldError(field.name, _reason(exc)) from None
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _column(field: pa.Field, values: list[Any]) -> pa.Array:
+    kind = field.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        text = pa.array([_text(field.name, v) for v in values], pa.string())
+        try:
+            return text.cast(kind)
+        except pa.ArrowInvalid:
+            bad = next(v for v in values if v is not None and _unparsable(v, kind))
+            reason = f"not a strict ISO-8601 value with a zone offset: {bad[:40]!r}"
+            raise ValueError(reason) from None
+    if pa.types.is_integer(kind):
+        return pa.array([to_int(v) for v in values], kind)
+    if pa.types.is_floating(kind):
+        return pa.array([to_float(v) for v in values], kind)
+    if pa.types.is_string(kind):
+        return pa.array([_text(field.name, v) for v in values], kind)
+    return pa.array(values, kind)
+
+
+def _unparsable(value: str, kind: pa.DataType) -> bool:
+    try:
+        pa.array([value], pa.string()).cast(kind)
+    except pa.ArrowInvalid:
+        return True
+    return False
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0][:120]
 
 
 def tracking_rows(items: list[dict[str, Any]], where: str, schema: pa.Schema) -> pa.RecordBatch:
     """A tracking or contact-activity page. The newer docs name the type field
-    `tracking_activities_list` (reference §10-O); either spelling lands in one column."""
-    if items and "tracking_activities_list" in items[0]:
+    `tracking_activities_list`; either spelling lands in one column."""
+    if items and any("tracking_activities_list" in item for item in items):
         for item in items:
-            if "tracking_activity_type" not in item:
+            if "tracking_activity_type" not in item and "tracking_activities_list" in item:
                 item["tracking_activity_type"] = item.pop("tracking_activities_list")
     warn_unknown(where, set().union(*items), schema.names)
     return batch(items, schema)
 
 
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise FieldError(field, f"expected an object, got {type(value).__name__}")
+    return value
+
+
 def stats_row(result: Mapping[str, Any], keys: Sequence[str], where: str) -> dict[str, Any]:
     """One stats result flattened: `stats` keys normalised, `percents` as `percents_<key>`."""
-    stats = {normalize_stats_key(k): v for k, v in (result.get("stats") or {}).items()}
+    stats = {normalize_stats_key(k): v for k, v in _mapping(result.get("stats"), "stats").items()}
     warn_unknown(where, stats, keys)
     row: dict[str, Any] = {k: v for k, v in result.items() if k not in {"stats", "percents"}}
     row.update({key: stats.get(key) for key in keys})
-    for key, value in (result.get("percents") or {}).items():
+    for key, value in _mapping(result.get("percents"), "percents").items():
         row[f"percents_{key}"] = value
     return row
 
@@ -126,4 +180,5 @@ def aggregate_percents(value: Any) -> dict[str, Any]:
     """The bulk summary's page-level percents: object, one-element array, or absent."""
     if isinstance(value, list):
         value = value[0] if value else {}
-    return {f"aggregate_percents_{k}": v for k, v in (value or {}).items()}
+    percents = _mapping(value, "aggregate_percents")
+    return {f"aggregate_percents_{k}": v for k, v in percents.items()}

@@ -1,14 +1,22 @@
 """Client configuration, from arguments or from the environment (DESIGN §4).
 
 With no credentials at all the project uses its built-in sandbox; `is_sandbox` says so.
-Secrets are kept out of `repr` so a logged settings object never leaks them.
+Secrets are kept out of `repr` so a logged settings object never leaks them. Every variable is
+parsed with its name in the error (`ConfigurationError`), before any call is spent: a typo in a
+number or a URL is a configuration problem to fix, not a network fault to retry.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from cc_assets.constant_contact.errors import ConfigurationError
 
 V3_BASE_URL = "https://api.cc.email/v3"
 V2_BASE_URL = "https://api.constantcontact.com/v2"
@@ -34,7 +42,12 @@ class ClientSettings:
     daily_quota: int = 10_000
     rate_limit_url: str | None = None
     token_store_path: Path | None = None
-    timeout: float = 60.0
+    connect_timeout: float = 5.0
+    """Seconds to open a connection; connect failures are retried for ~15 s in all."""
+    read_timeout: float = 15.0
+    """Seconds of silence tolerated while waiting for a response or between two body chunks."""
+    deadline: float = 30.0
+    """Seconds for one whole request, body included: a trickled body ends here."""
     is_sandbox: bool = False
 
     @property
@@ -52,24 +65,65 @@ class ClientSettings:
         env = os.environ if environ is None else environ
         version = env.get("CONSTANT_CONTACT_API_VERSION", "v3")
         if version not in {"v2", "v3"}:
-            raise ValueError("CONSTANT_CONTACT_API_VERSION must be v2 or v3")
+            raise ConfigurationError(
+                "CONSTANT_CONTACT_API_VERSION", f"must be v2 or v3, not {version!r}"
+            )
         settings = cls(
-            base_url=env.get("CONSTANT_CONTACT_BASE_URL", ""),
+            base_url=_url(env, "CONSTANT_CONTACT_BASE_URL", ""),
             access_token=env.get("CONSTANT_CONTACT_ACCESS_TOKEN") or None,
             client_id=env.get("CONSTANT_CONTACT_CLIENT_ID") or None,
             client_secret=env.get("CONSTANT_CONTACT_CLIENT_SECRET") or None,
             refresh_token=env.get("CONSTANT_CONTACT_REFRESH_TOKEN") or None,
-            token_url=env.get("CONSTANT_CONTACT_TOKEN_URL", TOKEN_URL),
+            token_url=_url(env, "CONSTANT_CONTACT_TOKEN_URL", TOKEN_URL),
             api_key=env.get("CONSTANT_CONTACT_API_KEY") or None,
             api_version=version,
-            requests_per_second=float(env.get("CONSTANT_CONTACT_REQUESTS_PER_SECOND", "4")),
-            daily_quota=int(env.get("CONSTANT_CONTACT_DAILY_QUOTA", "10000")),
+            requests_per_second=_number(env, "CONSTANT_CONTACT_REQUESTS_PER_SECOND", "4", float),
+            daily_quota=_number(env, "CONSTANT_CONTACT_DAILY_QUOTA", "10000", int),
             rate_limit_url=env.get("CC_ASSETS_RATE_LIMIT_URL") or None,
             token_store_path=Path(env["CC_ASSETS_TOKEN_STORE"])
             if env.get("CC_ASSETS_TOKEN_STORE")
             else None,
         )
+        if version == "v2" and settings.has_credentials:
+            if not settings.api_key:
+                raise ConfigurationError(
+                    "CONSTANT_CONTACT_API_KEY", "the v2 API needs the app's API key as well"
+                )
+            if not (settings.access_token or settings.can_refresh):
+                raise ConfigurationError(
+                    "CONSTANT_CONTACT_ACCESS_TOKEN",
+                    "the v2 API needs an access token as well as CONSTANT_CONTACT_API_KEY",
+                )
         if not settings.base_url and settings.has_credentials:
             default = V2_BASE_URL if version == "v2" else V3_BASE_URL
             settings = replace(settings, base_url=default)
         return settings
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: Callable[[str], N]) -> N:
+    """A non-negative number; 0 means "no local limit" for both limits that use this."""
+    text = env.get(name, default).strip() or default
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigurationError(name, f"must be {what}, not {text!r}") from None
+    if value < 0 or not math.isfinite(value):
+        raise ConfigurationError(name, f"must be 0 (no local limit) or more, not {text!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) URL with a host, or the default when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            name, f"must be an http(s) URL such as {default or V3_BASE_URL}, not {text[:80]!r}"
+        )
+    return text

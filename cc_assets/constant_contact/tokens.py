@@ -20,7 +20,12 @@ import httpx
 import jwt
 from filelock import FileLock
 
-from cc_assets.constant_contact.errors import AuthenticationError, ConstantContactError
+from cc_assets.constant_contact.errors import (
+    AuthenticationError,
+    ConstantContactError,
+    UnexpectedResponseError,
+    UnreachableError,
+)
 from cc_assets.constant_contact.settings import ClientSettings, state_dir
 
 EARLY_REFRESH_SECONDS = 120
@@ -86,14 +91,24 @@ class TokenManager:
         if self.settings.can_refresh and (self.pair.access_token is None or due):
             self.refresh(stale=self.pair.access_token)
         if not self.pair.access_token:
-            raise AuthenticationError("token", None, "no access token and no way to refresh one")
+            raise AuthenticationError(
+                "token",
+                None,
+                "no access token and no way to refresh one: set CONSTANT_CONTACT_ACCESS_TOKEN, or"
+                " CONSTANT_CONTACT_CLIENT_ID, CONSTANT_CONTACT_CLIENT_SECRET and"
+                " CONSTANT_CONTACT_REFRESH_TOKEN",
+            )
         return f"Bearer {self.pair.access_token}"
 
     def refresh(self, stale: str | None) -> None:
         """Swap `stale` for a fresh token, unless another process already did."""
         if not self.settings.can_refresh:
             raise AuthenticationError(
-                "token", 401, "the access token was refused and cannot be refreshed"
+                "token",
+                401,
+                "the access token was refused and cannot be refreshed: check"
+                " CONSTANT_CONTACT_ACCESS_TOKEN, or set CONSTANT_CONTACT_CLIENT_ID,"
+                " CONSTANT_CONTACT_CLIENT_SECRET and CONSTANT_CONTACT_REFRESH_TOKEN",
             )
         with self._lock:
             stored = self._read_store()
@@ -118,34 +133,64 @@ class TokenManager:
             self.pair = fresh
 
     def _call_token_endpoint(self, refresh_token: str) -> dict[str, str]:
-        endpoint = httpx.URL(self.settings.token_url).path
-        for attempt in range(5):
+        """POST the refresh grant. Connect failures are retried for ~15 s, 429/5xx a few times;
+        a refusal names the variable to fix."""
+        url = httpx.URL(self.settings.token_url)
+        endpoint, host = url.path, url.host
+        started = time.monotonic()
+        status: int | None = None
+        for attempt in range(TOKEN_ATTEMPTS):
             try:
                 response = self._http.post(
-                    self.settings.token_url,
+                    url,
                     # in the form body, not the query string: URLs end up in logs
                     data={"grant_type": "refresh_token", "refresh_token": refresh_token},
                     auth=(self.settings.client_id or "", self.settings.client_secret or ""),
                 )
             except httpx.TransportError as exc:
-                if attempt == 4:
-                    raise ConstantContactError(
-                        endpoint, None, f"token endpoint unreachable: {type(exc).__name__}"
+                if attempt == TOKEN_ATTEMPTS - 1 or time.monotonic() - started > 15:
+                    raise UnreachableError(
+                        endpoint,
+                        None,
+                        f"cannot reach the token endpoint {host} ({type(exc).__name__});"
+                        " check CONSTANT_CONTACT_TOKEN_URL and the network",
                     ) from None
-                time.sleep(1 + attempt)
+                time.sleep(1)
                 continue
-            if response.status_code == 429 or response.status_code >= 500:
+            status = response.status_code
+            if status == 429 or status >= 500:
                 time.sleep(1.1 + attempt)  # the token endpoint takes one call per second
                 continue
-            if response.status_code != 200:
-                error = _oauth_error(response)
-                raise AuthenticationError(
-                    endpoint,
-                    response.status_code,
-                    f"refresh refused ({error}); re-authorize the app",
+            if status != 200:
+                raise AuthenticationError(endpoint, status, _refusal(_oauth_error(response)))
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            token = body.get("access_token") if isinstance(body, dict) else None
+            rotated = body.get("refresh_token") if isinstance(body, dict) else None
+            if not isinstance(token, str) or not token or not isinstance(rotated, str | None):
+                raise UnexpectedResponseError(
+                    endpoint, status, "access_token", "the token endpoint sent no usable token"
                 )
-            return response.json()
-        raise ConstantContactError(endpoint, response.status_code, "token endpoint kept failing")
+            return body
+        raise ConstantContactError(endpoint, status, f"the token endpoint {host} kept failing")
+
+
+TOKEN_ATTEMPTS = 5
+
+
+def _refusal(error: str) -> str:
+    """What the token endpoint's OAuth error means for the user."""
+    if error == "invalid_client":
+        return (
+            "refresh refused (invalid_client): check CONSTANT_CONTACT_CLIENT_ID and"
+            " CONSTANT_CONTACT_CLIENT_SECRET"
+        )
+    return (
+        f"refresh refused ({error}): CONSTANT_CONTACT_REFRESH_TOKEN is no longer valid;"
+        " re-authorize the app and set the new refresh token"
+    )
 
 
 def _oauth_error(response: httpx.Response) -> str:
@@ -153,4 +198,6 @@ def _oauth_error(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return "unreadable body"
-    return str(body.get("error", "error")) if isinstance(body, dict) else "error"
+    error = body.get("error") if isinstance(body, dict) else None
+    # an OAuth error code is a short token; anything else may echo the request
+    return error if isinstance(error, str) and error.isidentifier() and len(error) < 40 else "error"

@@ -10,6 +10,12 @@ the history.
 `didnotopens` is the exception: a contact leaves it when they open, which a newest-first read
 cannot see, so it is read in full. `unique_opens` keeps one row per contact: a contact with a
 newer open is dropped from the carried-over rows.
+
+Every row read is checked by the client (required fields, its own activity, a sane
+`created_time`); a refused page raises before the partition file is swapped, so the previous
+file stays exactly as it was and its watermark is never moved by a row that was not trusted.
+A row whose natural key was already read in this refresh is dropped, on first reads too: the
+keys are remembered as 64-bit hashes, about 60 bytes a row, not as the rows themselves.
 """
 
 from __future__ import annotations
@@ -62,7 +68,10 @@ def refresh_tracking(
     *,
     captured_at: datetime,
     root: UPath | None = None,
+    expected_rows: int | None = None,
 ) -> TrackingRefresh:
+    """Refresh one report's partition. `expected_rows` (the activity's stats count for this
+    report, when known) bounds the pages read; see `ConstantContactClient.iter_tracking`."""
     table = TRACKING_TABLES[report]
     target = partition_file(table, activity_id, root)
     watermark = None if report in FULL_READ_REPORTS else previous_watermark(target)
@@ -72,22 +81,24 @@ def refresh_tracking(
     cutoff = watermark - OVERLAP if watermark is not None else None
 
     def fresh() -> Iterator[pa.RecordBatch]:
-        seen: set[tuple] = set()
-        for batch in client.iter_tracking(activity_id, report):
+        seen: set[int] = set()
+        for batch in client.iter_tracking(activity_id, report, expected_rows=expected_rows):
             if cutoff is None:
-                counts["new"] += batch.num_rows
-                yield batch
+                recent = _dedupe(batch, table.natural_key, seen)
+                counts["new"] += recent.num_rows
+                yield recent
                 continue
             keep = pc.greater_equal(
                 batch["created_time"], pa.scalar(cutoff, batch["created_time"].type)
             )
             recent = batch.filter(keep)
+            reached_old = recent.num_rows < batch.num_rows
             recent = _dedupe(recent, table.natural_key, seen)
             counts["new"] += recent.num_rows
             if report == "unique_opens":
                 fresh_contacts.update(recent["contact_id"].to_pylist())
             yield recent
-            if recent.num_rows < batch.num_rows:
+            if reached_old:
                 break  # this page reached rows the previous snapshot already holds
 
     def merged() -> Iterator[pa.RecordBatch]:
@@ -119,14 +130,20 @@ def refresh_tracking(
     )
 
 
-def _dedupe(batch: pa.RecordBatch, key: tuple[str, ...], seen: set[tuple]) -> pa.RecordBatch:
-    """Drop rows whose natural key was already taken in this refresh (defensive: the keyset
-    cursor should never repeat a row, but a retried page must not double one)."""
+def _dedupe(batch: pa.RecordBatch, key: tuple[str, ...], seen: set[int]) -> pa.RecordBatch:
+    """Drop rows whose natural key was already taken in this refresh: a server that repeats a
+    row (across pages or within one) must not double it. Keys are kept as their hash, so a
+    million-row report costs tens of megabytes; two different keys sharing a 64-bit hash (odds
+    about 1 in 10^7 for a million rows) would drop a row, a risk taken for bounded memory."""
     if batch.num_rows == 0:
         return batch
-    columns = [batch[name].to_pylist() for name in key]
+    columns = [batch[name].to_pylist() for name in key if name != "campaign_activity_id"]
+    before = len(seen)
     mask = []
     for row in zip(*columns, strict=True):
-        mask.append(row not in seen)
-        seen.add(row)
+        digest = hash(row)
+        mask.append(digest not in seen)
+        seen.add(digest)
+    if len(seen) - before == batch.num_rows:
+        return batch  # nothing repeated: no copy
     return batch.filter(pa.array(mask))
