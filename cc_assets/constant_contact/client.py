@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,13 +76,16 @@ ALL_ACTIVITY_TYPES = (
 )  # fmt: skip
 ACTIVITY_STATS_BATCH = 10
 CAMPAIGN_STATS_BATCH = 150
+CURSOR_PARAMS = ("next", "cursor")
+"""The query parameter that carries the cursor: `next` for reports, `cursor` for contacts."""
 PAGE_LIMIT = 500
 DEFAULT_MAX_PAGES = 10_000
 """Pages one read may take when its size is unknown: 5,000,000 rows at 500 a page."""
 MAX_BODY_BYTES = 64 << 20
 """A page of 500 rows is well under a megabyte; a body past this is not a page."""
-MAX_ATTEMPTS, MAX_RETRY_SECONDS = 10, 600.0
-"""Throttling, 5xx, dropped connections, truncated bodies: these pass."""
+MAX_RETRY_SECONDS = 600.0
+"""Throttling, 5xx, dropped connections, truncated bodies pass: `settings.max_attempts` tries
+within this many seconds."""
 UNREACHABLE_ATTEMPTS, UNREACHABLE_SECONDS = 3, 15.0
 """No connection at all: a few tries within seconds."""
 DEADLINE_ATTEMPTS = 2
@@ -163,7 +167,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
-def _stop(state: RetryCallState) -> bool:
+def _stop(max_attempts: int, state: RetryCallState) -> bool:
     """How long to keep trying depends on what failed (see the module docstring)."""
     error = state.outcome.exception() if state.outcome else None
     elapsed = state.seconds_since_start or 0.0
@@ -171,7 +175,7 @@ def _stop(state: RetryCallState) -> bool:
         return state.attempt_number >= UNREACHABLE_ATTEMPTS or elapsed > UNREACHABLE_SECONDS
     if isinstance(error, DeadlineExceededError):
         return state.attempt_number >= DEADLINE_ATTEMPTS
-    return state.attempt_number >= MAX_ATTEMPTS or elapsed > MAX_RETRY_SECONDS
+    return state.attempt_number >= max_attempts or elapsed > MAX_RETRY_SECONDS
 
 
 _backoff = wait_exponential_jitter(multiplier=0.25, max=30, jitter=1)
@@ -260,7 +264,7 @@ class ConstantContactClient:
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
             wait=_wait,
-            stop=_stop,
+            stop=partial(_stop, self.settings.max_attempts),
             reraise=True,
             before_sleep=lambda state: self.on_event(
                 f"retrying {endpoint} after {type(state.outcome.exception()).__name__}"
@@ -410,7 +414,7 @@ class ConstantContactClient:
                 raise PaginationError(
                     own_path, 200, f"the next link leaves this report for {target.path}"
                 )
-            cursor = target.params.get("cursor")
+            cursor = next((target.params[p] for p in CURSOR_PARAMS if p in target.params), None)
             link = target.raw_path.decode()
             if link in seen_links or (cursor is not None and cursor in seen_cursors):
                 raise PaginationError(
@@ -566,9 +570,7 @@ class ConstantContactClient:
         limit = int(params["limit"])
         for reply in self.iter_replies(path, params, max_pages=max_pages):
             endpoint = httpx.URL(self._url(path)).path
-            items = shapes.member_objects(
-                reply.body, "tracking_activities", endpoint, required=False
-            )
+            items = shapes.member_objects(reply.body, "tracking_activities", endpoint)
             if len(items) > limit:
                 raise UnexpectedResponseError(
                     endpoint,

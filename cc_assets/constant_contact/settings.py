@@ -48,6 +48,8 @@ class ClientSettings:
     """Seconds of silence tolerated while waiting for a response or between two body chunks."""
     deadline: float = 30.0
     """Seconds for one whole request, body included: a trickled body ends here."""
+    max_attempts: int = 10
+    """Tries of one call on throttling, 5xx, a dropped connection or a truncated body."""
     is_sandbox: bool = False
 
     @property
