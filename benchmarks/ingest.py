@@ -39,6 +39,8 @@ def main() -> None:
             access_token=server.access_token,
             requests_per_second=0,
             daily_quota=0,
+            read_timeout=300,  # a 1.8M-contact sandbox computes its first stats for a while
+            deadline=300,
         )
         with ConstantContactClient(settings) as client:
             # the biggest sent activity, found through the API: this process holds no account

@@ -167,12 +167,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
-def _stop(max_attempts: int, state: RetryCallState) -> bool:
+def _stop(max_attempts: int, connect_timeout: float, state: RetryCallState) -> bool:
     """How long to keep trying depends on what failed (see the module docstring)."""
     error = state.outcome.exception() if state.outcome else None
     elapsed = state.seconds_since_start or 0.0
-    if isinstance(error, UnreachableError):
-        return state.attempt_number >= UNREACHABLE_ATTEMPTS or elapsed > UNREACHABLE_SECONDS
+    if isinstance(error, UnreachableError):  # stop early when the next try would end late
+        late = elapsed + connect_timeout + 1 > UNREACHABLE_SECONDS
+        return state.attempt_number >= UNREACHABLE_ATTEMPTS or late
     if isinstance(error, DeadlineExceededError):
         return state.attempt_number >= DEADLINE_ATTEMPTS
     return state.attempt_number >= max_attempts or elapsed > MAX_RETRY_SECONDS
@@ -264,7 +265,7 @@ class ConstantContactClient:
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
             wait=_wait,
-            stop=partial(_stop, self.settings.max_attempts),
+            stop=partial(_stop, self.settings.max_attempts, self.settings.connect_timeout),
             reraise=True,
             before_sleep=lambda state: self.on_event(
                 f"retrying {endpoint} after {type(state.outcome.exception()).__name__}"
@@ -469,7 +470,7 @@ class ConstantContactClient:
         history = shapes.objects(self.get(path), endpoint, "body")
         for index, item in enumerate(history):
             for key in ("run_date", "send_status"):
-                shapes.optional_text(item, key, endpoint, f"[{index}]")
+                shapes.text(item, key, endpoint, f"[{index}]")
         return history
 
     # --- reports --------------------------------------------------------------------------

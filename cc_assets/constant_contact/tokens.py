@@ -148,7 +148,8 @@ class TokenManager:
                     auth=(self.settings.client_id or "", self.settings.client_secret or ""),
                 )
             except httpx.TransportError as exc:
-                if attempt == TOKEN_ATTEMPTS - 1 or time.monotonic() - started > 15:
+                late = time.monotonic() - started + self.settings.connect_timeout + 1 > 15
+                if attempt == TOKEN_ATTEMPTS - 1 or late:
                     raise UnreachableError(
                         endpoint,
                         None,

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.validation import CLOCK_SKEW
 from cc_assets.lake.paths import partition_file
 from cc_assets.lake.schemas import TRACKING_TABLES
 from cc_assets.lake.writer import WriteResult, write_partition
@@ -75,6 +76,8 @@ def refresh_tracking(
     table = TRACKING_TABLES[report]
     target = partition_file(table, activity_id, root)
     watermark = None if report in FULL_READ_REPORTS else previous_watermark(target)
+    if watermark is not None and watermark > captured_at + CLOCK_SKEW:
+        watermark = None  # a future event held from before rows were checked: read in full
     calls_before, pages_before = client.calls, client.pages
     counts = {"new": 0}
     fresh_contacts: set[str] = set()
