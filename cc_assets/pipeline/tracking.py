@@ -137,16 +137,18 @@ def _dedupe(batch: pa.RecordBatch, key: tuple[str, ...], seen: set[int]) -> pa.R
     """Drop rows whose natural key was already taken in this refresh: a server that repeats a
     row (across pages or within one) must not double it. Keys are kept as their hash, so a
     million-row report costs tens of megabytes; two different keys sharing a 64-bit hash (odds
-    about 1 in 10^7 for a million rows) would drop a row, a risk taken for bounded memory."""
+    about 1 in 10^7 for a million rows) would drop a row, a risk taken for bounded memory.
+    The activity id is left out of the key: the client has checked it is the requested one."""
     if batch.num_rows == 0:
         return batch
     columns = [batch[name].to_pylist() for name in key if name != "campaign_activity_id"]
-    before = len(seen)
+    hashes = list(map(hash, columns[0] if len(columns) == 1 else zip(*columns, strict=True)))
+    fresh = set(hashes)
+    if len(fresh) == len(hashes) and seen.isdisjoint(fresh):
+        seen |= fresh
+        return batch  # the usual page: nothing repeated, no copy
     mask = []
-    for row in zip(*columns, strict=True):
-        digest = hash(row)
+    for digest in hashes:
         mask.append(digest not in seen)
         seen.add(digest)
-    if len(seen) - before == batch.num_rows:
-        return batch  # nothing repeated: no copy
     return batch.filter(pa.array(mask))

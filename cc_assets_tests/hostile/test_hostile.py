@@ -98,22 +98,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from cc_assets.constant_contact import errors
 from cc_assets.constant_contact.client import ConstantContactClient, retry_after_seconds
-from cc_assets.constant_contact.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    ConstantContactError,
-    DeadlineExceededError,
-    ForeignLinkError,
-    InvalidRowError,
-    MalformedResponseError,
-    NotFoundError,
-    PaginationError,
-    PermissionDeniedError,
-    ServerError,
-    UnexpectedResponseError,
-    UnreachableError,
-)
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root, partition_file
 from cc_assets.lake.schemas import TRACKING_TABLES
@@ -172,7 +158,7 @@ class Case:
     name: str
     mode: str
     params: dict[str, Any] = field(default_factory=dict)
-    expect: type[ConstantContactError] | None = None  # None: the lake equals the truth
+    expect: type[errors.ConstantContactError] | None = None  # None: the lake equals the truth
     says: str = ""  # a substring of the error message
     report: str = "sends"
     prior: bool = True
@@ -182,15 +168,25 @@ class Case:
 
 OTHER = "/v3/reports/email_reports/{other}/tracking/sends?next={cursor}&limit=500"
 FIRST_READ = {"prior": False}
+REFRESH_REFUSED: dict[str, Any] = {
+    "target": "{token_path}",
+    "settings": {"access_token": "not-a-valid-token"},
+}
 CASES = [
-    Case("repeat_cursor", "repeat_cursor", expect=PaginationError, says="repeats", **FIRST_READ),
-    Case("cycle", "cycle", expect=PaginationError, says="repeats", **FIRST_READ),
-    Case("back_to_first", "back_to_first", expect=PaginationError, **FIRST_READ),
+    Case(
+        "repeat_cursor",
+        "repeat_cursor",
+        expect=errors.PaginationError,
+        says="repeats",
+        **FIRST_READ,
+    ),
+    Case("cycle", "cycle", expect=errors.PaginationError, says="repeats", **FIRST_READ),
+    Case("back_to_first", "back_to_first", expect=errors.PaginationError, **FIRST_READ),
     Case(
         "other_activity_href",
         "next_elsewhere",
         {"href": OTHER},
-        PaginationError,
+        errors.PaginationError,
         "leaves this report",
         **FIRST_READ,
     ),
@@ -198,7 +194,7 @@ CASES = [
         "other_report_href",
         "next_elsewhere",
         {"href": "/v3/reports/email_reports/{aid}/tracking/opens?next={cursor}"},
-        PaginationError,
+        errors.PaginationError,
         "leaves this report",
         **FIRST_READ,
     ),
@@ -206,7 +202,7 @@ CASES = [
         "other_endpoint_href",
         "next_elsewhere",
         {"href": "/v3/emails?limit=500"},
-        PaginationError,
+        errors.PaginationError,
         "/v3/emails",
         **FIRST_READ,
     ),
@@ -214,14 +210,14 @@ CASES = [
         "dot_segments_href",
         "next_elsewhere",
         {"href": "/v3/reports/email_reports/{aid}/tracking/sends/../../../{other}/tracking/sends"},
-        PaginationError,
+        errors.PaginationError,
         **FIRST_READ,
     ),
     Case(
         "foreign_host_href",
         "next_elsewhere",
         {"href": "{trap}/v3/reports/email_reports/{aid}/tracking/sends?next={cursor}"},
-        ForeignLinkError,
+        errors.ForeignLinkError,
         "another host",
         **FIRST_READ,
     ),
@@ -229,14 +225,14 @@ CASES = [
         "lookalike_host_href",
         "next_elsewhere",
         {"href": "{proxy}.evil.invalid/v3/reports/email_reports/{aid}/tracking/sends"},
-        ForeignLinkError,
+        errors.ForeignLinkError,
         **FIRST_READ,
     ),
     Case(
         "next_href_number",
         "next_value",
         {"value": 12345},
-        UnexpectedResponseError,
+        errors.UnexpectedResponseError,
         "href",
         **FIRST_READ,
     ),
@@ -244,14 +240,14 @@ CASES = [
         "links_list",
         "next_value",
         {"value": [], "whole_links": True},
-        UnexpectedResponseError,
+        errors.UnexpectedResponseError,
         "_links",
         **FIRST_READ,
     ),
     Case(
         "endless_cursors",
         "endless",
-        expect=PaginationError,
+        expect=errors.PaginationError,
         says="more than",
         settings={"expected_rows": True},
         **FIRST_READ,
@@ -259,132 +255,144 @@ CASES = [
     Case(
         "repeat_cursor_full_read",
         "repeat_cursor",
-        expect=PaginationError,
+        expect=errors.PaginationError,
         report="didnotopens",
     ),
-    Case("never_answers", "never_answers", expect=DeadlineExceededError, says="did not answer"),
+    Case(
+        "never_answers", "never_answers", expect=errors.DeadlineExceededError, says="did not answer"
+    ),
     Case("never_answers_once", "never_answers", {"times": 1}),
-    Case("trickled_body", "trickle", expect=DeadlineExceededError, says="took over"),
+    Case("trickled_body", "trickle", expect=errors.DeadlineExceededError, says="took over"),
     Case("truncated_once", "truncate", {"times": 1}, **FIRST_READ),
-    Case("truncated_always", "truncate", expect=MalformedResponseError),
-    Case("huge_body", "huge_body", expect=UnexpectedResponseError, says="bytes"),
+    Case("truncated_always", "truncate", expect=errors.MalformedResponseError),
+    Case("huge_body", "huge_body", expect=errors.UnexpectedResponseError, says="bytes"),
     Case(
         "page_over_limit",
         "edit_body",
         {"edit": _rows(lambda rows: rows.extend([rows[0]] * 501))},
-        UnexpectedResponseError,
+        errors.UnexpectedResponseError,
         "over the limit",
     ),
-    Case("body_list", "replace_body", {"body": []}, UnexpectedResponseError, "expected an object"),
-    Case("body_null", "replace_body", {"body": None}, UnexpectedResponseError, "got null"),
-    Case("body_number", "replace_body", {"body": 42}, UnexpectedResponseError, "got int"),
-    Case("body_string", "replace_body", {"body": "ok"}, UnexpectedResponseError, "got str"),
+    Case(
+        "body_list",
+        "replace_body",
+        {"body": []},
+        errors.UnexpectedResponseError,
+        "expected an object",
+    ),
+    Case("body_null", "replace_body", {"body": None}, errors.UnexpectedResponseError, "got null"),
+    Case("body_number", "replace_body", {"body": 42}, errors.UnexpectedResponseError, "got int"),
+    Case("body_string", "replace_body", {"body": "ok"}, errors.UnexpectedResponseError, "got str"),
     Case(
         "rows_object",
         "replace_body",
         {"body": {"tracking_activities": {}}},
-        UnexpectedResponseError,
+        errors.UnexpectedResponseError,
         "tracking_activities",
     ),
     Case(
         "rows_missing",
         "replace_body",
         {"body": {"_links": {}}},
-        UnexpectedResponseError,
+        errors.UnexpectedResponseError,
         "tracking_activities: missing",
     ),
     Case(
         "row_not_object",
         "replace_body",
         {"body": {"tracking_activities": [1, 2]}},
-        UnexpectedResponseError,
+        errors.UnexpectedResponseError,
         "tracking_activities[0]",
     ),
     Case(
         "missing_contact_id",
         "edit_body",
         {"edit": _drop_first("contact_id")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "contact_id",
     ),
     Case(
-        "empty_contact_id", "edit_body", {"edit": _first(contact_id="")}, InvalidRowError, "empty"
+        "empty_contact_id",
+        "edit_body",
+        {"edit": _first(contact_id="")},
+        errors.InvalidRowError,
+        "empty",
     ),
     Case(
         "contact_id_number",
         "edit_body",
         {"edit": _first(contact_id=12345)},
-        InvalidRowError,
+        errors.InvalidRowError,
         "contact_id",
     ),
     Case(
         "email_object",
         "edit_body",
         {"edit": _first(email_address={"a": 1})},
-        InvalidRowError,
+        errors.InvalidRowError,
         "email_address",
     ),
     Case(
         "type_missing",
         "edit_body",
         {"edit": _drop_first("tracking_activity_type")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "tracking_activity_type",
     ),
     Case(
         "null_created_time",
         "edit_body",
         {"edit": _first(created_time=None)},
-        InvalidRowError,
+        errors.InvalidRowError,
         "created_time",
     ),
     Case(
         "created_time_no_zone",
         "edit_body",
         {"edit": _first(created_time="2026-11-19T10:00:00")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "zone offset",
     ),
     Case(
         "created_time_garbage",
         "edit_body",
         {"edit": _first(created_time="yesterday")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "created_time",
     ),
     Case(
         "created_time_number",
         "edit_body",
         {"edit": _first(created_time=1_763_600_000)},
-        InvalidRowError,
+        errors.InvalidRowError,
         "created_time",
     ),
     Case(
         "far_future_created_time",
         "edit_body",
         {"edit": _first(created_time="2099-01-01T00:00:00.000Z")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "later than the response",
     ),
     Case(
         "future_beyond_date_header",
         "edit_body",
         {"edit": _future_of_date},
-        InvalidRowError,
+        errors.InvalidRowError,
         "later than the response",
     ),
     Case(
         "wrong_activity_id",
         "edit_body",
         {"edit": _first(campaign_activity_id="another-activity")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "campaign_activity_id",
     ),
     Case(
         "clicks_missing_url_id",
         "edit_body",
         {"edit": _drop_first("url_id")},
-        InvalidRowError,
+        errors.InvalidRowError,
         "url_id",
         report="clicks",
     ),
@@ -393,7 +401,7 @@ CASES = [
         "bounces_null_code",
         "edit_body",
         {"edit": _first(bounce_code=None)},
-        InvalidRowError,
+        errors.InvalidRowError,
         "bounce_code",
         report="bounces",
     ),
@@ -413,41 +421,40 @@ CASES = [
         "html_body",
         "replace_body",
         {"body": b"<html><body>Service Unavailable</body></html>", "content_type": "text/html"},
-        MalformedResponseError,
+        errors.MalformedResponseError,
     ),
     Case(
-        "status_401", "status", {"status": 401}, AuthenticationError, "CONSTANT_CONTACT_CLIENT_ID"
+        "status_401",
+        "status",
+        {"status": 401},
+        errors.AuthenticationError,
+        "CONSTANT_CONTACT_CLIENT_ID",
     ),
-    Case("status_403", "status", {"status": 403}, PermissionDeniedError, "403"),
-    Case("status_404", "status", {"status": 404}, NotFoundError, "404"),
-    Case("status_500", "status", {"status": 500}, ServerError, "500"),
-    Case("status_503", "status", {"status": 503}, ServerError, "503"),
+    Case("status_403", "status", {"status": 403}, errors.PermissionDeniedError, "403"),
+    Case("status_404", "status", {"status": 404}, errors.NotFoundError, "404"),
+    Case("status_500", "status", {"status": 500}, errors.ServerError, "500"),
+    Case("status_503", "status", {"status": 503}, errors.ServerError, "503"),
     Case("retry_after_seconds", "status", {"status": 503, "times": 1, "retry_after": 2}),
     Case("retry_after_date", "status", {"status": 429, "times": 1, "retry_after": "date:1"}),
-    Case("echo_authorization", "status", {"status": 500, "body": _echo}, ServerError),
-    Case("echo_401", "status", {"status": 401, "body": _echo}, AuthenticationError),
-    Case(
-        "refresh_invalid_grant",
-        "status",
-        {"status": 400, "body": {"error": "invalid_grant"}},
-        AuthenticationError,
-        "CONSTANT_CONTACT_REFRESH_TOKEN",
-        target="{token_path}",
-        settings={"access_token": "not-a-valid-token"},
-    ),
-    Case(
-        "refresh_no_token",
-        "status",
-        {"status": 200, "body": {"token_type": "Bearer"}},
-        UnexpectedResponseError,
-        "access_token",
-        target="{token_path}",
-        settings={"access_token": "not-a-valid-token"},
+    Case("echo_authorization", "status", {"status": 500, "body": _echo}, errors.ServerError),
+    Case("echo_401", "status", {"status": 401, "body": _echo}, errors.AuthenticationError),
+    *(
+        Case(name, "status", {"status": status, "body": body}, error, says, **REFRESH_REFUSED)
+        for name, status, body, error, says in (
+            (
+                "refresh_invalid_grant",
+                400,
+                {"error": "invalid_grant"},
+                errors.AuthenticationError,
+                "CONSTANT_CONTACT_REFRESH_TOKEN",
+            ),
+            ("refresh_no_token", 200, {}, errors.UnexpectedResponseError, "access_token"),
+        )
     ),
     Case(
         "unreachable_host",
         "pass",
-        expect=UnreachableError,
+        expect=errors.UnreachableError,
         says="CONSTANT_CONTACT_BASE_URL",
         settings={"base_url": "closed-port"},
     ),
@@ -559,86 +566,63 @@ def test_hostile_tracking(
 
 
 # --- discovery and detail calls ------------------------------------------------------------
-SHAPES: list[tuple[str, str, dict[str, Any], Callable[[ConstantContactClient, dict], Any], str]] = [
-    (
-        "emails_list",
-        "/v3/emails",
-        {"body": []},
-        lambda c, ids: list(c.iter_campaigns()),
-        "expected an object",
-    ),
-    (
-        "campaign_id_number",
-        "/v3/emails",
-        {"body": {"campaigns": [{"campaign_id": 7}]}},
-        lambda c, ids: list(c.iter_campaigns()),
-        "campaigns[0].campaign_id",
-    ),
-    (
-        "campaign_activities_object",
-        "/v3/emails/{campaign}",
-        {"body": {"campaign_activities": {"role": "primary_email"}}},
-        lambda c, ids: c.get_campaign(ids["campaign"]),
-        "campaign_activities",
-    ),
-    (
-        "activity_null",
-        "/v3/emails/activities/{aid}",
-        {"body": None},
-        lambda c, ids: c.get_activity(ids["aid"]),
-        "got null",
-    ),
-    (
-        "send_history_object",
-        "/v3/emails/activities/{aid}/send_history",
-        {"body": {"run_date": "x"}},
-        lambda c, ids: c.get_send_history(ids["aid"]),
-        "expected a list",
-    ),
+CALLS: dict[str, Callable[[ConstantContactClient, dict[str, str]], Any]] = {
+    "campaigns": lambda c, ids: list(c.iter_campaigns()),
+    "campaign": lambda c, ids: c.get_campaign(ids["campaign"]),
+    "activity": lambda c, ids: c.get_activity(ids["aid"]),
+    "send_history": lambda c, ids: c.get_send_history(ids["aid"]),
+    "activity_stats": lambda c, ids: c.get_activity_stats([ids["aid"]]),
+    "campaign_stats": lambda c, ids: c.get_campaign_stats([ids["campaign"]]),
+    "links": lambda c, ids: c.get_links(ids["aid"]),
+    "summaries": lambda c, ids: list(c.iter_campaign_summaries()),
+    "contact": lambda c, ids: list(c.iter_contact_activity(ids["contact"])),
+}
+OTHER_CONTACT_ROW = {
+    "contact_id": "someone-else",
+    "campaign_activity_id": "a",
+    "tracking_activity_type": "em_opens",
+    "created_time": "2026-11-19T10:00:00.000Z",
+}
+SHAPES: list[tuple[str, str, Any, str, str]] = [
+    # name, path broken, body served, call, what the error says
+    ("emails_list", "/v3/emails", [], "campaigns", "expected an object"),
+    ("campaign_id_number", "/v3/emails", {"campaigns": [{"campaign_id": 7}]}, "campaigns", "[0]"),
+    ("activities_object", "/v3/emails/{campaign}", {"campaign_activities": {}}, "campaign", "list"),
+    ("activity_null", "/v3/emails/activities/{aid}", None, "activity", "got null"),
+    ("history_object", "/v3/emails/activities/{aid}/send_history", {}, "send_history", "a list"),
     (
         "stats_results_object",
         "/v3/reports/stats/email_campaign_activities/{aid}",
-        {"body": {"results": {"stats": {}}}},
-        lambda c, ids: c.get_activity_stats([ids["aid"]]),
+        {"results": {"stats": {}}},
+        "activity_stats",
         "results",
     ),
     (
         "stats_percents_list",
         "/v3/reports/stats/email_campaigns/{campaign}",
-        {"body": {"results": [{"campaign_id": "x", "stats": {}, "percents": [1]}]}},
-        lambda c, ids: c.get_campaign_stats([ids["campaign"]]),
+        {"results": [{"campaign_id": "x", "stats": {}, "percents": [1]}]},
+        "campaign_stats",
         "percents",
     ),
     (
         "links_string",
         "/v3/reports/email_reports/{aid}/links",
-        {"body": {"link_click_counts": "none"}},
-        lambda c, ids: c.get_links(ids["aid"]),
+        {"link_click_counts": "none"},
+        "links",
         "link_click_counts",
     ),
     (
         "summaries_missing",
         "/v3/reports/summary_reports/email_campaign_summaries",
-        {"body": {"aggregate_percents": {}}},
-        lambda c, ids: list(c.iter_campaign_summaries()),
+        {"aggregate_percents": {}},
+        "summaries",
         "bulk_email_campaign_summaries: missing",
     ),
     (
         "contact_activity_other_contact",
         "/v3/reports/contact_reports/{contact}/activity_details",
-        {
-            "body": {
-                "tracking_activities": [
-                    {
-                        "contact_id": "someone-else",
-                        "campaign_activity_id": "a",
-                        "tracking_activity_type": "em_opens",
-                        "created_time": "2026-11-19T10:00:00.000Z",
-                    }
-                ]
-            }
-        },
-        lambda c, ids: list(c.iter_contact_activity(ids["contact"])),
+        {"tracking_activities": [OTHER_CONTACT_ROW]},
+        "contact",
         "contact_id",
     ),
 ]
@@ -646,13 +630,13 @@ SHAPES: list[tuple[str, str, dict[str, Any], Callable[[ConstantContactClient, di
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
-    ("name", "path", "params", "call", "says"), SHAPES, ids=[s[0] for s in SHAPES]
+    ("name", "path", "body", "call", "says"), SHAPES, ids=[s[0] for s in SHAPES]
 )
 def test_discovery_shapes(
     name: str,
     path: str,
-    params: dict[str, Any],
-    call: Callable[[ConstantContactClient, dict], Any],
+    body: Any,
+    call: str,
     says: str,
     sandbox: SandboxServer,
     proxy: HostileProxy,
@@ -664,10 +648,10 @@ def test_discovery_shapes(
     activity = next(a for a in truth.reportable_activities() if a["campaign_activity_id"] == aid)
     contact = truth.tracking(aid, "opens")["contact_id"][0].as_py()
     ids = {"aid": aid, "campaign": activity["campaign_id"], "contact": contact}
-    proxy.reset("replace_body", path.format(**ids), **params)
+    proxy.reset("replace_body", path.format(**ids), body=body)
     with ConstantContactClient(through(proxy, sandbox)) as client:
-        with pytest.raises(UnexpectedResponseError) as caught:
-            call(client, ids)
+        with pytest.raises(errors.UnexpectedResponseError) as caught:
+            CALLS[call](client, ids)
         assert client.calls == 1, "a wrong shape is not retried"
     assert says in str(caught.value)
     assert_no_secret([str(caught.value), caplog.text], secrets_of(sandbox, proxy))
@@ -695,7 +679,7 @@ SETTINGS = [
 @pytest.mark.parametrize(("env", "variable"), SETTINGS, ids=[v for _, v in SETTINGS])
 def test_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
     base = {} if "CONSTANT_CONTACT_API_KEY" in env else {"CONSTANT_CONTACT_ACCESS_TOKEN": "t" * 20}
-    with pytest.raises(ConfigurationError) as caught:
+    with pytest.raises(errors.ConfigurationError) as caught:
         ClientSettings.from_env({**base, **env})
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable) and "\n" not in str(caught.value)
