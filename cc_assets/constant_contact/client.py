@@ -246,9 +246,11 @@ class ConstantContactClient:
         API's own origin (both forms are documented)."""
         if path_or_href.startswith(("http://", "https://")):
             if not path_or_href.startswith(self._origin + "/"):
-                raise ForeignLinkError(
-                    urlsplit(path_or_href).path, None, "a link to another host is not followed"
-                )
+                try:
+                    where = urlsplit(path_or_href).path
+                except ValueError:
+                    where = "(not a URL)"
+                raise ForeignLinkError(where, None, "a link to another host is not followed")
             return path_or_href
         if path_or_href.startswith("/v3/") or path_or_href.startswith("/v2/"):
             return self._origin + path_or_href
@@ -335,6 +337,10 @@ class ConstantContactClient:
                 None,
                 f"{self._host} did not answer within {self.settings.read_timeout:g} s",
             ) from None
+        except httpx.DecodingError:
+            raise MalformedResponseError(
+                endpoint, None, "the body does not decode as its Content-Encoding says"
+            ) from None
         except httpx.TransportError as exc:
             raise ConnectionFailedError(endpoint, None, type(exc).__name__) from None
         return response, b"".join(chunks)
@@ -410,7 +416,10 @@ class ConstantContactClient:
             href = _next_href(body, own_path)
             if href is None:
                 return
-            target = httpx.URL(self._url(href))
+            try:
+                target = httpx.URL(self._url(href))
+            except httpx.InvalidURL:
+                raise PaginationError(own_path, 200, "the next link is not a URL") from None
             if target.path != own_path:
                 raise PaginationError(
                     own_path, 200, f"the next link leaves this report for {target.path}"

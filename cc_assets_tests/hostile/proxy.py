@@ -206,6 +206,17 @@ async def _truncate(request: Request, state: ProxyState, forward: Forward) -> Re
     return Response(up.content[: len(up.content) // 2], media_type="application/json")
 
 
+@breaker("bad_gzip")
+async def _bad_gzip(request: Request, state: ProxyState, forward: Forward) -> Response:
+    """A body that says it is gzip and is not."""
+    up = await forward()
+    return Response(
+        up.content,
+        media_type="application/json",
+        headers={"content-encoding": "gzip"},
+    )
+
+
 @breaker("huge_body")
 async def _huge_body(request: Request, state: ProxyState, forward: Forward) -> Response:
     async def blanks() -> Any:

@@ -30,6 +30,8 @@ or the client's events.
 | truncated_once | the body cut in half once | truth (retried) |
 | truncated_always | the body always cut in half | refused: MalformedResponseError |
 | huge_body | an 80 MB body | refused: UnexpectedResponseError |
+| bad_gzip | a body that claims gzip and is not | refused: MalformedResponseError |
+| next_href_not_a_url | `next` is `http://[::1` | refused: ForeignLinkError |
 | page_over_limit | 501+ rows on a page of limit 500 | refused: UnexpectedResponseError |
 | body_list | the body is `[]` | refused: UnexpectedResponseError |
 | body_null | the body is `null` | refused: UnexpectedResponseError |
@@ -266,6 +268,15 @@ CASES = [
     Case("truncated_once", "truncate", {"times": 1}, **FIRST_READ),
     Case("truncated_always", "truncate", expect=errors.MalformedResponseError),
     Case("huge_body", "huge_body", expect=errors.UnexpectedResponseError, says="bytes"),
+    Case("bad_gzip", "bad_gzip", expect=errors.MalformedResponseError, says="Content-Encoding"),
+    Case(
+        "next_href_not_a_url",
+        "next_value",
+        {"value": "http://[::1"},
+        errors.ForeignLinkError,
+        "another host",
+        **FIRST_READ,
+    ),
     Case(
         "page_over_limit",
         "edit_body",
