@@ -137,6 +137,7 @@ class Reply:
 
 
 def served_at(date_header: str | None, received: datetime) -> datetime:
+    """The earlier of the `Date` header (when it parses, with a zone) and `received`."""
     if date_header:
         try:
             stamped = parsedate_to_datetime(date_header)
@@ -544,7 +545,8 @@ class ConstantContactClient:
                 rows += [parsing.stats_row(r, keys, kind) for r in results]
             except parsing.FieldError as exc:
                 raise UnexpectedResponseError(endpoint, 200, exc.field, exc.reason) from None
-            errors += _error_items(shapes.member_objects(body, "errors", endpoint, required=False))
+            listed = _error_items(shapes.member_objects(body, "errors", endpoint, required=False))
+            errors += [ApiErrorItem(i.error_key, self.redact(i.error_message)) for i in listed]
         return StatsResult(self._batch(rows, parsing.api_schema(table), endpoint), errors)
 
     def iter_tracking(
