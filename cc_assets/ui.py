@@ -17,7 +17,10 @@ def main() -> int:
         from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415
 
         info = ensure_local_sandbox()
-        print(f"No Constant Contact credentials: using the sandbox account at {info['base_url']}")
+        print(
+            "No Constant Contact credentials: using the built-in sandbox account "
+            f"{info['fingerprint']} at {info['base_url']}"
+        )
     print(f"Dagster instance: {home}")
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", *sys.argv[1:]])
