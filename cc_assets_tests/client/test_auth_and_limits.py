@@ -6,7 +6,6 @@ import json
 import logging
 import multiprocessing
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -80,9 +79,10 @@ def test_own_daily_budget_refuses_before_calling(sandbox: SandboxServer) -> None
     assert sandbox.requests()["total"] == 0
 
 
-def _worker(settings, calls: int, start, out: Path) -> None:
+def _worker(settings, calls: int, ready, start, out: Path) -> None:
     with ConstantContactClient(settings) as client:
-        start.wait(60)  # every process is loaded before any calls: only the limiter paces them
+        ready.release()
+        start.wait(120)  # every process is loaded before any calls: only the limiter paces them
         pages = [client.get("emails", {"limit": 1}) for _ in range(calls)]
     out.write_text(json.dumps(pages))
 
@@ -90,12 +90,15 @@ def _worker(settings, calls: int, start, out: Path) -> None:
 def _run_workers(settings, folder: Path, *, processes: int, calls: int) -> list[list[object]]:
     """Every worker's pages, once all `processes` have made their `calls` at the same time."""
     context = multiprocessing.get_context("spawn")
-    start = context.Event()
+    ready, start = context.Semaphore(0), context.Event()
     outs = [folder / f"worker-{n}.json" for n in range(processes)]
-    workers = [context.Process(target=_worker, args=(settings, calls, start, out)) for out in outs]
+    workers = [
+        context.Process(target=_worker, args=(settings, calls, ready, start, out)) for out in outs
+    ]
     for worker in workers:
         worker.start()
-    time.sleep(5)
+    for _ in workers:
+        assert ready.acquire(timeout=120), "a worker did not start"
     start.set()
     for worker in workers:
         worker.join(timeout=120)
