@@ -1,8 +1,11 @@
 """`make demo`: the main job on the embedded default, start to finish.
 
-Starts a sandbox account (its own server, Constant Contact's real 4 requests/second), runs
+Starts the built-in sandbox account (`cc_assets.sandbox.builtin`: the same account `make ui`
+and a credential-less `cc-assets refresh` use, on the same clock) in its own server at the
+configured request rate (Constant Contact's real 4 requests/second by default), runs
 `cc-assets refresh` against it exactly as a user would with real credentials, then prints a
-campaign performance table and where the files are.
+campaign performance table and where the files are. Run twice on one day, it prints the same
+table.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ from pathlib import Path
 
 import duckdb
 
+from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.analytics.project import dbt_environment
 from cc_assets.lake.paths import lake_root
+from cc_assets.sandbox.builtin import BUILTIN_CLOCK, builtin_options, describe
 from cc_assets.sandbox.process import SandboxServer
-
-# now=None: the account's clock starts at the real time and runs live, so today's data is fresh
-DEMO_ACCOUNT = {"seed": 7, "contacts": 1_500, "campaigns": 8, "live": True, "now": None}
 
 
 def performance_table(lake: Path) -> str:
@@ -45,8 +47,12 @@ def performance_table(lake: Path) -> str:
 
 
 def main() -> int:
-    print("Starting a sandbox Constant Contact account (4 requests/second, like the real API)...")
-    with SandboxServer.start(**DEMO_ACCOUNT) as server:
+    rate = ClientSettings.from_env().requests_per_second
+    print(f"Starting the built-in sandbox account ({rate:g} requests/second, like the real API)...")
+    with SandboxServer.start(**builtin_options(), requests_per_second=rate) as server:
+        account = describe(server.config.as_dict(), BUILTIN_CLOCK)
+        print(f"Sandbox account {server.fingerprint}: {account}")
+        print(f"Its clock: {server.now():%Y-%m-%d %H:%M} UTC")
         env = {**os.environ, **server.client_env()}
         cli = Path(sys.executable).with_name("cc-assets")
         done = subprocess.run([str(cli), "refresh"], env=env, check=False)

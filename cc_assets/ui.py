@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.instance import PROJECT_ROOT, ensure_dagster_home
 
@@ -16,8 +17,15 @@ def main() -> int:
     if not ClientSettings.from_env().has_credentials:
         from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415
 
-        info = ensure_local_sandbox()
-        print(f"No Constant Contact credentials: using the sandbox account at {info['base_url']}")
+        try:
+            info = ensure_local_sandbox()
+        except ConfigurationError as error:  # another account holds the port: one line
+            print(f"make ui: {error}", file=sys.stderr)
+            return 2
+        print(
+            "No Constant Contact credentials: using the built-in sandbox account "
+            f"{info['fingerprint']} at {info['base_url']}"
+        )
     print(f"Dagster instance: {home}")
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", *sys.argv[1:]])

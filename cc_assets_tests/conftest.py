@@ -6,6 +6,7 @@ outside CI: with CI=true a missing service or browser is a failure, never a sile
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -41,11 +42,15 @@ def _missing(marker: str) -> str | None:
 @pytest.fixture(autouse=True)
 def _fresh_definitions_load_context() -> Iterator[None]:
     """Each test loads definitions from scratch. Dagster keeps the last load context and the
-    defs-state storage of the last instance created (holding a weak reference to it) in
+    defs-state storage of the last instance entered (holding a weak reference to it) in
     process-wide state; a later test would otherwise find them pointing at an instance that an
-    earlier test already discarded."""
+    earlier test already discarded. An instance or resource context a test left open (one in
+    a reference cycle, say through a caught exception's traceback) restores that state when
+    the garbage collector finalizes it, which may be in the middle of a later test: collect
+    it here, inside this test's scope, whose exit then puts everything back."""
     with DefinitionsLoadContext.scoped(None), set_defs_state_storage(None):
         yield
+        gc.collect()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

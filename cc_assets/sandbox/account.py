@@ -7,6 +7,7 @@ numpy arrays, not a million Python objects. Per-activity events live in `events.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,13 @@ class AccountConfig:
             "next_href": self.next_href,
             "activity_type_field": self.activity_type_field,
         }
+
+
+def account_fingerprint(config: AccountConfig, clock: str) -> str:
+    """Names an account and its clock mode: two sandboxes with one fingerprint serve the same
+    data at the same moment, so their numbers may share a lake; any other pair may not."""
+    text = json.dumps({**config.as_dict(), "clock": clock}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")

@@ -27,7 +27,7 @@ class ServerOptions:
     daily_quota: int = 10_000
     token_lifetime: int = 86_400
     rotating_refresh_tokens: bool = True
-    live: bool = False
+    clock: str = "fixed"  # fixed | live | daily (clock.py)
     event_cache_mb: int = DEFAULT_CACHE_BYTES >> 20
     faults: FaultSettings = field(default_factory=FaultSettings)
     fault_seed: int | None = None
@@ -48,7 +48,7 @@ async def _not_found(request, exc) -> JSON:
 def build_app(config: AccountConfig, options: ServerOptions, base_url: str = "") -> Starlette:
     """The ASGI app. Its `state` holds the parts the control API turns at run time."""
     service = SandboxService(
-        config, live=options.live, event_cache_bytes=options.event_cache_mb << 20
+        config, clock_mode=options.clock, event_cache_bytes=options.event_cache_mb << 20
     )
     authority = TokenAuthority(
         client_id=f"sandbox-{config.seed}",

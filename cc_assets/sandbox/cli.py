@@ -11,6 +11,8 @@ from pathlib import Path
 
 from cc_assets.sandbox.account import RESPONSE_VARIANTS, AccountConfig, floor_to_second
 from cc_assets.sandbox.app import ServerOptions, build_app, middleware_instances
+from cc_assets.sandbox.builtin import BUILTIN_ACCOUNT
+from cc_assets.sandbox.clock import CLOCK_MODES
 from cc_assets.sandbox.events import DEFAULT_CACHE_BYTES
 from cc_assets.sandbox.faults import FaultSettings
 
@@ -22,10 +24,13 @@ def _timestamp(raw: str) -> datetime:
 
 def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     account = parser.add_argument_group("account")
-    account.add_argument("--seed", type=int, default=7)
-    account.add_argument("--contacts", type=int, default=2_000)
-    account.add_argument("--campaigns", type=int, default=12)
-    account.add_argument("--days", type=int, default=45, help="history the campaigns span")
+    # the built-in account's size by default; its anchor and clock are `--now` and `--clock`
+    account.add_argument("--seed", type=int, default=BUILTIN_ACCOUNT.seed)
+    account.add_argument("--contacts", type=int, default=BUILTIN_ACCOUNT.contacts)
+    account.add_argument("--campaigns", type=int, default=BUILTIN_ACCOUNT.campaigns)
+    account.add_argument(
+        "--days", type=int, default=BUILTIN_ACCOUNT.days, help="history the campaigns span"
+    )
     account.add_argument("--now", type=_timestamp, default=None, help="the account's clock (ISO)")
     account.add_argument("--profile", choices=("generated", "seed-example"), default="generated")
     account.add_argument("--stats-refresh-seconds", type=int, default=0)
@@ -60,7 +65,7 @@ def serve(args: argparse.Namespace) -> int:
         daily_quota=args.daily_quota,
         token_lifetime=args.token_lifetime,
         rotating_refresh_tokens=args.refresh_tokens == "rotating",
-        live=args.live,
+        clock=args.clock,
         event_cache_mb=args.event_cache_mb,
         faults=FaultSettings(
             p_5xx=args.fault_5xx,
@@ -102,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     add_account_arguments(srv)
-    srv.add_argument("--live", action="store_true", help="the clock follows wall time")
+    srv.add_argument(
+        "--clock",
+        choices=CLOCK_MODES,
+        default="fixed",
+        help="fixed: stays at --now; live: follows wall time; daily: 00:00 UTC of today",
+    )
     srv.add_argument(
         "--event-cache-mb",
         type=int,

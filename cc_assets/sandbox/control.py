@@ -5,11 +5,13 @@ Never authenticated and never limited: it is not part of the API being imitated.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Route
 
+from cc_assets.sandbox.account import account_fingerprint
 from cc_assets.sandbox.responses import JSON, bad_request
 
 
@@ -18,8 +20,19 @@ def _parts(request: Request) -> Any:
 
 
 async def info(request: Request) -> JSON:
+    """Credentials, and which account this server serves: its definition, clock mode and
+    fingerprint (`account_fingerprint`), and the pid that stops it."""
     state = _parts(request)
-    return JSON({**state.credentials, "account": state.service.config.as_dict()})
+    config, clock_mode = state.service.config, state.service.clock.mode
+    return JSON(
+        {
+            **state.credentials,
+            "account": config.as_dict(),
+            "clock": clock_mode,
+            "fingerprint": account_fingerprint(config, clock_mode),
+            "pid": os.getpid(),
+        }
+    )
 
 
 async def clock(request: Request) -> JSON:

@@ -11,18 +11,20 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from filelock import FileLock
 
+from cc_assets.constant_contact.errors import ConfigurationError
+from cc_assets.constant_contact.settings import state_dir
 from cc_assets.sandbox.account import AccountConfig
+from cc_assets.sandbox.builtin import BUILTIN_FINGERPRINT, builtin_options, describe
 from cc_assets.sandbox.ground_truth import GroundTruth
 
 DEFAULT_PORT = 8765
-STATE_DIR = Path(os.environ.get("CC_ASSETS_STATE_DIR", Path.home() / ".cache" / "cc_assets"))
 
 
 def _flags(options: dict[str, Any]) -> list[str]:
@@ -42,7 +44,7 @@ def _flags(options: dict[str, Any]) -> list[str]:
 class SandboxServer:
     """A `cc-sandbox serve` subprocess; a context manager that stops it on exit."""
 
-    def __init__(self, process: subprocess.Popen[str], info: dict[str, Any]) -> None:
+    def __init__(self, process: subprocess.Popen[str] | None, info: dict[str, Any]) -> None:
         self.process = process
         self.info = info
         self.base_url: str = info["base_url"]
@@ -54,7 +56,9 @@ class SandboxServer:
         self.access_token: str = info["access_token"]
         self.api_key: str = info["api_key"]
         self._control = httpx.Client(base_url=f"{self.root_url}/__sandbox__", timeout=30)
-        self.config = _config_from(self._control.get("/info").json()["account"])
+        identity = self._control.get("/info").json()
+        self.config = _config_from(identity["account"])
+        self.fingerprint: str = identity["fingerprint"]
 
     @classmethod
     def start(cls, **options: Any) -> SandboxServer:
@@ -70,6 +74,13 @@ class SandboxServer:
             error = process.stderr.read() if process.stderr else ""
             raise RuntimeError(f"the sandbox did not start: {error.strip()[-2000:]}")
         return cls(process, json.loads(line))
+
+    @classmethod
+    def attach(cls, port: int) -> SandboxServer:
+        """Handles on a server another process started (the detached built-in one, see
+        `ensure_local_sandbox`); `stop` leaves it running."""
+        info = httpx.get(f"http://127.0.0.1:{port}/__sandbox__/info", timeout=30)
+        return cls(None, info.raise_for_status().json())
 
     def client_env(self) -> dict[str, str]:
         """The environment a user sets for a real account (DESIGN §4), aimed at this server."""
@@ -90,6 +101,8 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._control.close()
+        if self.process is None:
+            return
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -148,33 +161,70 @@ def _config_from(account: dict[str, Any]) -> AccountConfig:
     return AccountConfig(**values)
 
 
-def ensure_local_sandbox(port: int = DEFAULT_PORT, **options: Any) -> dict[str, Any]:
-    """The shared local sandbox on `port`, started detached with a live clock if none answers.
+def sandbox_port() -> int:
+    """CC_ASSETS_SANDBOX_PORT: where the built-in sandbox listens (8765 by default)."""
+    raw = os.environ.get("CC_ASSETS_SANDBOX_PORT", str(DEFAULT_PORT))
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65_535:
+        raise ConfigurationError(
+            "CC_ASSETS_SANDBOX_PORT", f"{raw!r} is not a TCP port (1-65535; default 8765)"
+        )
+    return port
 
-    A file lock keeps two processes from starting two servers for the same port.
+
+def ensure_local_sandbox(port: int | None = None) -> dict[str, Any]:
+    """The built-in account's sandbox on `port` (default `sandbox_port()`), started detached
+    if none answers; returns its `/__sandbox__/info`.
+
+    A sandbox of any other account on the port is refused, never reused: its numbers would mix
+    with the built-in account's in one lake. A file lock keeps two processes from starting two
+    servers for the same port.
     """
+    port = sandbox_port() if port is None else port
     url = f"http://127.0.0.1:{port}/__sandbox__/info"
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(STATE_DIR / f"sandbox-{port}.lock"), timeout=60):
+    folder = state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / f"sandbox-{port}.lock"), timeout=60):
         info = _probe(url)
-        if info is not None:
-            return info
-        now = datetime.now(UTC).replace(microsecond=0)
-        flags = _flags({"port": port, "live": True, "now": now, **options})
-        log = (STATE_DIR / f"sandbox-{port}.log").open("a")
-        subprocess.Popen(
+        if info is None:
+            info = _start_detached(port, url, folder / f"sandbox-{port}.log")
+    if info.get("fingerprint") != BUILTIN_FINGERPRINT:
+        raise ConfigurationError(
+            "CC_ASSETS_SANDBOX_PORT",
+            f"port {port} already serves another sandbox account "
+            f"({describe(info.get('account', {}), info.get('clock', '?'))}; fingerprint "
+            f"{info.get('fingerprint')}, not the built-in {BUILTIN_FINGERPRINT}): stop it "
+            f"(kill {info.get('pid', '<its pid>')}) or set CC_ASSETS_SANDBOX_PORT to a free port",
+        )
+    return info
+
+
+def _start_detached(port: int, url: str, log_path: Path) -> dict[str, Any]:
+    flags = _flags({**builtin_options(), "port": port})
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
             [sys.executable, "-m", "cc_assets.sandbox", "serve", *flags],
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            info = _probe(url)
-            if info is not None:
-                return info
-            time.sleep(0.2)
-    raise RuntimeError(f"the local sandbox did not answer on port {port}; see {log.name}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        info = _probe(url)
+        if info is not None:
+            return info
+        time.sleep(0.2)
+    if process.poll() is None:
+        process.terminate()
+    last = (log_path.read_text().strip().splitlines() or ["no output"])[-1]
+    raise ConfigurationError(
+        "CC_ASSETS_SANDBOX_PORT",
+        f"the built-in sandbox did not start on port {port} ({last}); if something else holds "
+        f"the port, stop it or set CC_ASSETS_SANDBOX_PORT to a free port (log: {log_path})",
+    )
 
 
 def _probe(url: str) -> dict[str, Any] | None:
@@ -182,4 +232,10 @@ def _probe(url: str) -> dict[str, Any] | None:
         response = httpx.get(url, timeout=2)
     except httpx.TransportError:
         return None
-    return response.json() if response.status_code == 200 else None
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

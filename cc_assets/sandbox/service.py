@@ -23,7 +23,7 @@ class SandboxService:
     """The account plus its "now". Stats are computed as of the last refresh time."""
 
     config: AccountConfig
-    live: bool = False
+    clock_mode: str = "fixed"  # see clock.py
     event_cache_bytes: int = DEFAULT_CACHE_BYTES
     account: Account = field(init=False)
     clock: SandboxClock = field(init=False)
@@ -32,7 +32,7 @@ class SandboxService:
 
     def __post_init__(self) -> None:
         self.account = Account(self.config)
-        self.clock = SandboxClock(self.config.now, live=self.live)
+        self.clock = SandboxClock(self.config.now, mode=self.clock_mode)
         self.store = EventStore(self.account, self.event_cache_bytes)
         self.renderer = RowRenderer(self.account)
         self._reports: OrderedDict[tuple[str, str, int], EventColumns] = OrderedDict()

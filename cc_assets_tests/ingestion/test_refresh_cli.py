@@ -22,6 +22,7 @@ from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.lake.paths import lake_root
 from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.pipeline.tracking import refresh_tracking
+from cc_assets.sandbox.ground_truth import GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.ingestion.conftest import RESOURCES, point_at
 
@@ -64,8 +65,9 @@ def assert_no_partial_files(lake: Path) -> None:
     assert not [p for p in lake.rglob("part-*") if not p.name.endswith(".parquet")]
 
 
-def assert_tracking_equals_truth(lake: Path, server: SandboxServer) -> None:
-    truth = server.ground_truth()
+def assert_tracking_equals_truth(lake: Path, source: SandboxServer | GroundTruth) -> None:
+    """Every tracking partition equals the truth (a server's now, or a given moment's)."""
+    truth = source.ground_truth() if isinstance(source, SandboxServer) else source
     for activity in truth.reportable_activities():
         aid = activity["campaign_activity_id"]
         for report in TRACKING_REPORTS:

@@ -122,10 +122,12 @@ def test_faulted_requests_still_count_against_the_rate(serve):
             Middleware(FaultInjector, p_5xx=1, seed=1),
         ],
     )
+    statuses: list[int] = []
     with httpx.Client(base_url=served.root) as client:
-        statuses = [client.get("/v3/payload").status_code for _ in range(4)]
+        while 429 not in statuses and len(statuses) < 1_000:  # however slow the machine is
+            statuses.append(client.get("/v3/payload").status_code)
     assert statuses[0] in {500, 503}
-    assert 429 in statuses  # four calls cannot all be half a second apart without sleeping
+    assert set(statuses) <= {500, 503, 429} and 429 in statuses  # faulted calls were charged
     seen = served.instance(RequestLimits).snapshot()
     assert seen["throttled"] == statuses.count(429)
     assert seen["max_in_any_second"] <= 2

@@ -44,7 +44,8 @@ def test_tokens_limits_and_faults_in_the_served_sandbox(sandbox_factory):
 
     def hammer() -> None:
         with httpx.Client(base_url=server.root_url, headers=dict(client.headers)) as own:
-            while statuses.count(200) < 6:
+            # until the limit has refused someone, however slow the machine is
+            while statuses.count(200) < 6 or 429 not in statuses:
                 response = own.get("/v3/emails")
                 statuses.append(response.status_code)
                 if response.status_code == 429:

@@ -37,7 +37,7 @@ def test_eight_concurrent_clients_never_get_more_than_n_per_second(serve):
 
     def hammer() -> None:
         with httpx.Client(base_url=root) as client:
-            while len(accepted) < target:
+            while len(accepted) < target or not refused:  # however slow the machine is
                 response = client.get("/v3/payload")
                 with lock:
                     (accepted if response.status_code == 200 else refused).append(response)

@@ -32,7 +32,9 @@ class ConstantContactResource(dg.ConfigurableResource):
         default=None, description="shared by every run (CONSTANT_CONTACT_REQUESTS_PER_SECOND)"
     )
     daily_quota: int | None = Field(default=None, description="CONSTANT_CONTACT_DAILY_QUOTA")
-    sandbox_port: int = Field(default=8765, description="port of the built-in sandbox")
+    sandbox_port: int | None = Field(
+        default=None, description="port of the built-in sandbox (CC_ASSETS_SANDBOX_PORT, 8765)"
+    )
 
     def client_settings(self) -> ClientSettings:
         settings = ClientSettings.from_env()
