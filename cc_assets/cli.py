@@ -16,29 +16,32 @@ import logging
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import dagster as dg
-
-from cc_assets import runs
 from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.instance import ensure_dagster_home
 from cc_assets.pipeline.preflight import check_settings
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
+
+if TYPE_CHECKING:
+    from cc_assets.runs import Summary
 
 
 def _error(message: str) -> None:
     print(f"cc-assets: {message}", file=sys.stderr, flush=True)
 
 
-def print_summary(summary: runs.Summary, verbose: bool) -> None:
+def print_summary(summary: Summary, verbose: bool) -> None:
     """The closing lines: counts, landed per asset, then every failure and deferral by name."""
     print(
         f"summary: {len(summary.landed)} landed, {len(summary.failed)} failed, "
-        f"{len(summary.deferred)} deferred",
+        f"{len(summary.deferred)} deferred, {len(summary.warnings)} landed with warnings",
         flush=True,
     )
     for asset, count in sorted(Counter(i.asset for i in summary.landed).items()):
         print(f"  landed    {asset}: {count} partition(s)" if count > 1 else f"  landed    {asset}")
+    for item in summary.warnings:
+        print(f"  warning   {item.name}: {item.reason}")
     for item in summary.failed:
         print(f"  FAILED    {item.name}: {item.reason}")
     for item in summary.deferred:
@@ -51,15 +54,23 @@ def print_summary(summary: runs.Summary, verbose: bool) -> None:
     if verbose:
         for traceback in summary.tracebacks:
             print(traceback, file=sys.stderr)
-    elif summary.failed:
-        _error("tracebacks are in the Dagster run log (`make ui`), or rerun with --verbose")
+    elif summary.tracebacks:
+        print(
+            "tracebacks: in the Dagster run log (`make ui`), or rerun with --verbose",
+            file=sys.stderr,
+        )
 
 
 def refresh(day: str, verbose: bool) -> int:
-    """Validate the settings, then run."""
+    """Validate the settings, then run. Dagster and the definitions are imported only once
+    the settings passed, so a misconfiguration is reported in a second or two."""
     require_today(day)
     check_settings()
     ensure_dagster_home()
+    import dagster as dg  # noqa: PLC0415
+
+    from cc_assets import runs  # noqa: PLC0415
+
     summary = runs.refresh(day, dg.DagsterInstance.get(), verbose=verbose)
     print_summary(summary, verbose)
     if summary.ok:

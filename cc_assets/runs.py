@@ -51,6 +51,8 @@ class Summary:
     landed: list[Item] = field(default_factory=list)
     failed: list[Item] = field(default_factory=list)
     deferred: list[Item] = field(default_factory=list)
+    warnings: list[Item] = field(default_factory=list)
+    """Landed, but an optional source or some stats id failed (the reason names it)."""
     tracebacks: list[str] = field(default_factory=list)
     fatal: str | None = None
     """An account-wide refusal (credentials, quota): the rest of the refresh is deferred."""
@@ -91,7 +93,14 @@ def run_job(
         tags={PID_TAG: str(os.getpid())},
         raise_on_error=False,
     )
-    landed = {e.asset_key for e in result.get_asset_materialization_events()}
+    landed = set()
+    for event in result.get_asset_materialization_events():
+        landed.add(event.asset_key)
+        errors = event.step_materialization_data.materialization.metadata.get("errors")
+        if errors is not None and errors.value:
+            more = f" (and {len(errors.value) - 1} more)" if len(errors.value) > 1 else ""
+            name = event.asset_key.to_user_string()
+            summary.warnings.append(Item(name, partition, f"{errors.value[0]}{more}"))
     step_errors: dict[str, tuple[str, str]] = {}
     per_asset: dict[str, str] = {}
     for event in result.get_step_failure_events():
@@ -190,11 +199,6 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
     snapshots), but nothing waits on a snapshot's success: every activity's reports are read
     even when discovery or a snapshot failed. What reads a failed input is deferred, not run
     on half its data. An account-wide refusal (credentials, quota) defers everything left."""
-    # loaded here, after the settings passed: the code location loads dbt's manifest (seconds,
-    # minutes on a fresh clone), which a misconfiguration must not wait for
-    from cc_assets.definitions import defs as load  # noqa: PLC0415
-
-    defs = load()
     summary = Summary()
     recover_dead_runs(instance)
 
@@ -206,6 +210,13 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
 
     say("discovery...")
     sent = run_discovery(instance, summary)
+    if stop(["the rest of the refresh"], [None]):
+        return summary
+    # loaded only now: the code location loads dbt's manifest (seconds, minutes on a fresh
+    # clone), which an account-wide refusal at the first call must not wait for
+    from cc_assets.definitions import defs as load  # noqa: PLC0415
+
+    defs = load()
     say("daily snapshots...")
     if not stop(["campaign snapshots"], [day]):
         for job in DAILY_JOBS:
