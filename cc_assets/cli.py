@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 
 from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.instance import ensure_dagster_home
-from cc_assets.pipeline.preflight import check_settings
+from cc_assets.pipeline.preflight import (
+    check_settings,
+)
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
 
 if TYPE_CHECKING:

@@ -13,24 +13,18 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import dagster as dg
 from dagster._utils.error import SerializableErrorInfo
 
-from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.errors import ConstantContactError
-from cc_assets.defs.ingestion.assets import ACCOUNT_WIDE_ERRORS, FAILED_ASSETS
+from cc_assets.definitions import defs as load_definitions
+from cc_assets.defs.ingestion.assets import FAILED_ASSETS
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
-from cc_assets.defs.ingestion.resources import SANDBOX_NOTICE, ConstantContactResource
-from cc_assets.pipeline.discovery import discover
+from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
+from cc_assets.progress import say
 
 PID_TAG = "cc_assets/cli_pid"
 ACCOUNT_WIDE = {cls.__name__ for cls in ACCOUNT_WIDE_ERRORS} | {"ConfigurationError"}
-
-
-def say(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
 @dataclass(frozen=True)
@@ -134,25 +128,16 @@ def run_job(
     return selected <= landed
 
 
-def run_discovery(instance: dg.DagsterInstance, summary: Summary) -> list[str]:
-    """The sent activities, added as partitions. When discovery fails for a reason of its own,
+def record_discovery(
+    instance: dg.DagsterInstance, summary: Summary, sent: list[str] | None, error: str | None
+) -> list[str]:
+    """Add the sent activities as partitions. When discovery failed for a reason of its own,
     the activities already known are refreshed anyway: tracking never waits on it."""
-    resource = ConstantContactResource()
     known = instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)
-    try:
-        settings = resource.client_settings()
-        if settings.is_sandbox:
-            say(SANDBOX_NOTICE)
-        with ConstantContactClient(settings, on_event=say) as client:
-            found = discover(client)
-    except ConstantContactError as error:
-        line = f"{type(error).__name__}: {error}"
-        if isinstance(error, ACCOUNT_WIDE_ERRORS):
-            summary.fatal = line
-        summary.failed.append(Item("discovery", None, line))
+    if sent is None:
+        summary.failed.append(Item("discovery", None, error or "failed"))
         say(f"discovery failed; refreshing the {len(known)} activities already known")
         return list(known)
-    sent = [a.campaign_activity_id for a in found if a.sent]
     new = [a for a in sent if a not in set(known)]
     if new:
         instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, new)
@@ -194,11 +179,18 @@ DBT_JOB = "dbt_build_job"
 METRIC_ASSETS = ("email_metrics/activity_engagement", "email_metrics/activity_device_breakdown")
 
 
-def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Summary:
+def refresh(
+    day: str,
+    instance: dg.DagsterInstance,
+    sent: list[str] | None,
+    discovery_error: str | None = None,
+    verbose: bool = False,
+) -> Summary:
     """The whole pipeline once. Order puts what cannot be read later first (today's
     snapshots), but nothing waits on a snapshot's success: every activity's reports are read
     even when discovery or a snapshot failed. What reads a failed input is deferred, not run
-    on half its data. An account-wide refusal (credentials, quota) defers everything left."""
+    on half its data. An account-wide refusal (credentials, quota) defers everything left.
+    `sent` is what discovery found (None when it failed, with `discovery_error`)."""
     summary = Summary()
     recover_dead_runs(instance)
 
@@ -208,15 +200,8 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
         summary.defer(assets, partitions, f"not attempted: {summary.fatal}")
         return True
 
-    say("discovery...")
-    sent = run_discovery(instance, summary)
-    if stop(["the rest of the refresh"], [None]):
-        return summary
-    # loaded only now: the code location loads dbt's manifest (seconds, minutes on a fresh
-    # clone), which an account-wide refusal at the first call must not wait for
-    from cc_assets.definitions import defs as load  # noqa: PLC0415
-
-    defs = load()
+    sent = record_discovery(instance, summary, sent, discovery_error)
+    defs = load_definitions()
     say("daily snapshots...")
     if not stop(["campaign snapshots"], [day]):
         for job in DAILY_JOBS:

@@ -6,13 +6,34 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from upath import UPath
 
-from cc_assets.constant_contact.errors import ConfigurationError
+from cc_assets.constant_contact.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    QuotaExceededError,
+)
 from cc_assets.constant_contact.settings import ClientSettings, state_dir
 from cc_assets.lake.paths import lake_root
+
+ACCOUNT_WIDE_ERRORS = (AuthenticationError, QuotaExceededError)
+"""Refusals of the account itself (credentials, the day's quota): every further call would be
+refused the same way, so they end a run instead of failing one report after another."""
+
+FIRST_CALL_FATAL = (*ACCOUNT_WIDE_ERRORS, ConnectionFailedError)
+"""What ends a run at its first call (discovery): the API cannot be reached at all either."""
+
+SANDBOX_PORT = 8765
+"""Where the built-in sandbox listens when no credentials are set."""
+
+SANDBOX_NOTICE = (
+    "No Constant Contact credentials are set: running against the built-in sandbox account "
+    "(set CONSTANT_CONTACT_ACCESS_TOKEN or the refresh settings to use the real API)."
+)
 
 
 def check_settings(environ: dict[str, str] | None = None) -> ClientSettings:
@@ -77,3 +98,23 @@ def check_writable(folder: UPath, variable: str, what: str) -> None:
             f"{what} at {folder} is not writable ({reason}); point {variable} at a "
             "folder this user can write",
         ) from None
+
+
+def with_sandbox(settings: ClientSettings, port: int) -> ClientSettings:
+    """The settings as given when they hold credentials; else aimed at the built-in sandbox on
+    `port` (started, with a live clock, if none answers there)."""
+    if settings.has_credentials:
+        return settings
+    from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415 (a server's worth)
+
+    info = ensure_local_sandbox(port)
+    return replace(
+        settings,
+        base_url=info["base_url"],
+        access_token=info["access_token"],
+        client_id=info["client_id"],
+        client_secret=info["client_secret"],
+        refresh_token=info["refresh_token"],
+        token_url=info["token_url"],
+        is_sandbox=True,
+    )

@@ -77,6 +77,7 @@ def reruns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reruns]:
         }
         for name, value in env.items():
             patch.setenv(name, value)
+        server.advance_clock(4 * 3600)  # an hour after a send finished: its events still arrive
         activities = [
             a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()
         ]

@@ -14,12 +14,7 @@ import pyarrow as pa
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.errors import (
-    AuthenticationError,
-    ConstantContactError,
-    NotFoundError,
-    QuotaExceededError,
-)
+from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
 from cc_assets.lake.schemas import (
@@ -40,6 +35,7 @@ from cc_assets.lake.writer import (
     write_partition,
 )
 from cc_assets.pipeline import quality, snapshots
+from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 from cc_assets.pipeline.tracking import refresh_tracking
 
 GROUP = "constant_contact"
@@ -217,10 +213,6 @@ class ReportsFailed(dg.Failure):
 
 FAILED_ASSETS = "failed_assets"
 """The metadata entry of a partial failure: {asset key: one-line reason}."""
-
-ACCOUNT_WIDE_ERRORS = (AuthenticationError, QuotaExceededError)
-"""Refusals of the account itself (credentials, the day's quota): every further call would be
-refused the same way, so they end the run instead of failing one report after another."""
 
 READ_ERRORS = (ConstantContactError, SchemaMismatchError)
 """What fails one report and not its neighbours: the API's answers (persistent 404/5xx,
