@@ -18,12 +18,18 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cc_assets.constant_contact.errors import ConfigurationError
+from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.instance import ensure_dagster_home
+from cc_assets.pipeline.discovery import sent_activity_ids
 from cc_assets.pipeline.preflight import (
+    FIRST_CALL_FATAL,
+    SANDBOX_NOTICE,
+    SANDBOX_PORT,
     check_settings,
+    with_sandbox,
 )
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
+from cc_assets.progress import say
 
 if TYPE_CHECKING:
     from cc_assets.runs import Summary
@@ -64,19 +70,31 @@ def print_summary(summary: Summary, verbose: bool) -> None:
 
 
 def refresh(day: str, verbose: bool) -> int:
-    """Validate the settings, then run. Dagster and the definitions are imported only once
-    the settings passed, so a misconfiguration is reported in a second or two."""
+    """Validate the settings and make the first call (discovery), then run the jobs. Dagster
+    and the code location (dbt's manifest: seconds, minutes on a fresh clone) are imported
+    only after both, so a misconfiguration or a refused account is one line within seconds."""
     require_today(day)
-    check_settings()
+    settings = with_sandbox(check_settings(), SANDBOX_PORT)
+    if settings.is_sandbox:
+        say(SANDBOX_NOTICE)
+    say("discovery...")
+    sent, discovery_error = None, None
+    try:
+        sent = sent_activity_ids(settings, on_event=say)
+    except FIRST_CALL_FATAL as error:
+        _error(f"{type(error).__name__}: {error}")
+        return 1
+    except ConstantContactError as error:
+        discovery_error = f"{type(error).__name__}: {error}"
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
     from cc_assets import runs  # noqa: PLC0415
 
-    summary = runs.refresh(day, dg.DagsterInstance.get(), verbose=verbose)
+    summary = runs.refresh(day, dg.DagsterInstance.get(), sent, discovery_error, verbose)
     print_summary(summary, verbose)
     if summary.ok:
-        runs.say("refresh complete")
+        say("refresh complete")
         return 0
     return 1
 
