@@ -204,9 +204,9 @@ class ReportsFailed(dg.Failure):
     """Some reports of one partition failed; `metadata` maps each asset to its reason."""
 
     def __init__(self, partition: str, failures: dict[str, str]) -> None:
-        names = ", ".join(sorted(failures))
+        lines = "".join(f"\n- {name}: {reason}" for name, reason in sorted(failures.items()))
         super().__init__(
-            description=f"{len(failures)} report(s) of {partition} failed: {names}",
+            description=f"{len(failures)} report(s) of {partition} failed:{lines}",
             metadata={FAILED_ASSETS: dg.MetadataValue.json(failures)},
         )
 
