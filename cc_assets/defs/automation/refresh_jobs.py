@@ -3,7 +3,7 @@ name (never as an ephemeral job) and each stage's assets succeed or fail on thei
 
 import dagster as dg
 
-from cc_assets.defs.analytics.assets import DBT_ASSETS_SELECTION
+from cc_assets.defs.analytics.assets import cc_assets_dbt
 from cc_assets.defs.ingestion.assets import (
     contact_activity_details,
     email_campaign_activity_stats,
@@ -13,38 +13,37 @@ from cc_assets.defs.ingestion.assets import (
 )
 from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
 
-campaign_snapshot_job = dg.define_asset_job(
+
+def _job(
+    name: str, description: str, *assets: dg.AssetsDefinition
+) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        name, selection=dg.AssetSelection.assets(*assets), description=description
+    )
+
+
+campaign_snapshot_job = _job(
     "campaign_snapshot_job",
-    selection=dg.AssetSelection.assets(
-        email_campaigns,
-        email_campaign_summaries,
-        email_campaign_stats,
-        email_campaign_activity_stats,
-    ),
-    description="Today's campaigns, summaries and stats (each asset its own step: a failed one "
-    "costs only itself and the stats that read its campaign list).",
+    "Today's campaigns, summaries and stats (each asset its own step: a failed one costs only "
+    "itself and the stats that read its campaign list).",
+    email_campaigns,
+    email_campaign_summaries,
+    email_campaign_stats,
+    email_campaign_activity_stats,
 )
-
-contact_activity_job = dg.define_asset_job(
+contact_activity_job = _job(
     "contact_activity_job",
-    selection=dg.AssetSelection.assets(contact_activity_details),
-    description="Today's contact reports of the contacts with new engagement.",
+    "Today's contact reports of the contacts with new engagement.",
+    contact_activity_details,
 )
-
-activity_metrics_job = dg.define_asset_job(
+activity_metrics_job = _job(
     "activity_metrics_job",
-    selection=dg.AssetSelection.assets(activity_metrics),
-    description="One activity's engagement metrics and device breakdown.",
+    "One activity's engagement metrics and device breakdown.",
+    activity_metrics,
 )
-
-campaign_engagement_job = dg.define_asset_job(
-    "campaign_engagement_job",
-    selection=dg.AssetSelection.assets(campaign_engagement),
-    description="Per-campaign engagement over every activity.",
+campaign_engagement_job = _job(
+    "campaign_engagement_job", "Per-campaign engagement over every activity.", campaign_engagement
 )
-
-dbt_build_job = dg.define_asset_job(
-    "dbt_build_job",
-    selection=DBT_ASSETS_SELECTION,
-    description="`dbt build` of every model, with its tests as asset checks.",
+dbt_build_job = _job(
+    "dbt_build_job", "`dbt build` of every model, with its tests as asset checks.", cc_assets_dbt
 )
