@@ -122,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     except (BackfillRefusedError, ConfigurationError) as error:
         _error(str(error))
         return 2
-    except OSError as error:  # the Dagster instance's storage (DAGSTER_HOME), the sandbox
-        _error(f"refresh failed: {type(error).__name__}: {error}")
+    except Exception as error:  # the instance's storage (DAGSTER_HOME), the code location
+        if args.verbose:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _error(f"refresh failed: {type(error).__name__}: {first} (rerun with --verbose)")
         return 1
 
 

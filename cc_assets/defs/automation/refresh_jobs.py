@@ -1,6 +1,10 @@
 """The named jobs `cc-assets refresh` runs, one per stage, so its runs show in the UI under a
 name (never as an ephemeral job) and each stage's assets succeed or fail on their own steps."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from cc_assets.defs.analytics.assets import cc_assets_dbt
@@ -13,10 +17,13 @@ from cc_assets.defs.ingestion.assets import (
 )
 from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
 
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
-def _job(
-    name: str, description: str, *assets: dg.AssetsDefinition
-) -> dg.UnresolvedAssetJobDefinition:
+
+def _job(name: str, description: str, *assets: dg.AssetsDefinition) -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name, selection=dg.AssetSelection.assets(*assets), description=description
     )
