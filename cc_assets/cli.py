@@ -1,205 +1,132 @@
 """`cc-assets refresh`: the whole pipeline once, on the configured Dagster instance and API.
 
-Discovery (adds sent activities as partitions), the daily snapshots, every activity's tracking
-reports, then the contact reports and whatever runs downstream (metrics, dbt). Progress goes to
-the terminal; a failure ends with one clear line and a non-zero exit, never a secret.
+Settings are checked first, before any call (numbers, URLs, credentials for the API version,
+writable lake, state folder and token store). Then discovery (adds sent activities as
+partitions), the daily snapshots, every activity's tracking reports, the contact reports and
+what runs downstream (metrics, dbt), each as a named Dagster job. Progress goes to the
+terminal; each failure is one line (its traceback is in the run log, and on the terminal with
+`--verbose`); the run ends with a summary of what landed, failed and was deferred. Exit codes:
+0 everything landed, 1 something failed or was deferred, 2 the command or a setting is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import dagster as dg
-
-from cc_assets.constant_contact.errors import ConstantContactError
-from cc_assets.defs.analytics.assets import cc_assets_dbt, dbt_project
-from cc_assets.defs.analytics.project import dbt_cli, dbt_environment
-from cc_assets.defs.ingestion import assets as raw
-from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
-from cc_assets.defs.ingestion.resources import SANDBOX_NOTICE, ConstantContactResource, LakeResource
-from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
+from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.instance import ensure_dagster_home
-from cc_assets.pipeline.discovery import discover
+from cc_assets.pipeline.discovery import sent_activity_ids
+from cc_assets.pipeline.preflight import (
+    FIRST_CALL_FATAL,
+    SANDBOX_NOTICE,
+    check_settings,
+    with_sandbox,
+)
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
+from cc_assets.progress import say
 
-DAILY_BEFORE_TRACKING = [
-    raw.email_campaigns,
-    raw.email_campaign_summaries,
-    raw.email_campaign_stats,
-    raw.email_campaign_activity_stats,
-]
-DAILY_AFTER_TRACKING = [raw.contact_activity_details]
+if TYPE_CHECKING:
+    from cc_assets.runs import Summary
 
 
-@dataclass
-class Step:
-    """One stage of a refresh: a name for the progress line and what it runs."""
-
-    name: str
-    run: Callable[[dg.DagsterInstance, str, list[str]], None]
+def _error(message: str) -> None:
+    print(f"cc-assets: {message}", file=sys.stderr, flush=True)
 
 
-def _say(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
-
-
-def resources() -> dict[str, object]:
-    return {"constant_contact": ConstantContactResource(), "lake": LakeResource()}
-
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-PID_TAG = "cc_assets/cli_pid"
-
-
-def _materialize(
-    instance: dg.DagsterInstance, assets: Sequence[object], partition_key: str | None
-) -> None:
-    """One in-process run; its full log stays in the instance (see the UI), the terminal gets
-    warnings and the progress lines only."""
-    dg.materialize(
-        list(assets),
-        instance=instance,
-        resources=resources(),
-        partition_key=partition_key,
-        run_config=QUIET,
-        tags={PID_TAG: str(os.getpid())},
+def print_summary(summary: Summary, verbose: bool) -> None:
+    """The closing lines: counts, landed per asset, then every failure and deferral by name."""
+    print(
+        f"summary: {len(summary.landed)} landed, {len(summary.failed)} failed, "
+        f"{len(summary.deferred)} deferred, {len(summary.warnings)} landed with warnings",
+        flush=True,
     )
+    for asset, count in sorted(Counter(i.asset for i in summary.landed).items()):
+        print(f"  landed    {asset}: {count} partition(s)" if count > 1 else f"  landed    {asset}")
+    for item in summary.warnings:
+        print(f"  warning   {item.name}: {item.reason}")
+    for item in summary.failed:
+        print(f"  FAILED    {item.name}: {item.reason}")
+    for item in summary.deferred:
+        print(f"  deferred  {item.name}: {item.reason}")
+    if summary.fatal is not None:
+        _error(summary.fatal)
+    for item in summary.failed:
+        if summary.fatal is None or item.reason != summary.fatal:
+            _error(f"failed: {item.name}: {item.reason}")
+    if verbose:
+        for traceback in summary.tracebacks:
+            print(traceback, file=sys.stderr)
+    elif summary.tracebacks:
+        print(
+            "tracebacks: in the Dagster run log (`make ui`), or rerun with --verbose",
+            file=sys.stderr,
+        )
 
 
-def run_discovery(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
-    resource = ConstantContactResource()
-    settings = resource.client_settings()
-    if settings.is_sandbox:
-        _say(SANDBOX_NOTICE)
-    from cc_assets.constant_contact.client import ConstantContactClient  # noqa: PLC0415
-
-    with ConstantContactClient(settings, on_event=_say) as client:
-        found = discover(client)
-    sent.extend(a.campaign_activity_id for a in found if a.sent)
-    known = set(instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES))
-    new = [a for a in sent if a not in known]
-    if new:
-        instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, new)
-    _say(f"discovery: {len(sent)} sent activities ({len(new)} new partitions)")
-
-
-def run_daily(assets: Sequence[object]) -> Callable[[dg.DagsterInstance, str, list[str]], None]:
-    def run(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
-        _materialize(instance, assets, day)
-
-    return run
-
-
-def run_tracking(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
-    for index, activity_id in enumerate(sent, 1):
-        _materialize(instance, [raw.campaign_activity_reports], activity_id)
-        _say(f"tracking reports: {index}/{len(sent)} activities ({activity_id})")
-
-
-def run_metrics(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
-    for index, activity_id in enumerate(sent, 1):
-        _materialize(instance, [activity_metrics], activity_id)
-        _say(f"metrics: {index}/{len(sent)} activities")
-    _materialize(instance, [campaign_engagement], None)
-
-
-def run_dbt(instance: dg.DagsterInstance, day: str, sent: list[str]) -> None:
-    dg.materialize(
-        [cc_assets_dbt],
-        instance=instance,
-        resources={"dbt": dbt_cli(dbt_project)},
-        run_config=QUIET,
-        tags={PID_TAG: str(os.getpid())},
-    )
-    _say(f"dbt build: warehouse {dbt_environment()['CC_ASSETS_WAREHOUSE']}")
-
-
-STEPS: list[Step] = [
-    Step("discovery", run_discovery),
-    Step("daily snapshots", run_daily(DAILY_BEFORE_TRACKING)),
-    Step("tracking reports", run_tracking),
-    Step("contact reports", run_daily(DAILY_AFTER_TRACKING)),
-    Step("metrics", run_metrics),
-    Step("dbt build", run_dbt),
-]
-"""The refresh, in order."""
-
-
-def instance_for_cli() -> dg.DagsterInstance:
-    """DAGSTER_HOME when set (production: Postgres storage), else `./.dagster_home`."""
-    ensure_dagster_home()
-    return dg.DagsterInstance.get()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover_dead_runs(instance: dg.DagsterInstance) -> None:
-    """Runs of an earlier `cc-assets refresh` that was killed stay STARTED and keep their pool
-    slots (no daemon runs here to notice). Fail them and free the slots, or this refresh would
-    wait for them forever."""
-    live = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
-    for run in instance.get_runs(dg.RunsFilter(statuses=live)):
-        pid = run.tags.get(PID_TAG)
-        if pid is None or _alive(int(pid)):
-            continue
-        instance.report_run_failed(run, "its cc-assets refresh process died")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        _say(f"marked run {run.run_id} of a dead refresh (pid {pid}) as failed")
-
-
-def refresh(day: str) -> None:
+def refresh(day: str, verbose: bool) -> int:
+    """Validate the settings and make the first call (discovery), then run the jobs. Dagster
+    and the code location (dbt's manifest: seconds, minutes on a fresh clone) are imported
+    only after both, so a misconfiguration or a refused account is one line within seconds."""
     require_today(day)
-    instance = instance_for_cli()
-    recover_dead_runs(instance)
-    sent: list[str] = []
-    for step in STEPS:
-        _say(f"{step.name}...")
-        step.run(instance, day, sent)
-    _say("refresh complete")
+    settings = with_sandbox(check_settings())
+    if settings.is_sandbox:
+        say(SANDBOX_NOTICE)
+    say("discovery...")
+    sent, discovery_error = None, None
+    try:
+        sent = sent_activity_ids(settings, on_event=say)
+    except FIRST_CALL_FATAL as error:
+        _error(f"{type(error).__name__}: {error}")
+        return 1
+    except ConstantContactError as error:
+        discovery_error = f"{type(error).__name__}: {error}"
+    ensure_dagster_home()
+    import dagster as dg  # noqa: PLC0415
 
+    from cc_assets import runs  # noqa: PLC0415
 
-def _root_cause(error: BaseException) -> BaseException:
-    seen = error
-    while True:
-        nested = getattr(seen, "user_exception", None) or seen.__cause__
-        if nested is None or nested is seen:
-            return seen
-        seen = nested
+    summary = runs.refresh(day, dg.DagsterInstance.get(), sent, discovery_error, verbose)
+    print_summary(summary, verbose)
+    if summary.ok:
+        say("refresh complete")
+        return 0
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cc-assets", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cc-assets", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("refresh", help="run the whole pipeline once")
     run.add_argument("--date", default=None, help="snapshot date (UTC), YYYY-MM-DD; only today")
+    run.add_argument(
+        "--verbose", action="store_true", help="print each failure's traceback on the terminal"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     day = args.date or datetime.now(UTC).date().isoformat()
     try:
         datetime.strptime(day, "%Y-%m-%d")
-        refresh(day)
-    except (BackfillRefusedError, ValueError) as error:
-        print(f"cc-assets: {error}", file=sys.stderr)
+    except ValueError:
+        _error(f"--date {day}: not a date; use YYYY-MM-DD (today, UTC)")
         return 2
-    except (dg.DagsterError, ConstantContactError, OSError) as error:
-        cause = _root_cause(error)
-        print(f"cc-assets: refresh failed: {type(cause).__name__}: {cause}", file=sys.stderr)
+    try:
+        return refresh(day, args.verbose)
+    except (BackfillRefusedError, ConfigurationError) as error:
+        _error(str(error))
+        return 2
+    except Exception as error:  # the instance's storage (DAGSTER_HOME), the code location
+        if args.verbose:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _error(f"refresh failed: {type(error).__name__}: {first} (rerun with --verbose)")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from upath import UPath
 
@@ -45,7 +46,10 @@ def conform(
     columns = dict(zip(batch.schema.names, batch.columns, strict=True))
     n = batch.num_rows
     if "captured_at" in table.schema.names:
-        columns["captured_at"] = pa.array([captured_at] * n, table.schema.field("captured_at").type)
+        now = pa.array([captured_at] * n, table.schema.field("captured_at").type)
+        held = columns.get("captured_at")
+        # rows carried over from an earlier capture keep their own time; new rows get this one
+        columns["captured_at"] = now if held is None else pc.fill_null(held.cast(now.type), now)
     if table.partition_column == SNAPSHOT_DATE and key is not None:
         columns[SNAPSHOT_DATE] = pa.array([date.fromisoformat(key)] * n, pa.date32())
     unknown = set(columns) - set(table.schema.names)

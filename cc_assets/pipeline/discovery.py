@@ -7,12 +7,13 @@ and each reported activity one more to read its status (reference §4).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.settings import ClientSettings
 
 REPORTED_ROLES = ("primary_email", "resend")
 
@@ -56,3 +57,11 @@ def campaign_activities(
 def discover(client: ConstantContactClient, after: datetime | None = None) -> list[ActivityStatus]:
     """Every reported-role activity of campaigns updated after `after` (all when None)."""
     return campaign_activities(client, client.iter_campaigns(after_date=after))
+
+
+def sent_activity_ids(
+    settings: ClientSettings, on_event: Callable[[str], None] | None = None
+) -> list[str]:
+    """The ids of every sent reported activity: the partitions a refresh reads."""
+    with ConstantContactClient(settings, on_event=on_event) as client:
+        return [a.campaign_activity_id for a in discover(client) if a.sent]

@@ -6,19 +6,47 @@ any snapshot date but today's (UTC).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from upath import UPath
 
-from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.client import CAMPAIGN_STATS_BATCH, ConstantContactClient
+from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.constant_contact.parsing import api_schema, batch
 from cc_assets.lake.paths import asset_dir, lake_root
-from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS, EMAIL_CAMPAIGNS, TRACKING_TABLES
+from cc_assets.lake.schemas import (
+    CONTACT_ACTIVITY_DETAILS,
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGN_STATS,
+    EMAIL_CAMPAIGNS,
+    SNAPSHOT_DATE,
+    TRACKING_TABLES,
+    AssetTable,
+)
+from cc_assets.lake.writer import read_partition
 from cc_assets.pipeline.discovery import REPORTED_ROLES
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class Capture:
+    """One daily snapshot's fresh rows, and which entities they hold incompletely.
+
+    `incomplete` holds the entity keys (the natural key without `snapshot_date`) whose fresh row
+    is missing or degraded because a call failed, not because the API dropped them: a same-day
+    rerun keeps the earlier capture's row for those (see `merge_same_day`). `errors` are the
+    one-line reasons, for the run log and the metadata."""
+
+    rows: pa.Table
+    incomplete: set[tuple[Any, ...]] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
 
 
 class BackfillRefusedError(ValueError):
@@ -35,18 +63,48 @@ def require_today(partition_key: str, now: datetime | None = None) -> None:
         )
 
 
-def campaign_rows(client: ConstantContactClient) -> Iterator[pa.RecordBatch]:
-    """Campaigns x activities, with role, status, subject and the last completed send."""
+def _optional(capture: Capture, key: tuple[Any, ...], what: str, fetch: Callable[[], Any]) -> Any:
+    """An optional source of a snapshot row: on an API error the row keeps a null field and the
+    reason is recorded, so one endpoint an account lacks never costs the snapshot."""
+    try:
+        return fetch()
+    except ConstantContactError as error:
+        capture.incomplete.add(key)
+        capture.errors.append(f"{what} unavailable ({error}); its fields are null")
+        return None
+
+
+def campaign_rows(client: ConstantContactClient) -> Capture:
+    """Campaigns x activities, with role, status, subject and the last completed send.
+
+    The activity details and the send history are optional sources: when one fails, the row
+    lands with those fields null and a warning (a campaign's own listing is not optional)."""
     schema = api_schema(EMAIL_CAMPAIGNS)
+    capture = Capture(schema.empty_table())
+    rows: list[dict[str, Any]] = []
     for campaign in client.iter_campaigns():
         detail = client.get_campaign(campaign["campaign_id"])
-        rows: list[dict[str, Any]] = []
         for ref in detail.get("campaign_activities", []):
-            activity = client.get_activity(ref["campaign_activity_id"])
+            activity_id = ref["campaign_activity_id"]
+            key = (detail.get("campaign_id"), activity_id)
+            activity = (
+                _optional(
+                    capture,
+                    key,
+                    f"activity {activity_id}",
+                    lambda activity_id=activity_id: client.get_activity(activity_id),
+                )
+                or {}
+            )
             sent_time = None
             if ref.get("role") in REPORTED_ROLES and activity.get("current_status") == "DONE":
-                history = client.get_send_history(ref["campaign_activity_id"])
-                done = [h["run_date"] for h in history if h.get("send_status") == "COMPLETED"]
+                history = _optional(
+                    capture,
+                    key,
+                    f"send history of {activity_id}",
+                    lambda activity_id=activity_id: client.get_send_history(activity_id),
+                )
+                done = [h["run_date"] for h in history or [] if h.get("send_status") == "COMPLETED"]
                 sent_time = max(done) if done else None
             rows.append(
                 {
@@ -72,7 +130,8 @@ def campaign_rows(client: ConstantContactClient) -> Iterator[pa.RecordBatch]:
                     "sent_time": sent_time,
                 }
             )
-        yield batch(rows, schema)
+    capture.rows = pa.Table.from_batches([batch(rows, schema)], schema)
+    return capture
 
 
 def sent_ids(campaigns: pa.Table) -> tuple[list[str], list[str]]:
@@ -83,6 +142,103 @@ def sent_ids(campaigns: pa.Table) -> tuple[list[str], list[str]]:
     return sorted({r["campaign_id"] for r in done}), sorted(
         {r["campaign_activity_id"] for r in done}
     )
+
+
+def campaign_stats(client: ConstantContactClient, campaign_ids: Sequence[str]) -> Capture:
+    """Campaign stats for `campaign_ids`, the good ones landed even when some id has none.
+
+    One campaign without stats makes CC answer 404 for the whole call, so a 404 batch is split
+    in halves until the id(s) at fault are alone: they are reported, the others land, at a cost
+    of about 2 x log2(batch) extra calls per id at fault."""
+    schema = api_schema(EMAIL_CAMPAIGN_STATS)
+    capture = Capture(schema.empty_table())
+    batches: list[pa.RecordBatch] = []
+
+    def read(ids: Sequence[str]) -> None:
+        try:
+            batches.append(client.get_campaign_stats(ids).batch)
+        except NotFoundError as error:
+            if len(ids) == 1:
+                capture.incomplete.add((ids[0],))
+                capture.errors.append(f"campaign {ids[0]}: {error}")
+                return
+            middle = len(ids) // 2
+            read(ids[:middle])
+            read(ids[middle:])
+
+    size = CAMPAIGN_STATS_BATCH
+    for start in range(0, len(campaign_ids), size):
+        read(list(campaign_ids[start : start + size]))
+    capture.rows = pa.Table.from_batches(batches, schema)
+    return capture
+
+
+def activity_stats(client: ConstantContactClient, activity_ids: Sequence[str]) -> Capture:
+    """Activity stats; CC answers a partial batch with results plus `errors`, so the results
+    land and every id left without stats is reported."""
+    result = client.get_activity_stats(activity_ids)
+    rows = pa.Table.from_batches([result.batch], api_schema(EMAIL_CAMPAIGN_ACTIVITY_STATS))
+    returned = set(rows["campaign_activity_id"].to_pylist())
+    missing = [i for i in activity_ids if i not in returned]
+    errors = [f"{e.error_key}: {e.error_message}" for e in result.errors]
+    if missing and not errors:
+        errors = [f"no stats returned for {len(missing)} activities"]
+    return Capture(rows, {(i,) for i in missing}, errors)
+
+
+def merge_same_day(
+    table: AssetTable, day: str, capture: Capture, root: UPath | None = None
+) -> pa.Table:
+    """A same-day rerun replaces the snapshot with the newer capture, except for the entities
+    this capture holds incompletely: for those the earlier capture's rows (with their own
+    `captured_at`) stay. An entity the API no longer lists at all disappears, as it should."""
+    previous = read_partition(table, day, root=root) if capture.incomplete else None
+    if previous is None or previous.num_rows == 0:
+        return capture.rows
+    names = [c for c in table.natural_key if c != SNAPSHOT_DATE]
+    kept_keys = set(zip(*(previous[c].to_pylist() for c in names), strict=True)) & set(
+        capture.incomplete
+    )
+    if not kept_keys:
+        return capture.rows
+
+    def mask(rows: pa.Table) -> pa.Array:
+        keys = zip(*(rows[c].to_pylist() for c in names), strict=True)
+        return pa.array([k in kept_keys for k in keys], pa.bool_())
+
+    fresh = capture.rows.filter(pc.invert(mask(capture.rows)))
+    stamp = previous.schema.field("captured_at").type
+    fresh = fresh.append_column("captured_at", pa.nulls(fresh.num_rows, stamp))
+    carried = previous.filter(mask(previous)).select(fresh.column_names)
+    return pa.concat_tables([fresh, carried.cast(fresh.schema)])
+
+
+def union_same_day(
+    table: AssetTable, day: str, fresh: Iterator[pa.RecordBatch], root: UPath | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Every capture of the day, merged on the natural key: the fresh rows, then the rows of the
+    day's earlier capture that the fresh ones do not repeat (with their own `captured_at`).
+
+    For the contact reports: a rerun reads only the contacts active since the previous capture,
+    so rewriting the day with those alone would drop everyone read before. An event the lake
+    already holds and a contact report shows again is taken once."""
+    names = [c for c in table.natural_key if c != SNAPSHOT_DATE]
+    seen: set[tuple[Any, ...]] = set()
+
+    def new_rows(rows: pa.RecordBatch) -> pa.RecordBatch:
+        keep = []
+        for key in zip(*(rows[c].to_pylist() for c in names), strict=True):
+            keep.append(key not in seen)
+            seen.add(key)
+        return rows.filter(pa.array(keep, pa.bool_()))
+
+    for rows in fresh:
+        yield new_rows(rows)
+    previous = read_partition(table, day, root=root)
+    if previous is None:
+        return
+    for rows in previous.drop_columns([SNAPSHOT_DATE]).to_batches():
+        yield new_rows(rows)
 
 
 ENGAGEMENT_REPORTS = ("opens", "clicks", "bounces", "optouts", "forwards")

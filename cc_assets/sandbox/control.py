@@ -58,6 +58,19 @@ async def faults(request: Request) -> JSON:
     return JSON(injector.settings())
 
 
+async def path_faults(request: Request) -> JSON:
+    injector = _parts(request).faults
+    if request.method == "PUT":
+        body = await request.json()
+        if not isinstance(body, dict):
+            return bad_request("the body must be an object {path-regex: status}")
+        try:
+            injector.configure_paths(body)
+        except (TypeError, ValueError) as exc:
+            return bad_request(str(exc))
+    return JSON(injector.path_faults())
+
+
 async def limits(request: Request) -> JSON:
     rules = _parts(request).limits
     if request.method == "PUT":
@@ -101,6 +114,7 @@ routes = [
     Route("/__sandbox__/clock", clock),
     Route("/__sandbox__/clock/advance", advance_clock, methods=["POST"]),
     Route("/__sandbox__/faults", faults, methods=["GET", "PUT"]),
+    Route("/__sandbox__/faults/paths", path_faults, methods=["GET", "PUT"]),
     Route("/__sandbox__/limits", limits, methods=["GET", "PUT"]),
     Route("/__sandbox__/limits/reset-quota", reset_quota, methods=["POST"]),
     Route("/__sandbox__/requests", requests_seen),

@@ -7,6 +7,12 @@ body is cut in half under a matching Content-Length (a complete HTTP message of 
 `latency_ms` delays every API request. With everything at 0 a request passes straight through,
 so the injector costs nothing on the fast path.
 
+Path faults are persistent rather than drawn: `{path-regex: status}` makes every API request
+whose path matches answer that status, for good, with CC's error body for it (a 404 for an
+endpoint an account lacks, a 500 for a report that is broken on the server's side), until they
+are cleared. They let a test break one activity's report and leave the rest of the account
+healthy.
+
 Install it INSIDE the request limits: a faulted request then still counts against the rate and
 the quota, as a call that fails on the real API still spends the key's allowance.
 """
@@ -15,13 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cc_assets.sandbox.limits import is_api_request
-from cc_assets.sandbox.responses import JSON, SERVER_ERROR, THROTTLED, UNAVAILABLE
+from cc_assets.sandbox.responses import (
+    JSON,
+    SERVER_ERROR,
+    THROTTLED,
+    UNAVAILABLE,
+    error_array,
+    not_found,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,7 @@ class FaultInjector:
         self.app = app
         self._settings = FaultSettings(p_5xx, p_429, p_drop, p_truncate, latency_ms)
         self._random = random.Random(seed)
+        self._paths: list[tuple[re.Pattern[str], int]] = []
 
     def configure(self, **settings: float) -> dict[str, float]:
         """Change some settings (unknown names or bad values raise ValueError/TypeError)."""
@@ -69,8 +84,31 @@ class FaultInjector:
     def settings(self) -> dict[str, float]:
         return asdict(self._settings)
 
+    def configure_paths(self, faults: dict[str, int]) -> dict[str, int]:
+        """Replace the persistent path faults (`{}` clears them). A bad regex or a status that
+        is not an HTTP error raises ValueError before anything changes."""
+        compiled = []
+        for pattern, status in faults.items():
+            code = int(status)
+            if not 400 <= code <= 599:
+                raise ValueError(f"{pattern}: status {status} is not an HTTP error (400-599)")
+            try:
+                compiled.append((re.compile(pattern), code))
+            except re.error as exc:
+                raise ValueError(f"{pattern}: {exc}") from None
+        self._paths = compiled
+        return self.path_faults()
+
+    def path_faults(self) -> dict[str, int]:
+        return {pattern.pattern: status for pattern, status in self._paths}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         s = self._settings
+        if self._paths and is_api_request(scope):
+            status = next((c for p, c in self._paths if p.search(scope["path"])), None)
+            if status is not None:
+                await _error(status)(scope, receive, send)
+                return
         if not s.active or not is_api_request(scope):
             await self.app(scope, receive, send)
             return
@@ -113,3 +151,16 @@ class FaultInjector:
         headers.append((b"content-length", str(len(body) if drop else len(cut)).encode()))
         await send({"type": "http.response.start", "status": start["status"], "headers": headers})
         await send({"type": "http.response.body", "body": cut, "more_body": drop})
+
+
+def _error(status: int) -> JSON:
+    """CC's body for a persistent fault's status: the array form every non-401/429 error has."""
+    if status == 404:
+        return not_found()
+    if status == 500:
+        return JSON(SERVER_ERROR, 500)
+    if status == 503:
+        return JSON(UNAVAILABLE, 503)
+    if status == 429:
+        return JSON(THROTTLED, 429)
+    return error_array(status, "sandbox.fault", f"Injected fault ({status}).")

@@ -122,6 +122,10 @@ class SandboxServer:
     def set_faults(self, **settings: float) -> dict[str, float]:
         return self._call("PUT", "/faults", settings)
 
+    def set_path_faults(self, faults: dict[str, int]) -> dict[str, int]:
+        """Make every API path matching a regex answer its status for good (`{}` clears)."""
+        return self._call("PUT", "/faults/paths", faults)
+
     def advance_clock(self, seconds: float) -> datetime:
         self._call("POST", "/clock/advance", {"seconds": seconds})
         return self.now()

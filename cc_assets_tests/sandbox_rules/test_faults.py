@@ -131,3 +131,26 @@ def test_faulted_requests_still_count_against_the_rate(serve):
     seen = served.instance(RequestLimits).snapshot()
     assert seen["throttled"] == statuses.count(429)
     assert seen["max_in_any_second"] <= 2
+
+
+def test_path_faults_answer_their_status_for_good_on_matching_paths_only(serve):
+    root, injector = faulty(serve)
+    injector.configure_paths({"^/v3/payload$": 404, "^/v2/": 500})
+    with httpx.Client(base_url=root) as client:
+        for _ in range(3):  # persistent, not drawn
+            missing = client.get("/v3/payload")
+            assert missing.status_code == 404
+            assert missing.json()[0]["error_key"] == "resource.not_found"
+            broken = client.get("/v2/payload")
+            assert broken.status_code == 500 and broken.json() == SERVER_ERROR
+        injector.configure_paths({})
+        assert client.get("/v3/payload").json() == PAYLOAD
+
+
+def test_bad_path_faults_are_refused_and_change_nothing(serve):
+    _, injector = faulty(serve)
+    injector.configure_paths({"^/v3/payload$": 503})
+    for bad in ({"(": 404}, {"^/v3/": 200}, {"^/v3/": "many"}):
+        with pytest.raises(ValueError):
+            injector.configure_paths(bad)
+    assert injector.path_faults() == {"^/v3/payload$": 503}

@@ -5,7 +5,9 @@ from pydantic import Field
 
 from cc_assets.defs.ingestion.assets import (
     ACTIVITY_TABLES,
+    FAILED_ASSETS,
     POOL,
+    ReportFailure,
     asset_key,
     campaign_activity_reports,
     contact_activity_details,
@@ -51,9 +53,14 @@ def refresh_hot_activities(
     so lineage, metadata plots and declarative automation see every refreshed partition."""
     selected = {table.name for table in ACTIVITY_TABLES}
     root = lake.root()
+    failures: dict[str, str] = {}
     with constant_contact.open(context.log) as client:
         for index, activity_id in enumerate(config.activity_ids, 1):
             for refreshed in refresh_activity(client, activity_id, root, selected, context.log):
+                name = f"{refreshed.key.to_user_string()}[{activity_id}]"
+                if isinstance(refreshed, ReportFailure):
+                    failures[name] = refreshed.reason
+                    continue
                 context.log_event(
                     dg.AssetMaterialization(
                         asset_key=refreshed.key, partition=activity_id, metadata=refreshed.metadata
@@ -61,9 +68,13 @@ def refresh_hot_activities(
                 )
                 for check in refreshed.checks:
                     if not check.passed:
-                        name = refreshed.key.to_user_string()
-                        context.log.warning(f"{name}[{activity_id}]: {check.check_name} failed")
+                        context.log.warning(f"{name}: {check.check_name} failed")
             context.log.info(f"hot refresh: {index}/{len(config.activity_ids)} activities")
+    if failures:
+        raise dg.Failure(
+            description=f"{len(failures)} report(s) failed; every other one landed",
+            metadata={FAILED_ASSETS: dg.MetadataValue.json(failures)},
+        )
 
 
 @dg.job(

@@ -14,6 +14,7 @@ import pyarrow as pa
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
 from cc_assets.lake.schemas import (
@@ -27,8 +28,14 @@ from cc_assets.lake.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
-from cc_assets.lake.writer import WriteResult, read_partition, write_partition
+from cc_assets.lake.writer import (
+    SchemaMismatchError,
+    WriteResult,
+    read_partition,
+    write_partition,
+)
 from cc_assets.pipeline import quality, snapshots
+from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 from cc_assets.pipeline.tracking import refresh_tracking
 
 GROUP = "constant_contact"
@@ -124,6 +131,7 @@ def _checks(
 
 
 ACTIVITY_TABLES = [*(TRACKING_TABLES[r] for r in TRACKING_REPORTS), EMAIL_LINKS]
+REPORT_OF_TABLE = {TRACKING_TABLES[r].name: r for r in TRACKING_REPORTS}
 
 
 @dg.multi_asset(
@@ -155,14 +163,24 @@ ACTIVITY_TABLES = [*(TRACKING_TABLES[r] for r in TRACKING_REPORTS), EMAIL_LINKS]
 def campaign_activity_reports(
     context: dg.AssetExecutionContext, constant_contact: ConstantContactResource, lake: LakeResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """The tracking reports and the links report of one sent activity, refreshed incrementally."""
+    """The tracking reports and the links report of one sent activity, refreshed incrementally.
+
+    Each report lands or fails on its own: the ones that landed are materialized, then the run
+    fails naming each report that did not, with its endpoint and reason (in the failure's
+    metadata, one entry per asset), so a rerun reads exactly those again."""
     selected = {key.path[-1] for key in context.selected_asset_keys}
+    failures: dict[str, str] = {}
     with constant_contact.open(context.log) as client:
         for refreshed in refresh_activity(
             client, context.partition_key, lake.root(), selected, context.log
         ):
+            if isinstance(refreshed, ReportFailure):
+                failures[refreshed.key.to_user_string()] = refreshed.reason
+                continue
             yield dg.MaterializeResult(asset_key=refreshed.key, metadata=refreshed.metadata)
             yield from refreshed.checks
+    if failures:
+        raise ReportsFailed(context.partition_key, failures)
 
 
 @dataclass
@@ -174,65 +192,115 @@ class ActivityAssetRefresh:
     checks: list[dg.AssetCheckResult]
 
 
+@dataclass
+class ReportFailure:
+    """One activity asset whose report could not be read: nothing of it was written."""
+
+    key: dg.AssetKey
+    reason: str
+
+
+class ReportsFailed(dg.Failure):
+    """Some reports of one partition failed; `metadata` maps each asset to its reason."""
+
+    def __init__(self, partition: str, failures: dict[str, str]) -> None:
+        lines = "".join(f"\n- {name}: {reason}" for name, reason in sorted(failures.items()))
+        super().__init__(
+            description=f"{len(failures)} report(s) of {partition} failed:{lines}",
+            metadata={FAILED_ASSETS: dg.MetadataValue.json(failures)},
+        )
+
+
+FAILED_ASSETS = "failed_assets"
+"""The metadata entry of a partial failure: {asset key: one-line reason}."""
+
+READ_ERRORS = (ConstantContactError, SchemaMismatchError)
+"""What fails one report and not its neighbours: the API's answers (persistent 404/5xx,
+malformed pages, refused rows) and a page that does not fit the asset's schema."""
+
+
 def refresh_activity(
     client: ConstantContactClient,
     activity_id: str,
     root: UPath,
     selected: set[str],
     log: dg.DagsterLogManager,
-) -> Iterator[ActivityAssetRefresh]:
-    """Refresh the selected activity assets of one activity. Shared by the partitioned
+) -> Iterator[ActivityAssetRefresh | ReportFailure]:
+    """Refresh the selected activity assets of one activity, each on its own: a report that
+    fails yields a `ReportFailure` and the next report is read; an account-wide refusal ends
+    the refresh (the reports already refreshed stay materialized). Shared by the partitioned
     multi-asset and the batched hot-activity job, so both record the same metadata."""
     captured_at = datetime.now(UTC)
-    for report in TRACKING_REPORTS:
-        table = TRACKING_TABLES[report]
+    for table in ACTIVITY_TABLES:
         if table.name not in selected:
             continue
-        refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
-        log.info(
-            f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
-            f"{refresh.api_calls} API calls"
-        )
-        metadata = _metadata(
-            client,
-            WriteResult(refresh.rows, refresh.path),
-            table,
-            activity_id,
-            root,
-            new_rows=dg.MetadataValue.int(refresh.new_rows),
-            api_calls=dg.MetadataValue.int(refresh.api_calls),
-            pages=dg.MetadataValue.int(refresh.pages),
-            full_read=refresh.full_read,
-            watermark=str(refresh.watermark) if refresh.watermark else "none",
-        )
-        yield ActivityAssetRefresh(
-            asset_key(table),
-            metadata,
-            list(_checks(table, refresh.path, activity_id, report, root)),
-        )
-    if EMAIL_LINKS.name in selected:
-        calls = client.calls
-        links = [client.get_links(activity_id)]
-        result = write_partition(
-            EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root
-        )
-        metadata = _metadata(
-            client,
-            result,
-            EMAIL_LINKS,
-            activity_id,
-            root,
-            api_calls=dg.MetadataValue.int(client.calls - calls),
-        )
-        yield ActivityAssetRefresh(
-            asset_key(EMAIL_LINKS),
-            metadata,
-            list(_checks(EMAIL_LINKS, result.path, None, None, root)),
-        )
+        try:
+            if table is EMAIL_LINKS:
+                yield _refresh_links(client, activity_id, root, captured_at)
+            else:
+                yield _refresh_report(client, activity_id, table, root, captured_at, log)
+        except ACCOUNT_WIDE_ERRORS:
+            raise
+        except READ_ERRORS as error:
+            log.error(f"{table.name}[{activity_id}] failed: {type(error).__name__}: {error}")
+            yield ReportFailure(asset_key(table), f"{type(error).__name__}: {error}")
+
+
+def _refresh_report(
+    client: ConstantContactClient,
+    activity_id: str,
+    table: AssetTable,
+    root: UPath,
+    captured_at: datetime,
+    log: dg.DagsterLogManager,
+) -> ActivityAssetRefresh:
+    report = REPORT_OF_TABLE[table.name]
+    refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    log.info(
+        f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
+        f"{refresh.api_calls} API calls"
+    )
+    metadata = _metadata(
+        client,
+        WriteResult(refresh.rows, refresh.path),
+        table,
+        activity_id,
+        root,
+        new_rows=dg.MetadataValue.int(refresh.new_rows),
+        api_calls=dg.MetadataValue.int(refresh.api_calls),
+        pages=dg.MetadataValue.int(refresh.pages),
+        full_read=refresh.full_read,
+        watermark=str(refresh.watermark) if refresh.watermark else "none",
+    )
+    return ActivityAssetRefresh(
+        asset_key(table), metadata, list(_checks(table, refresh.path, activity_id, report, root))
+    )
+
+
+def _refresh_links(
+    client: ConstantContactClient, activity_id: str, root: UPath, captured_at: datetime
+) -> ActivityAssetRefresh:
+    calls = client.calls
+    links = [client.get_links(activity_id)]
+    result = write_partition(EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root)
+    metadata = _metadata(
+        client,
+        result,
+        EMAIL_LINKS,
+        activity_id,
+        root,
+        api_calls=dg.MetadataValue.int(client.calls - calls),
+    )
+    return ActivityAssetRefresh(
+        asset_key(EMAIL_LINKS), metadata, list(_checks(EMAIL_LINKS, result.path, None, None, root))
+    )
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
-    """A daily snapshot asset around `fetch(client, context, root)` -> batches."""
+    """A daily snapshot asset around `fetch(client, context, root, captured_at)`, which returns
+    batches, or a `snapshots.Capture` when some of its calls may fail without failing the
+    asset (its errors become warnings and metadata, and a same-day rerun keeps the earlier
+    capture's rows for what this one holds incompletely)."""
 
     def decorate(fetch):
         @dg.asset(
@@ -256,8 +324,17 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
             root = lake.root()
             captured_at = datetime.now(UTC)
             with constant_contact.open(context.log) as client:
-                batches = fetch(client, context, root, captured_at)
-                result = write_partition(table, key, batches, captured_at=captured_at, root=root)
+                fetched = fetch(client, context, root, captured_at)
+                extra: dict[str, Any] = {}
+                if isinstance(fetched, snapshots.Capture):
+                    for error in fetched.errors:
+                        context.log.warning(f"{table.name}[{key}]: {error}")
+                    extra["errors"] = dg.MetadataValue.json(fetched.errors)
+                    extra["kept_from_earlier_capture"] = dg.MetadataValue.int(
+                        len(fetched.incomplete)
+                    )
+                    fetched = snapshots.merge_same_day(table, key, fetched, root).to_batches()
+                result = write_partition(table, key, fetched, captured_at=captured_at, root=root)
                 context.log.info(
                     f"{table.name}[{key}]: {result.rows} rows, {client.calls} API calls"
                 )
@@ -270,6 +347,7 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
                         root,
                         api_calls=dg.MetadataValue.int(client.calls),
                         pages=dg.MetadataValue.int(client.pages),
+                        **extra,
                     )
                 )
             yield from _checks(table, result.path, None, None, root)
@@ -310,7 +388,7 @@ def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], li
 )
 def email_campaign_stats(client: ConstantContactClient, context, root, captured_at):
     campaign_ids, _ = _sent(context, root)
-    return [client.get_campaign_stats(campaign_ids).batch] if campaign_ids else []
+    return snapshots.campaign_stats(client, campaign_ids)
 
 
 @_daily_asset(
@@ -320,12 +398,7 @@ def email_campaign_stats(client: ConstantContactClient, context, root, captured_
 )
 def email_campaign_activity_stats(client: ConstantContactClient, context, root, captured_at):
     _, activity_ids = _sent(context, root)
-    if not activity_ids:
-        return []
-    result = client.get_activity_stats(activity_ids)
-    for error in result.errors:
-        context.log.warning(f"activity stats: {error.error_key}: {error.error_message}")
-    return [result.batch]
+    return snapshots.activity_stats(client, activity_ids)
 
 
 @_daily_asset(
@@ -337,7 +410,14 @@ def contact_activity_details(client: ConstantContactClient, context, root, captu
     since = snapshots.contact_window_start(root)
     contacts = snapshots.active_contacts(since, root) if since is not None else []
     context.log.info(f"reading the activity of {len(contacts)} contacts active since {since}")
-    for index, contact_id in enumerate(contacts, 1):
-        yield from client.iter_contact_activity(contact_id)
-        if index % 50 == 0:
-            context.log.info(f"contact activity: {index}/{len(contacts)} contacts")
+
+    def fresh() -> Iterator[pa.RecordBatch]:
+        for index, contact_id in enumerate(contacts, 1):
+            try:
+                yield from client.iter_contact_activity(contact_id)
+            except NotFoundError as error:  # the contact was deleted: nothing left to read
+                context.log.warning(f"contact {contact_id} skipped: {error}")
+            if index % 50 == 0:
+                context.log.info(f"contact activity: {index}/{len(contacts)} contacts")
+
+    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh(), root)

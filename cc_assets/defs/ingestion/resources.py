@@ -15,11 +15,7 @@ from upath import UPath
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root
-
-SANDBOX_NOTICE = (
-    "No Constant Contact credentials are set: running against the built-in sandbox account "
-    "(set CONSTANT_CONTACT_ACCESS_TOKEN or the refresh settings to use the real API)."
-)
+from cc_assets.pipeline.preflight import SANDBOX_NOTICE, with_sandbox
 
 
 class ConstantContactResource(dg.ConfigurableResource):
@@ -47,22 +43,7 @@ class ConstantContactResource(dg.ConfigurableResource):
             }.items()
             if v is not None
         }
-        settings = replace(settings, **overrides)
-        if settings.has_credentials:
-            return settings
-        from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415
-
-        info = ensure_local_sandbox(self.sandbox_port)
-        return replace(
-            settings,
-            base_url=info["base_url"],
-            access_token=info["access_token"],
-            client_id=info["client_id"],
-            client_secret=info["client_secret"],
-            refresh_token=info["refresh_token"],
-            token_url=info["token_url"],
-            is_sandbox=True,
-        )
+        return with_sandbox(replace(settings, **overrides), self.sandbox_port)
 
     @contextmanager
     def open(self, log: dg.DagsterLogManager | None = None) -> Iterator[ConstantContactClient]:

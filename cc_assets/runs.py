@@ -1,0 +1,234 @@
+"""`cc-assets refresh` as named Dagster jobs on an instance, and what each run landed.
+
+Each stage is a job of the code location (`cc_assets/defs/automation/refresh_jobs.py`), run
+in process on the configured instance, so the UI lists the runs by name and keeps their full
+logs. A run never raises here: its materializations and step failures are read back into a
+`Summary` of what landed, what failed (asset, partition, one-line reason) and what was
+deferred (not attempted: an input failed, or the account itself refused).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
+
+from cc_assets.definitions import defs as load_definitions
+from cc_assets.defs.ingestion.assets import FAILED_ASSETS
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
+from cc_assets.progress import say
+
+PID_TAG = "cc_assets/cli_pid"
+ACCOUNT_WIDE = {cls.__name__ for cls in ACCOUNT_WIDE_ERRORS} | {"ConfigurationError"}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One asset (and partition) of the refresh, with why it did not land when it did not."""
+
+    asset: str
+    partition: str | None = None
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.asset}[{self.partition}]" if self.partition else self.asset
+
+
+@dataclass
+class Summary:
+    landed: list[Item] = field(default_factory=list)
+    failed: list[Item] = field(default_factory=list)
+    deferred: list[Item] = field(default_factory=list)
+    warnings: list[Item] = field(default_factory=list)
+    """Landed, but an optional source or some stats id failed (the reason names it)."""
+    tracebacks: list[str] = field(default_factory=list)
+    fatal: str | None = None
+    """An account-wide refusal (credentials, quota): the rest of the refresh is deferred."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.deferred and self.fatal is None
+
+    def defer(self, assets: Iterable[str], partitions: Iterable[str | None], reason: str) -> None:
+        self.deferred += [Item(a, p, reason) for p in partitions for a in assets]
+
+
+def one_line(error: SerializableErrorInfo) -> tuple[str, str]:
+    """(class name, `Class: message`) of the innermost cause: the user's error, without the
+    layers Dagster wraps around it and without a traceback."""
+    while error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines() or [error.cls_name or "error"]
+    return error.cls_name or "", re.sub(r"^(?:[\w]+\.)+(\w+): ", r"\1: ", lines[0])
+
+
+def run_job(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job_name: str,
+    partition: str | None,
+    summary: Summary,
+    verbose: bool,
+) -> bool:
+    """Run one named job for one partition; add what it landed and what failed to `summary`.
+    True when every asset of the job landed."""
+    job = defs.resolve_job_def(job_name)
+    level = "WARNING" if verbose else "CRITICAL"
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        tags={PID_TAG: str(os.getpid())},
+        raise_on_error=False,
+    )
+    landed = set()
+    for event in result.get_asset_materialization_events():
+        landed.add(event.asset_key)
+        errors = event.step_materialization_data.materialization.metadata.get("errors")
+        if errors is not None and errors.value:
+            more = f" (and {len(errors.value) - 1} more)" if len(errors.value) > 1 else ""
+            name = event.asset_key.to_user_string()
+            summary.warnings.append(Item(name, partition, f"{errors.value[0]}{more}"))
+    step_errors: dict[str, tuple[str, str]] = {}
+    per_asset: dict[str, str] = {}
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        cls_name, line = one_line(data.error)
+        step_errors[event.step_key] = (cls_name, line)
+        summary.tracebacks.append(
+            f"{job_name}[{partition}] {event.step_key}:\n{data.error.to_string()}"
+        )
+        failure = data.user_failure_data
+        if failure is not None and FAILED_ASSETS in failure.metadata:
+            per_asset.update(failure.metadata[FAILED_ASSETS].value)
+        if cls_name in ACCOUNT_WIDE:
+            summary.fatal = line
+    selected = job.asset_layer.selected_asset_keys
+    own_steps = {key.to_python_identifier() for key in selected}
+    for key in sorted(selected, key=lambda k: k.to_user_string()):
+        name = key.to_user_string()
+        if key in landed:
+            summary.landed.append(Item(name, partition))
+            continue
+        # a single asset fails as its own step; a multi-asset's assets share their op's step
+        error = step_errors.get(key.to_python_identifier()) or next(
+            (e for step, e in step_errors.items() if step not in own_steps), ("", "")
+        )
+        reason = per_asset.get(name) or error[1]
+        if reason:
+            summary.failed.append(Item(name, partition, reason))
+        else:
+            summary.deferred.append(Item(name, partition, "not run: an asset it reads failed"))
+    return selected <= landed
+
+
+def record_discovery(
+    instance: dg.DagsterInstance, summary: Summary, sent: list[str] | None, error: str | None
+) -> list[str]:
+    """Add the sent activities as partitions. When discovery failed for a reason of its own,
+    the activities already known are refreshed anyway: tracking never waits on it."""
+    known = instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)
+    if sent is None:
+        summary.failed.append(Item("discovery", None, error or "failed"))
+        say(f"discovery failed; refreshing the {len(known)} activities already known")
+        return list(known)
+    new = [a for a in sent if a not in set(known)]
+    if new:
+        instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, new)
+    say(f"discovery: {len(sent)} sent activities ({len(new)} new partitions)")
+    summary.landed.append(Item("discovery"))
+    return sent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_runs(instance: dg.DagsterInstance) -> None:
+    """Runs of an earlier `cc-assets refresh` that was killed stay STARTED and keep their pool
+    slots (no daemon runs here to notice). Fail them and free the slots, or this refresh would
+    wait for them forever."""
+    live = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+    for run in instance.get_runs(dg.RunsFilter(statuses=live)):
+        pid = run.tags.get(PID_TAG)
+        if pid is None or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, "its cc-assets refresh process died")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        say(f"marked run {run.run_id} of a dead refresh (pid {pid}) as failed")
+
+
+DAILY_JOBS = ("campaign_snapshot_job",)
+TRACKING_JOB = "activity_reports_job"
+CONTACTS_JOB = "contact_activity_job"
+METRICS_JOB = "activity_metrics_job"
+CAMPAIGN_METRICS_JOB = "campaign_engagement_job"
+DBT_JOB = "dbt_build_job"
+METRIC_ASSETS = ("email_metrics/activity_engagement", "email_metrics/activity_device_breakdown")
+
+
+def refresh(
+    day: str,
+    instance: dg.DagsterInstance,
+    sent: list[str] | None,
+    discovery_error: str | None = None,
+    verbose: bool = False,
+) -> Summary:
+    """The whole pipeline once. Order puts what cannot be read later first (today's
+    snapshots), but nothing waits on a snapshot's success: every activity's reports are read
+    even when discovery or a snapshot failed. What reads a failed input is deferred, not run
+    on half its data. An account-wide refusal (credentials, quota) defers everything left.
+    `sent` is what discovery found (None when it failed, with `discovery_error`)."""
+    summary = Summary()
+    recover_dead_runs(instance)
+
+    def stop(assets: Iterable[str], partitions: Iterable[str | None]) -> bool:
+        if summary.fatal is None:
+            return False
+        summary.defer(assets, partitions, f"not attempted: {summary.fatal}")
+        return True
+
+    sent = record_discovery(instance, summary, sent, discovery_error)
+    defs = load_definitions()
+    say("daily snapshots...")
+    if not stop(["campaign snapshots"], [day]):
+        for job in DAILY_JOBS:
+            run_job(defs, instance, job, day, summary, verbose)
+    say("tracking reports...")
+    complete: list[str] = []
+    for index, activity_id in enumerate(sent, 1):
+        if stop(["tracking reports"], [activity_id]):
+            continue
+        if run_job(defs, instance, TRACKING_JOB, activity_id, summary, verbose):
+            complete.append(activity_id)
+        say(f"tracking reports: {index}/{len(sent)} activities ({activity_id})")
+    say("contact reports...")
+    if not stop(["constant_contact/contact_activity_details"], [day]):
+        run_job(defs, instance, CONTACTS_JOB, day, summary, verbose)
+    say("metrics...")
+    incomplete = [a for a in sent if a not in complete]
+    summary.defer(METRIC_ASSETS, incomplete, "deferred: its tracking reports did not all land")
+    for index, activity_id in enumerate(complete, 1):
+        if not stop(METRIC_ASSETS, [activity_id]):
+            run_job(defs, instance, METRICS_JOB, activity_id, summary, verbose)
+        say(f"metrics: {index}/{len(complete)} activities")
+    if incomplete or summary.fatal:
+        reason = "deferred: not every activity's reports and metrics landed"
+        summary.defer(["email_metrics/campaign_engagement", "dbt build"], [None], reason)
+        return summary
+    if run_job(defs, instance, CAMPAIGN_METRICS_JOB, None, summary, verbose):
+        say("dbt build...")
+        run_job(defs, instance, DBT_JOB, None, summary, verbose)
+    return summary
