@@ -28,8 +28,7 @@ from cc_assets.lake.schemas import (
     AssetTable,
 )
 from cc_assets.lake.writer import WriteResult, read_partition, write_partition
-from cc_assets.pipeline import quality, snapshots
-from cc_assets.pipeline.tracking import refresh_tracking
+from cc_assets.pipeline import activity_reads, quality, snapshots
 
 GROUP = "constant_contact"
 POOL = "constant_contact_api"
@@ -180,18 +179,22 @@ def refresh_activity(
     root: UPath,
     selected: set[str],
     log: dg.DagsterLogManager,
+    stats: activity_reads.ActivityStats | None = None,
 ) -> Iterator[ActivityAssetRefresh]:
     """Refresh the selected activity assets of one activity. Shared by the partitioned
-    multi-asset and the batched hot-activity job, so both record the same metadata."""
+    multi-asset and the batched hot-activity job, so both record the same metadata. Only the
+    reports whose stats moved are read (`activity_reads`); `stats` are fetched here (one call)
+    unless the caller fetched them in batches."""
     captured_at = datetime.now(UTC)
-    for report in TRACKING_REPORTS:
-        table = TRACKING_TABLES[report]
-        if table.name not in selected:
-            continue
-        refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    if stats is None:
+        stats = activity_reads.fetch_stats(client, [activity_id]).get(activity_id)
+    for refresh in activity_reads.refresh_reports(
+        client, activity_id, stats=stats, captured_at=captured_at, root=root, selected=selected
+    ):
+        table = activity_reads.table_of(refresh)
         log.info(
-            f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
-            f"{refresh.api_calls} API calls"
+            f"{table.name}[{activity_id}]: {refresh.read}, {refresh.new_rows} new rows, "
+            f"{refresh.rows} in all, {refresh.api_calls} API calls"
         )
         metadata = _metadata(
             client,
@@ -203,32 +206,12 @@ def refresh_activity(
             api_calls=dg.MetadataValue.int(refresh.api_calls),
             pages=dg.MetadataValue.int(refresh.pages),
             full_read=refresh.full_read,
+            read=refresh.read,
             watermark=str(refresh.watermark) if refresh.watermark else "none",
         )
-        yield ActivityAssetRefresh(
-            asset_key(table),
-            metadata,
-            list(_checks(table, refresh.path, activity_id, report, root)),
-        )
-    if EMAIL_LINKS.name in selected:
-        calls = client.calls
-        links = [client.get_links(activity_id)]
-        result = write_partition(
-            EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root
-        )
-        metadata = _metadata(
-            client,
-            result,
-            EMAIL_LINKS,
-            activity_id,
-            root,
-            api_calls=dg.MetadataValue.int(client.calls - calls),
-        )
-        yield ActivityAssetRefresh(
-            asset_key(EMAIL_LINKS),
-            metadata,
-            list(_checks(EMAIL_LINKS, result.path, None, None, root)),
-        )
+        report = None if table is EMAIL_LINKS else refresh.report
+        checks = _checks(table, refresh.path, activity_id if report else None, report, root)
+        yield ActivityAssetRefresh(asset_key(table), metadata, list(checks))
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
