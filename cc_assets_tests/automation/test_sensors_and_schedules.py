@@ -37,13 +37,20 @@ def test_discovery_finds_exactly_the_sent_activities_and_follows_the_clock(
     assert all(r.run_key == f"discover-{r.partition_key}" for r in result.run_requests)
     instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, list(request.partition_keys))
     cursor = json.loads(result.cursor)
-    assert cursor["pending"], "unsent (scheduled/executing) activities are remembered"
+    assert cursor["pending"], "campaigns with scheduled/executing activities are remembered"
 
+    server.reset_requests()
     again = _tick(instance, result.cursor)  # nothing changed: nothing new, idempotent
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    paths = [path for _, path, _ in server.requests()["log"]]
+    assert paths == ["/v3/emails"], "an idle tick is one list call"
+    server.advance_clock(600)  # still nothing sent: the list alone tells
+    server.reset_requests()
+    idle = _tick(instance, again.cursor)
+    assert idle.run_requests == [] and len(server.requests()["log"]) == 1
 
     server.advance_clock(3 * 86_400)  # the executing and scheduled sends finish
-    later = _tick(instance, again.cursor)
+    later = _tick(instance, idle.cursor)
     newly = {
         a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()
     } - expected
@@ -55,12 +62,13 @@ def test_an_api_error_keeps_the_cursor(sandbox, lake, instance, monkeypatch) -> 
     point_at(sandbox, monkeypatch)
     first = _tick(instance, None)
     sandbox.set_faults(p_429=0.0, p_5xx=0.0)
-    sandbox.set_limits(daily_quota=1)  # the next call is refused: quota_exceeded is final
+    sandbox.set_limits(daily_quota=1)  # one idle tick fits; then quota_exceeded is final
     sandbox.reset_quota()
-    context = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=RESOURCES)
+    idle = _tick(instance, first.cursor)
+    context = dg.build_sensor_context(instance=instance, cursor=idle.cursor, resources=RESOURCES)
     with pytest.raises(Exception, match="quota"):
         campaign_discovery_sensor(context)
-    assert context.cursor == first.cursor
+    assert context.cursor == idle.cursor
 
 
 def test_daily_schedule_targets_the_day_of_its_tick() -> None:
