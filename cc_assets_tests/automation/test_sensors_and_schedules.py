@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.definitions import defs
@@ -80,8 +82,9 @@ def test_daily_schedule_targets_the_day_of_its_tick() -> None:
 
 
 def test_hot_refresh_is_one_batched_run_within_the_quota(
-    sandbox, lake, instance, monkeypatch
+    sandbox_factory, lake, instance, monkeypatch
 ) -> None:
+    sandbox = sandbox_factory(days=4)  # recent sends: their events still arrive
     point_at(sandbox, monkeypatch)
     activities = [a["campaign_activity_id"] for a in sandbox.ground_truth().reportable_activities()]
     for activity_id in activities:
@@ -91,17 +94,33 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     request = hot_activity_refresh_schedule(context)
     chosen = request.run_config["ops"]["refresh_hot_activities"]["config"]["activity_ids"]
     assert set(chosen) <= set(activities) and chosen
-    monkeypatch.setenv("CONSTANT_CONTACT_DAILY_QUOTA", "520")  # 5 calls per run after the reserve
+    assert int(request.tags["estimated_api_calls"]) <= int(request.tags["run_budget"])
+    assert request.tags["cc_assets/deferred_count"] == "0"
+    # 24 discovery ticks are left today (two calls each at most): nothing is left for a refresh
+    monkeypatch.setenv("CONSTANT_CONTACT_DAILY_QUOTA", "48")
+    late = datetime(2026, 11, 20, 22, tzinfo=UTC)
     tight = hot_activity_refresh_schedule(
-        dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=late)
     )
     assert isinstance(tight, dg.SkipReason)
 
     job = defs().resolve_job_def("hot_activity_refresh_job")
+    sandbox.reset_requests()  # nothing new since the reads above: only the change detector
     result = job.execute_in_process(
         instance=instance, run_config=request.run_config, resources=RESOURCES
     )
     assert result.success
+    paths = [path for _, path, _ in sandbox.requests()["log"]]
+    assert len(paths) == math.ceil(len(chosen) / 10)
+    assert all("/reports/stats/email_campaign_activities/" in p for p in paths)
+
+    sandbox.advance_clock(6 * 3600)  # opens arrive: the batched run lands them
+    result = job.execute_in_process(
+        instance=instance, run_config=request.run_config, resources=RESOURCES
+    )
+    assert result.success
+    truth = sandbox.ground_truth()
+    refreshed = 0
     for activity_id in chosen:
         record = instance.fetch_materializations(
             dg.AssetRecordsFilter(
@@ -110,7 +129,10 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
             ),
             limit=1,
         ).records[0]
-        assert record.run_id == result.run_id
+        refreshed += record.run_id == result.run_id
+        path = record.asset_materialization.metadata["path"].value
+        assert pq.read_metadata(path).num_rows == truth.tracking(activity_id, "opens").num_rows
+    assert refreshed
 
 
 def test_automation_requests_downstream_of_new_raw_data(

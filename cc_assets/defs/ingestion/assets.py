@@ -4,7 +4,7 @@ The assets are thin: the client fetches, `cc_assets.pipeline` decides what to fe
 to merge, the lake writes atomically; here we only wire them and report metadata.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -179,17 +179,22 @@ def refresh_activity(
     root: UPath,
     selected: set[str],
     log: dg.DagsterLogManager,
-    stats: activity_reads.ActivityStats | None = None,
+    stats: Mapping[str, activity_reads.ActivityStats] | None = None,
 ) -> Iterator[ActivityAssetRefresh]:
     """Refresh the selected activity assets of one activity. Shared by the partitioned
     multi-asset and the batched hot-activity job, so both record the same metadata. Only the
-    reports whose stats moved are read (`activity_reads`); `stats` are fetched here (one call)
-    unless the caller fetched them in batches."""
+    reports whose stats moved are read (`activity_reads`); the stats are fetched here (one
+    call) unless the caller passes those it fetched in batches."""
     captured_at = datetime.now(UTC)
     if stats is None:
-        stats = activity_reads.fetch_stats(client, [activity_id]).get(activity_id)
+        stats = activity_reads.fetch_stats(client, [activity_id])
     for refresh in activity_reads.refresh_reports(
-        client, activity_id, stats=stats, captured_at=captured_at, root=root, selected=selected
+        client,
+        activity_id,
+        stats=stats.get(activity_id),
+        captured_at=captured_at,
+        root=root,
+        selected=selected,
     ):
         table = activity_reads.table_of(refresh)
         log.info(
