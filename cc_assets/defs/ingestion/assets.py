@@ -28,7 +28,7 @@ from cc_assets.lake.schemas import (
     AssetTable,
 )
 from cc_assets.lake.writer import WriteResult, read_partition, write_partition
-from cc_assets.pipeline import activity_reads, quality, snapshots
+from cc_assets.pipeline import activity_reads, contact_backlog, quality, snapshots
 
 GROUP = "constant_contact"
 POOL = "constant_contact_api"
@@ -318,14 +318,9 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
 
 @_daily_asset(
     CONTACT_ACTIVITY_DETAILS,
-    "Every activity (landing pages included) of the contacts with new tracking events since "
-    "the last contact snapshot.",
+    "Landing-page activity (p_contact_*) of engaged contacts, read from a persistent backlog "
+    "newest engagement first within the day's leftover quota (email events are in the tracking "
+    "reports).",
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
-    since = snapshots.contact_window_start(root)
-    contacts = snapshots.active_contacts(since, root) if since is not None else []
-    context.log.info(f"reading the activity of {len(contacts)} contacts active since {since}")
-    for index, contact_id in enumerate(contacts, 1):
-        yield from client.iter_contact_activity(contact_id)
-        if index % 50 == 0:
-            context.log.info(f"contact activity: {index}/{len(contacts)} contacts")
+    return contact_backlog.landing_page_activity(client, root, captured_at, context.log.info)
