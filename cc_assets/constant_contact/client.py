@@ -192,6 +192,12 @@ def _wait(state: RetryCallState) -> float:
     return _backoff(state)
 
 
+def calls_used_today(settings: ClientSettings) -> int:
+    """What the shared budget has counted today for this API root, without making a call: the
+    planners spend only what is left."""
+    return _budget(settings).used_today()
+
+
 class ConstantContactClient:
     """Typed access to the reports. `calls` counts HTTP requests (retries included)."""
 

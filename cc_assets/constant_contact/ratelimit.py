@@ -32,6 +32,9 @@ class RequestBudget(Protocol):
     def acquire(self, endpoint: str) -> None:
         """Block until a call may go out; raise QuotaExceededError when today's budget is spent."""
 
+    def used_today(self) -> int:
+        """Calls counted against today's quota (UTC day) by every process sharing the budget."""
+
 
 class FileBudget:
     """GCRA + daily count in a JSON file guarded by a file lock: shared by local processes."""
@@ -48,6 +51,11 @@ class FileBudget:
             return json.loads(self.path.read_text())
         except (FileNotFoundError, ValueError):
             return {}
+
+    def used_today(self) -> int:
+        state = self._read()
+        today = datetime.now(UTC).date().isoformat()
+        return int(state.get("used", 0)) if state.get("day") == today else 0
 
     def acquire(self, endpoint: str) -> None:
         if not self.interval and not self.daily_quota:
@@ -100,6 +108,10 @@ class RedisBudget:
         self.key = key
         self.interval = SAFETY / requests_per_second if requests_per_second > 0 else 0.0
         self.daily_quota = daily_quota
+
+    def used_today(self) -> int:
+        day = datetime.now(UTC).date().isoformat()
+        return int(self._redis.get(f"cc_assets:{self.key}:used:{day}") or 0)
 
     def acquire(self, endpoint: str) -> None:
         day = datetime.now(UTC).date().isoformat()

@@ -65,3 +65,63 @@ def sent_activity_ids(
     """The ids of every sent reported activity: the partitions a refresh reads."""
     with ConstantContactClient(settings, on_event=on_event) as client:
         return [a.campaign_activity_id for a in discover(client) if a.sent]
+
+
+WAITING_STATUSES = frozenset({"SCHEDULED", "EXECUTING"})
+"""Activities about to be sent: their campaigns stay inside the list window until they are."""
+
+
+@dataclass
+class DiscoveryState:
+    """What discovery remembers between ticks (the sensor's cursor).
+
+    `after` is the `after_date` of the next list call: the oldest `updated_at` among campaigns
+    with a scheduled or executing activity, else the newest `updated_at` seen. `seen` is each
+    listed campaign's `updated_at|current_status` from the last list, so a campaign is read in
+    detail only when one of them moved (the list filter includes `after` itself, so the newest
+    campaign comes back every tick). `pending` are the waiting campaigns' ids."""
+
+    after: str | None = None
+    seen: dict[str, str] | None = None
+    pending: list[str] | None = None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> DiscoveryState:
+        return cls(raw.get("after"), dict(raw.get("seen") or {}), list(raw.get("pending") or []))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"after": self.after, "seen": self.seen or {}, "pending": self.pending or []}
+
+
+def _signature(campaign: dict[str, Any]) -> str:
+    return f"{campaign.get('updated_at', '')}|{campaign.get('current_status', '')}"
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def discovery_tick(
+    client: ConstantContactClient, state: DiscoveryState
+) -> tuple[list[ActivityStatus], DiscoveryState]:
+    """One discovery pass: one list call when nothing changed, plus the detail and status calls
+    of the campaigns whose `updated_at` or status moved. Waiting (scheduled, executing)
+    activities are followed through the list, never polled one by one."""
+    seen = state.seen or {}
+    campaigns = list(client.iter_campaigns(after_date=_parse(state.after) if state.after else None))
+    changed = [c for c in campaigns if seen.get(c["campaign_id"]) != _signature(c)]
+    found = campaign_activities(client, changed)
+    waiting = {a.campaign_id for a in found if a.status in WAITING_STATUSES}
+    reread = {c["campaign_id"] for c in changed}
+    waiting |= {cid for cid in state.pending or [] if cid not in reread}
+    stamps = {c["campaign_id"]: c.get("updated_at") or "" for c in campaigns}
+    waiting &= set(stamps)  # a waiting campaign is always inside the window, unless deleted
+    newest = max([*stamps.values(), state.after or ""]) or None
+    held = [stamps[cid] for cid in waiting if stamps.get(cid)]
+    after = min([*held, newest]) if newest and held else newest
+    keep = {
+        c["campaign_id"]: _signature(c)
+        for c in campaigns
+        if after is None or (c.get("updated_at") or "") >= after
+    }
+    return found, DiscoveryState(after, keep, sorted(waiting))

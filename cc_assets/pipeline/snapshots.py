@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from upath import UPath
@@ -19,14 +18,11 @@ from upath import UPath
 from cc_assets.constant_contact.client import CAMPAIGN_STATS_BATCH, ConstantContactClient
 from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.constant_contact.parsing import api_schema, batch
-from cc_assets.lake.paths import asset_dir, lake_root
 from cc_assets.lake.schemas import (
-    CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
     EMAIL_CAMPAIGNS,
     SNAPSHOT_DATE,
-    TRACKING_TABLES,
     AssetTable,
 )
 from cc_assets.lake.writer import read_partition
@@ -239,53 +235,3 @@ def union_same_day(
         return
     for rows in previous.drop_columns([SNAPSHOT_DATE]).to_batches():
         yield new_rows(rows)
-
-
-ENGAGEMENT_REPORTS = ("opens", "clicks", "bounces", "optouts", "forwards")
-"""A send alone is not activity worth a contact report: every recipient has one."""
-
-
-def _tracking_globs(root: UPath) -> list[str]:
-    globs = []
-    for report in ENGAGEMENT_REPORTS:
-        folder = asset_dir(TRACKING_TABLES[report], root)
-        if folder.exists() and any(folder.glob("*/part-*.parquet")):
-            globs.append(f"{folder.path}/*/part-*.parquet")
-    return globs
-
-
-def contact_window_start(root: UPath | None = None) -> datetime | None:
-    """Where the contact reports pick up: the newest event the last contact snapshot held, or,
-    on the first run, one day before the newest tracking event in the lake."""
-    root = root or lake_root()
-    previous = asset_dir(CONTACT_ACTIVITY_DETAILS, root)
-    with duckdb.connect() as con:
-        if previous.exists() and any(previous.glob("*/part-*.parquet")):
-            (newest,) = con.execute(
-                "SELECT max(created_time) FROM read_parquet(?)",
-                [f"{previous.path}/*/part-*.parquet"],
-            ).fetchone()
-            if newest is not None:
-                return newest
-        globs = _tracking_globs(root)
-        if not globs:
-            return None
-        (newest,) = con.execute("SELECT max(created_time) FROM read_parquet(?)", [globs]).fetchone()
-    return None if newest is None else newest - timedelta(days=1)
-
-
-def active_contacts(since: datetime, root: UPath | None = None) -> list[str]:
-    """Contacts with a tracking event since `since`: whom the contact reports are read for.
-    Never the whole account: one call per contact would spend the daily quota at once."""
-    globs = _tracking_globs(root or lake_root())
-    if not globs:
-        return []
-    query = " UNION ".join(
-        f"SELECT DISTINCT contact_id FROM read_parquet('{g}') WHERE created_time >= ?"
-        for g in globs
-    )
-    with duckdb.connect() as con:
-        rows = con.execute(
-            f"SELECT contact_id FROM ({query}) ORDER BY 1", [since] * len(globs)
-        ).fetchall()
-    return [r[0] for r in rows]

@@ -49,6 +49,7 @@ class TrackingRefresh:
     watermark: datetime | None
     path: str
     full_read: bool
+    read: str = "api"  # or "derived": written from the events held (pipeline.derived)
 
 
 def previous_watermark(path: UPath) -> datetime | None:

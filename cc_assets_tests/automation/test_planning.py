@@ -1,10 +1,19 @@
-"""The hot-refresh plan: newest sends first, within the budget, the rest deferred."""
+"""The hot-refresh plan: within the day's quota, newest news first, nothing starved or dropped."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cc_assets.defs.automation.planning import Candidate, plan_hot_refresh, run_budget
+from cc_assets.defs.automation.planning import (
+    DISCOVERY_CALLS_PER_TICK,
+    Candidate,
+    day_budget,
+    plan_hot_refresh,
+    reserve,
+    run_budget,
+)
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -14,15 +23,89 @@ def test_newest_first_within_budget_rest_deferred() -> None:
         Candidate("old", NOW - timedelta(days=30), 9),
         Candidate("a", NOW - timedelta(days=1), 20),
         Candidate("b", NOW - timedelta(days=2), 30),
-        Candidate("c", NOW - timedelta(days=3), None),
+        Candidate("c", NOW - timedelta(days=3), 40),
     ]
     plan = plan_hot_refresh(candidates, now=NOW, hot_days=14, budget=55)
     assert plan.chosen == ["a", "b"]
     assert plan.deferred == ["c"]
-    assert plan.estimated_calls == 50
+    assert plan.resting == ["old"]
+    assert plan.estimated_calls == 51  # 50 for the reports, one stats call for both
 
 
-def test_budget_is_a_share_of_the_quota_after_the_reserve() -> None:
-    assert run_budget(10_000, 4) == 2_375
-    assert run_budget(100, 4) == 0
-    assert plan_hot_refresh([Candidate("a", NOW, 5)], now=NOW, hot_days=14, budget=0).chosen == []
+def test_a_new_send_and_the_previously_deferred_go_first() -> None:
+    candidates = [
+        Candidate("recent", NOW - timedelta(hours=2), 20),
+        Candidate("new", NOW - timedelta(days=3), None),
+        Candidate("waited", NOW - timedelta(days=5), 20, deferred=True),
+    ]
+    plan = plan_hot_refresh(candidates, now=NOW, hot_days=14, budget=1_000)
+    assert plan.chosen == ["waited", "new", "recent"]
+
+
+def test_a_read_larger_than_a_run_is_not_starved_but_never_past_the_day() -> None:
+    big = Candidate("big", NOW - timedelta(days=1), 2_821)
+    small = [Candidate(f"s{i}", NOW - timedelta(hours=i), 9) for i in range(5)]
+    plan = plan_hot_refresh(
+        [big, *small], now=NOW, hot_days=14, budget=2_375, remaining_today=9_000
+    )
+    assert "big" in plan.chosen or "big" in plan.deferred
+    runs = 0
+    candidates = [big, *small]
+    while True:  # each run: what was deferred waits first in the next
+        runs += 1
+        plan = plan_hot_refresh(
+            candidates, now=NOW, hot_days=14, budget=2_375, remaining_today=9_000
+        )
+        if "big" in plan.chosen:
+            break
+        candidates = [replace(c, deferred=c.activity_id in plan.deferred) for c in candidates]
+        assert runs < 3
+    assert plan.estimated_calls <= 9_000
+    tight = plan_hot_refresh([big], now=NOW, hot_days=14, budget=2_375, remaining_today=2_000)
+    assert tight.chosen == [] and tight.deferred == ["big"]
+
+
+def test_never_past_the_quota_never_drops_an_activity() -> None:
+    rng = random.Random(4)
+    for _ in range(300):
+        candidates = [
+            Candidate(
+                f"a{i}",
+                NOW - timedelta(hours=rng.uniform(0, 40 * 24)),
+                rng.choice([None, 0, 3, 9, 40, 700, 3_000]),
+                deferred=rng.random() < 0.2,
+                arrival_per_hour=rng.uniform(0, 50),
+            )
+            for i in range(rng.randint(0, 40))
+        ]
+        remaining = rng.randint(0, 5_000)
+        budget = run_budget(remaining, rng.randint(1, 4))
+        plan = plan_hot_refresh(
+            candidates,
+            now=NOW,
+            hot_days=14,
+            budget=budget,
+            remaining_today=remaining,
+            include_settled=rng.random() < 0.5,
+        )
+        assert plan.estimated_calls <= remaining
+        every = plan.chosen + plan.deferred + plan.resting
+        assert sorted(every) == sorted(c.activity_id for c in candidates)
+
+
+def test_settled_activities_rest_until_the_first_run_of_the_day() -> None:
+    settled = Candidate("settled", NOW - timedelta(days=20), 9)
+    assert plan_hot_refresh([settled], now=NOW, hot_days=14, budget=100).resting == ["settled"]
+    first = plan_hot_refresh([settled], now=NOW, hot_days=14, budget=100, include_settled=True)
+    assert first.chosen == ["settled"] and first.estimated_calls == 2
+
+
+def test_the_reserve_is_sized_from_measured_costs() -> None:
+    late = datetime(2026, 11, 24, 23, tzinfo=UTC)  # 12 discovery ticks left today
+    assert reserve(now=late, snapshot_calls=40, snapshot_taken=True) == 12 * (
+        DISCOVERY_CALLS_PER_TICK
+    )
+    assert reserve(now=late, snapshot_calls=40, snapshot_taken=False) == 12 * 2 + 40
+    assert day_budget(10_000, 9_990, 24) == 0
+    assert day_budget(10_000, 1_000, 600) == 8_400
+    assert run_budget(8_400, 4) == 2_100

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.definitions import defs
@@ -37,13 +39,20 @@ def test_discovery_finds_exactly_the_sent_activities_and_follows_the_clock(
     assert all(r.run_key == f"discover-{r.partition_key}" for r in result.run_requests)
     instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, list(request.partition_keys))
     cursor = json.loads(result.cursor)
-    assert cursor["pending"], "unsent (scheduled/executing) activities are remembered"
+    assert cursor["pending"], "campaigns with scheduled/executing activities are remembered"
 
+    server.reset_requests()
     again = _tick(instance, result.cursor)  # nothing changed: nothing new, idempotent
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    paths = [path for _, path, _ in server.requests()["log"]]
+    assert paths == ["/v3/emails"], "an idle tick is one list call"
+    server.advance_clock(600)  # still nothing sent: the list alone tells
+    server.reset_requests()
+    idle = _tick(instance, again.cursor)
+    assert idle.run_requests == [] and len(server.requests()["log"]) == 1
 
     server.advance_clock(3 * 86_400)  # the executing and scheduled sends finish
-    later = _tick(instance, again.cursor)
+    later = _tick(instance, idle.cursor)
     newly = {
         a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()
     } - expected
@@ -55,16 +64,17 @@ def test_an_api_error_keeps_the_cursor(sandbox, lake, instance, monkeypatch) -> 
     point_at(sandbox, monkeypatch)
     first = _tick(instance, None)
     sandbox.set_faults(p_429=0.0, p_5xx=0.0)
-    sandbox.set_limits(daily_quota=1)  # the next call is refused: quota_exceeded is final
+    sandbox.set_limits(daily_quota=1)  # one idle tick fits; then quota_exceeded is final
     sandbox.reset_quota()
+    idle = _tick(instance, first.cursor)
     with (
         dg.build_sensor_context(
-            instance=instance, cursor=first.cursor, resources=RESOURCES
+            instance=instance, cursor=idle.cursor, resources=RESOURCES
         ) as context,
         pytest.raises(Exception, match="quota"),
     ):
         campaign_discovery_sensor(context)
-    assert context.cursor == first.cursor
+    assert context.cursor == idle.cursor
 
 
 def test_daily_schedule_targets_the_day_of_its_tick() -> None:
@@ -76,8 +86,9 @@ def test_daily_schedule_targets_the_day_of_its_tick() -> None:
 
 
 def test_hot_refresh_is_one_batched_run_within_the_quota(
-    sandbox, lake, instance, monkeypatch
+    sandbox_factory, lake, instance, monkeypatch
 ) -> None:
+    sandbox = sandbox_factory(days=4)  # recent sends: their events still arrive
     point_at(sandbox, monkeypatch)
     activities = [a["campaign_activity_id"] for a in sandbox.ground_truth().reportable_activities()]
     for activity_id in activities:
@@ -87,17 +98,33 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     request = hot_activity_refresh_schedule(context)
     chosen = request.run_config["ops"]["refresh_hot_activities"]["config"]["activity_ids"]
     assert set(chosen) <= set(activities) and chosen
-    monkeypatch.setenv("CONSTANT_CONTACT_DAILY_QUOTA", "520")  # 5 calls per run after the reserve
+    assert int(request.tags["estimated_api_calls"]) <= int(request.tags["run_budget"])
+    assert request.tags["cc_assets/deferred_count"] == "0"
+    # 24 discovery ticks are left today (two calls each at most): nothing is left for a refresh
+    monkeypatch.setenv("CONSTANT_CONTACT_DAILY_QUOTA", "48")
+    late = datetime(2026, 11, 20, 22, tzinfo=UTC)
     tight = hot_activity_refresh_schedule(
-        dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=late)
     )
     assert isinstance(tight, dg.SkipReason)
 
     job = defs().resolve_job_def("hot_activity_refresh_job")
+    sandbox.reset_requests()  # nothing new since the reads above: only the change detector
     result = job.execute_in_process(
         instance=instance, run_config=request.run_config, resources=RESOURCES
     )
     assert result.success
+    paths = [path for _, path, _ in sandbox.requests()["log"]]
+    assert len(paths) == math.ceil(len(chosen) / 10)
+    assert all("/reports/stats/email_campaign_activities/" in p for p in paths)
+
+    sandbox.advance_clock(6 * 3600)  # opens arrive: the batched run lands them
+    result = job.execute_in_process(
+        instance=instance, run_config=request.run_config, resources=RESOURCES
+    )
+    assert result.success
+    truth = sandbox.ground_truth()
+    refreshed = 0
     for activity_id in chosen:
         record = instance.fetch_materializations(
             dg.AssetRecordsFilter(
@@ -106,7 +133,10 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
             ),
             limit=1,
         ).records[0]
-        assert record.run_id == result.run_id
+        refreshed += record.run_id == result.run_id
+        path = record.asset_materialization.metadata["path"].value
+        assert pq.read_metadata(path).num_rows == truth.tracking(activity_id, "opens").num_rows
+    assert refreshed
 
 
 def test_automation_requests_downstream_of_new_raw_data(

@@ -18,6 +18,14 @@ from cc_assets.defs.ingestion.assets import (
     refresh_activity,
 )
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
+from cc_assets.lake.schemas import (
+    CONTACT_ACTIVITY_DETAILS,
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGN_STATS,
+    EMAIL_CAMPAIGN_SUMMARIES,
+    EMAIL_CAMPAIGNS,
+)
+from cc_assets.pipeline import activity_reads
 
 activity_reports_job = dg.define_asset_job(
     "activity_reports_job",
@@ -38,8 +46,15 @@ daily_snapshot_job = dg.define_asset_job(
 )
 
 
+KIND_TAG = "cc_assets/kind"
+DEFERRED_TAG = "cc_assets/deferred"
+
+
 class HotRefreshConfig(dg.Config):
-    activity_ids: list[str] = Field(description="the planned activities, newest send first")
+    activity_ids: list[str] = Field(description="the planned activities, in priority order")
+    deferred: list[str] = Field(
+        default_factory=list, description="due but over this run's budget: first in line next run"
+    )
 
 
 @dg.op(pool=POOL, description="Refresh the tracking reports of many activities in one run.")
@@ -54,9 +69,17 @@ def refresh_hot_activities(
     selected = {table.name for table in ACTIVITY_TABLES}
     root = lake.root()
     failures: dict[str, str] = {}
+    if config.deferred:
+        context.log.info(
+            f"hot refresh: {len(config.deferred)} activities deferred to the next run: "
+            f"{config.deferred}"
+        )
     with constant_contact.open(context.log) as client:
+        stats = activity_reads.fetch_stats(client, config.activity_ids)  # ten a call
         for index, activity_id in enumerate(config.activity_ids, 1):
-            for refreshed in refresh_activity(client, activity_id, root, selected, context.log):
+            for refreshed in refresh_activity(
+                client, activity_id, root, selected, context.log, stats
+            ):
                 name = f"{refreshed.key.to_user_string()}[{activity_id}]"
                 if isinstance(refreshed, ReportFailure):
                     failures[name] = refreshed.reason
@@ -70,6 +93,7 @@ def refresh_hot_activities(
                     if not check.passed:
                         context.log.warning(f"{name}: {check.check_name} failed")
             context.log.info(f"hot refresh: {index}/{len(config.activity_ids)} activities")
+        context.log.info(f"hot refresh: {client.calls} API calls")
     if failures:
         raise dg.Failure(
             description=f"{len(failures)} report(s) failed; every other one landed",
@@ -79,10 +103,20 @@ def refresh_hot_activities(
 
 @dg.job(
     description="The batched hot-activity refresh: many activity partitions in one run.",
-    tags={"cc_assets/kind": "hot_refresh"},
+    tags={KIND_TAG: "hot_refresh"},
 )
 def hot_activity_refresh_job() -> None:
     refresh_hot_activities()
 
 
 ACTIVITY_ASSET_KEYS = [asset_key(table) for table in ACTIVITY_TABLES]
+DAILY_ASSET_KEYS = [
+    asset_key(table)
+    for table in (
+        EMAIL_CAMPAIGNS,
+        EMAIL_CAMPAIGN_SUMMARIES,
+        EMAIL_CAMPAIGN_STATS,
+        EMAIL_CAMPAIGN_ACTIVITY_STATS,
+        CONTACT_ACTIVITY_DETAILS,
+    )
+]

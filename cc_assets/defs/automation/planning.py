@@ -1,31 +1,95 @@
-"""Which recently sent activities a hot refresh covers, within the daily API budget.
+"""Which activities a hot refresh covers, within what is left of the day's API quota.
 
 Plain functions, so the plan is testable without Dagster: the schedule gathers candidates
-(activity, sent time, calls its last refresh cost) and this decides.
+(activity, sent time, what its last refresh cost, whether the previous run deferred it) and the
+quota state, and this decides. The rules:
+
+- The day's budget is the quota left today minus a reserve sized from measured costs (the
+  discovery ticks still to come today and the daily snapshot, if not yet taken); a run gets an
+  even share of that budget over the runs left today. Nothing is ever planned past the day's
+  budget.
+- Order: activities the previous run deferred (they waited longest), then activities never
+  read (a new send is where the news is), then the most recently sent, then the rest by their
+  observed arrival rate (new rows an hour at their last refresh).
+- The first activity in that order runs even when it alone costs more than one run's share (a
+  million-send first read is larger than a share, and would otherwise be deferred forever), as
+  long as it fits the day's budget.
+- Settled activities (sent more than `hot_days` ago) are included in the first run of each day
+  only: with the activity stats as change detector they cost about one stats call per ten.
+- Every candidate is returned: chosen, deferred (due but over budget) or resting (settled, due
+  in the day's first run), never dropped; the schedule records the deferred on the run (tags)
+  and the op logs them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links) when nothing is new
-SNAPSHOT_RESERVE = 500  # calls kept back for the daily snapshots and discovery
+DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links): a first estimate
+STATS_BATCH = 10  # activities per activity-stats call: the change detector's cost
+DISCOVERY_CALLS_PER_TICK = 2  # an idle tick is one list call; one more for a changed campaign
+DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes
 
 
 @dataclass(frozen=True)
 class Candidate:
     activity_id: str
     sent_time: datetime | None
-    last_calls: int | None  # API calls its previous refresh spent, if known
+    last_calls: int | None  # API calls its previous refresh spent (None: never read)
+    deferred: bool = False  # the previous run deferred it
+    arrival_per_hour: float = 0.0  # new rows an hour its previous refresh found
 
 
 @dataclass(frozen=True)
 class Plan:
     chosen: list[str]
-    deferred: list[str]
+    deferred: list[str]  # due but over budget: first in line next run
+    resting: list[str]  # settled, not due until the day's first run
     estimated_calls: int
+    budget: int  # what this run could spend
+
+
+def reserve(*, now: datetime, snapshot_calls: int, snapshot_taken: bool) -> int:
+    """Calls kept back for the rest of the day: the discovery ticks still to come and, when
+    today's snapshot is not taken yet, what the last one cost."""
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    ticks = math.ceil((midnight - now).total_seconds() / (86_400 / DISCOVERY_TICKS_PER_DAY))
+    return ticks * DISCOVERY_CALLS_PER_TICK + (0 if snapshot_taken else snapshot_calls)
+
+
+def day_budget(daily_quota: int, used_today: int, reserved: int) -> int:
+    """What hot refreshes may still spend today."""
+    return max(daily_quota - used_today - reserved, 0)
+
+
+def run_budget(remaining: int, runs_left_today: int) -> int:
+    """One run's even share of what is left today."""
+    return math.ceil(remaining / max(runs_left_today, 1))
+
+
+def estimate(candidate: Candidate, hot: bool) -> int:
+    """Calls the candidate's refresh is expected to cost. A settled activity usually costs its
+    share of a stats call; a hot one what its previous refresh cost (at least one page per
+    report the first time)."""
+    if candidate.last_calls is None:
+        return DEFAULT_CALLS_PER_ACTIVITY
+    if not hot:
+        return 1
+    return max(candidate.last_calls, 1)
+
+
+def _order(candidate: Candidate, now: datetime) -> tuple:
+    sent = candidate.sent_time or now
+    return (
+        not candidate.deferred,
+        candidate.last_calls is not None,
+        -candidate.arrival_per_hour,
+        -sent.timestamp(),
+        candidate.activity_id,
+    )
 
 
 def plan_hot_refresh(
@@ -34,23 +98,25 @@ def plan_hot_refresh(
     now: datetime,
     hot_days: int,
     budget: int,
+    remaining_today: int | None = None,
+    include_settled: bool = False,
 ) -> Plan:
-    """The most recently sent activities first (their opens still arrive), as many as the
-    budget allows; what does not fit is deferred to the next run, never silently dropped."""
+    """Choose what this run refreshes (see the module docstring). `budget` is the run's
+    share, `remaining_today` the day's budget (the run's share when not given)."""
+    remaining = budget if remaining_today is None else remaining_today
     horizon = now - timedelta(days=hot_days)
-    hot = [c for c in candidates if c.sent_time is None or c.sent_time >= horizon]
-    hot.sort(key=lambda c: c.sent_time or now, reverse=True)
+    is_hot = {c.activity_id: c.sent_time is None or c.sent_time >= horizon for c in candidates}
+    due = [c for c in candidates if is_hot[c.activity_id] or include_settled or c.deferred]
+    resting = [c.activity_id for c in candidates if c not in due]
     chosen, deferred, spent = [], [], 0
-    for candidate in hot:
-        cost = max(candidate.last_calls or DEFAULT_CALLS_PER_ACTIVITY, DEFAULT_CALLS_PER_ACTIVITY)
-        if spent + cost <= budget:
+    for candidate in sorted(due, key=lambda c: (not is_hot[c.activity_id], _order(c, now))):
+        cost = estimate(candidate, is_hot[candidate.activity_id])
+        total = spent + cost + math.ceil((len(chosen) + 1) / STATS_BATCH)
+        head = not chosen and not deferred
+        if total <= remaining and (total <= budget or head):
             chosen.append(candidate.activity_id)
             spent += cost
         else:
             deferred.append(candidate.activity_id)
-    return Plan(chosen, deferred, spent)
-
-
-def run_budget(daily_quota: int, runs_per_day: int) -> int:
-    """One run's share of the day's calls, after the snapshot reserve."""
-    return max((daily_quota - SNAPSHOT_RESERVE) // max(runs_per_day, 1), 0)
+    stats_calls = math.ceil(len(chosen) / STATS_BATCH)
+    return Plan(chosen, deferred, resting, spent + stats_calls, budget)

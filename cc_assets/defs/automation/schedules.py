@@ -6,12 +6,23 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
+from cc_assets.constant_contact.client import calls_used_today
+from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
+    DAILY_ASSET_KEYS,
+    DEFERRED_TAG,
+    KIND_TAG,
     daily_snapshot_job,
     hot_activity_refresh_job,
 )
-from cc_assets.defs.automation.planning import Candidate, plan_hot_refresh, run_budget
+from cc_assets.defs.automation.planning import (
+    Candidate,
+    day_budget,
+    plan_hot_refresh,
+    reserve,
+    run_budget,
+)
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.lake.paths import asset_dir, lake_root
 from cc_assets.lake.schemas import EMAIL_CAMPAIGNS
@@ -45,18 +56,50 @@ def sent_times() -> dict[str, datetime]:
     return {activity: sent for activity, sent in rows}
 
 
-def last_calls(instance: dg.DagsterInstance, activity_id: str) -> int | None:
-    """What the activity's previous refresh spent, from its materialization metadata."""
-    total, seen = 0, False
-    for key in ACTIVITY_ASSET_KEYS:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[activity_id]), limit=1
-        ).records
-        if records:
-            value = records[0].asset_materialization.metadata.get("api_calls")
-            if value is not None:
-                total, seen = total + int(value.value), True
-    return total if seen else None
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, limit: int = 1):
+    return instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=limit
+    ).records
+
+
+def last_refresh(instance: dg.DagsterInstance, activity_id: str) -> tuple[int | None, float]:
+    """(API calls the activity's latest refresh run spent, new opens an hour it found): the
+    latest run's materializations only, since reports whose stats did not move are not
+    re-materialized and keep an older (first read's) cost."""
+    latest = {key: _latest(instance, key, activity_id) for key in ACTIVITY_ASSET_KEYS}
+    records = [found[0] for found in latest.values() if found]
+    if not records:
+        return None, 0.0
+    run_id = max(records, key=lambda r: r.timestamp).run_id
+    calls = sum(
+        int(r.asset_materialization.metadata["api_calls"].value)
+        for r in records
+        if r.run_id == run_id and "api_calls" in r.asset_materialization.metadata
+    )
+    opens = _latest(instance, dg.AssetKey(["constant_contact", "email_opens"]), activity_id, 2)
+    rate = 0.0
+    if len(opens) == 2 and "new_rows" in opens[0].asset_materialization.metadata:
+        hours = max((opens[0].timestamp - opens[1].timestamp) / 3600, 1.0)
+        rate = int(opens[0].asset_materialization.metadata["new_rows"].value) / hours
+    return calls, rate
+
+
+def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
+    """What the previous hot refresh deferred (its run's tag): first in line now."""
+    runs = instance.get_runs(dg.RunsFilter(tags={KIND_TAG: "hot_refresh"}), limit=1)
+    return set(filter(None, runs[0].tags.get(DEFERRED_TAG, "").split(","))) if runs else set()
+
+
+def snapshot_cost(instance: dg.DagsterInstance, day: str) -> tuple[int, bool]:
+    """(API calls the latest daily snapshot spent, whether today's is taken)."""
+    calls, taken = 0, False
+    for key in DAILY_ASSET_KEYS:
+        record = instance.fetch_materializations(key, limit=1).records
+        if record:
+            value = record[0].asset_materialization.metadata.get("api_calls")
+            calls += int(value.value) if value is not None else 0
+            taken = taken or record[0].partition_key == day
+    return calls, taken
 
 
 @dg.schedule(
@@ -64,34 +107,58 @@ def last_calls(instance: dg.DagsterInstance, activity_id: str) -> int | None:
     cron_schedule="0 */6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Re-reads the tracking reports of activities sent in the last CC_ASSETS_HOT_DAYS "
-    "(14) days, in one batched run planned within the daily API quota.",
+    description="Refreshes the activities sent in the last CC_ASSETS_HOT_DAYS (14) days (every "
+    "activity in the day's first run), in one batched run planned within what is left of the "
+    "day's API quota; reports whose stats did not move are not read.",
 )
 def hot_activity_refresh_schedule(
     context: dg.ScheduleEvaluationContext,
 ) -> dg.RunRequest | dg.SkipReason:
     now = context.scheduled_execution_time.astimezone(UTC)
     sent = sent_times()
-    candidates = [
-        Candidate(activity_id, sent.get(activity_id), last_calls(context.instance, activity_id))
-        for activity_id in context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)
-    ]
-    quota = int(os.environ.get("CONSTANT_CONTACT_DAILY_QUOTA", "10000"))
+    deferred = previously_deferred(context.instance)
+    candidates = []
+    for activity_id in context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
+        calls, rate = last_refresh(context.instance, activity_id)
+        candidates.append(
+            Candidate(activity_id, sent.get(activity_id), calls, activity_id in deferred, rate)
+        )
+    settings = ClientSettings.from_env()
+    snapshot_calls, snapshot_taken = snapshot_cost(context.instance, now.date().isoformat())
+    reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
+    remaining = day_budget(settings.daily_quota, calls_used_today(settings), reserved)
+    runs_left = HOT_RUNS_PER_DAY - now.hour * HOT_RUNS_PER_DAY // 24
     plan = plan_hot_refresh(
         candidates,
         now=now,
         hot_days=int(os.environ.get("CC_ASSETS_HOT_DAYS", "14")),
-        budget=run_budget(quota, HOT_RUNS_PER_DAY),
+        budget=run_budget(remaining, runs_left),
+        remaining_today=remaining,
+        include_settled=now.hour * HOT_RUNS_PER_DAY < 24,
     )
     if plan.deferred:
-        deferred = len(plan.deferred)
         context.log.info(
-            f"hot refresh: {deferred} activities deferred to the next run: {plan.deferred}"
+            f"hot refresh: {len(plan.deferred)} activities deferred to the next run: "
+            f"{plan.deferred}"
         )
     if not plan.chosen:
-        return dg.SkipReason("no recently sent activities to refresh")
+        return dg.SkipReason(
+            f"nothing to refresh within {remaining} calls left today "
+            f"({len(plan.deferred)} deferred, {len(plan.resting)} settled)"
+        )
     return dg.RunRequest(
         run_key=f"hot-{now:%Y%m%dT%H%M}",
-        run_config={"ops": {"refresh_hot_activities": {"config": {"activity_ids": plan.chosen}}}},
-        tags={"estimated_api_calls": str(plan.estimated_calls)},
+        run_config={
+            "ops": {
+                "refresh_hot_activities": {
+                    "config": {"activity_ids": plan.chosen, "deferred": plan.deferred}
+                }
+            }
+        },
+        tags={
+            "estimated_api_calls": str(plan.estimated_calls),
+            "run_budget": str(plan.budget),
+            DEFERRED_TAG: ",".join(plan.deferred),
+            "cc_assets/deferred_count": str(len(plan.deferred)),
+        },
     )

@@ -4,7 +4,7 @@ The assets are thin: the client fetches, `cc_assets.pipeline` decides what to fe
 to merge, the lake writes atomically; here we only wire them and report metadata.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,7 @@ import pyarrow as pa
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
+from cc_assets.constant_contact.errors import ConstantContactError
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
 from cc_assets.lake.schemas import (
@@ -34,9 +34,9 @@ from cc_assets.lake.writer import (
     read_partition,
     write_partition,
 )
-from cc_assets.pipeline import quality, snapshots
+from cc_assets.pipeline import activity_reads, contact_backlog, quality, snapshots
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
-from cc_assets.pipeline.tracking import refresh_tracking
+from cc_assets.pipeline.tracking import TrackingRefresh
 
 GROUP = "constant_contact"
 POOL = "constant_contact_api"
@@ -131,7 +131,6 @@ def _checks(
 
 
 ACTIVITY_TABLES = [*(TRACKING_TABLES[r] for r in TRACKING_REPORTS), EMAIL_LINKS]
-REPORT_OF_TABLE = {TRACKING_TABLES[r].name: r for r in TRACKING_REPORTS}
 
 
 @dg.multi_asset(
@@ -225,40 +224,56 @@ def refresh_activity(
     root: UPath,
     selected: set[str],
     log: dg.DagsterLogManager,
+    stats: Mapping[str, activity_reads.ActivityStats] | None = None,
 ) -> Iterator[ActivityAssetRefresh | ReportFailure]:
     """Refresh the selected activity assets of one activity, each on its own: a report that
     fails yields a `ReportFailure` and the next report is read; an account-wide refusal ends
-    the refresh (the reports already refreshed stay materialized). Shared by the partitioned
-    multi-asset and the batched hot-activity job, so both record the same metadata."""
+    the refresh (the reports already refreshed stay materialized). Only the reports whose stats
+    moved are read (`activity_reads`); the stats are fetched here (one call) unless the caller
+    passes those it fetched in batches. Shared by the partitioned multi-asset and the batched
+    hot-activity job, so both record the same metadata."""
     captured_at = datetime.now(UTC)
-    for table in ACTIVITY_TABLES:
-        if table.name not in selected:
-            continue
+    if stats is None:
         try:
-            if table is EMAIL_LINKS:
-                yield _refresh_links(client, activity_id, root, captured_at)
-            else:
-                yield _refresh_report(client, activity_id, table, root, captured_at, log)
+            stats = activity_reads.fetch_stats(client, [activity_id])
+        except ACCOUNT_WIDE_ERRORS:
+            raise
+        except READ_ERRORS as error:  # without stats every report is read: nothing is skipped
+            log.warning(
+                f"activity stats of {activity_id} unavailable, reading every report: {error}"
+            )
+            stats = {}
+    for table, read in activity_reads.planned_reads(
+        client,
+        activity_id,
+        stats=stats.get(activity_id),
+        captured_at=captured_at,
+        root=root,
+        selected=selected,
+    ):
+        try:
+            refresh = read()
         except ACCOUNT_WIDE_ERRORS:
             raise
         except READ_ERRORS as error:
             log.error(f"{table.name}[{activity_id}] failed: {type(error).__name__}: {error}")
             yield ReportFailure(asset_key(table), f"{type(error).__name__}: {error}")
+            continue
+        if refresh is not None:
+            yield _refreshed(client, activity_id, table, refresh, root, log)
 
 
-def _refresh_report(
+def _refreshed(
     client: ConstantContactClient,
     activity_id: str,
     table: AssetTable,
+    refresh: TrackingRefresh,
     root: UPath,
-    captured_at: datetime,
     log: dg.DagsterLogManager,
 ) -> ActivityAssetRefresh:
-    report = REPORT_OF_TABLE[table.name]
-    refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
     log.info(
-        f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
-        f"{refresh.api_calls} API calls"
+        f"{table.name}[{activity_id}]: {refresh.read}, {refresh.new_rows} new rows, "
+        f"{refresh.rows} in all, {refresh.api_calls} API calls"
     )
     metadata = _metadata(
         client,
@@ -270,30 +285,12 @@ def _refresh_report(
         api_calls=dg.MetadataValue.int(refresh.api_calls),
         pages=dg.MetadataValue.int(refresh.pages),
         full_read=refresh.full_read,
+        read=refresh.read,
         watermark=str(refresh.watermark) if refresh.watermark else "none",
     )
-    return ActivityAssetRefresh(
-        asset_key(table), metadata, list(_checks(table, refresh.path, activity_id, report, root))
-    )
-
-
-def _refresh_links(
-    client: ConstantContactClient, activity_id: str, root: UPath, captured_at: datetime
-) -> ActivityAssetRefresh:
-    calls = client.calls
-    links = [client.get_links(activity_id)]
-    result = write_partition(EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root)
-    metadata = _metadata(
-        client,
-        result,
-        EMAIL_LINKS,
-        activity_id,
-        root,
-        api_calls=dg.MetadataValue.int(client.calls - calls),
-    )
-    return ActivityAssetRefresh(
-        asset_key(EMAIL_LINKS), metadata, list(_checks(EMAIL_LINKS, result.path, None, None, root))
-    )
+    report = None if table is EMAIL_LINKS else refresh.report
+    checks = _checks(table, refresh.path, activity_id if report else None, report, root)
+    return ActivityAssetRefresh(asset_key(table), metadata, list(checks))
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
@@ -403,21 +400,10 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
 
 @_daily_asset(
     CONTACT_ACTIVITY_DETAILS,
-    "Every activity (landing pages included) of the contacts with new tracking events since "
-    "the last contact snapshot.",
+    "Landing-page activity (p_contact_*) of engaged contacts, read from a persistent backlog "
+    "newest engagement first within the day's leftover quota (email events are in the tracking "
+    "reports).",
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
-    since = snapshots.contact_window_start(root)
-    contacts = snapshots.active_contacts(since, root) if since is not None else []
-    context.log.info(f"reading the activity of {len(contacts)} contacts active since {since}")
-
-    def fresh() -> Iterator[pa.RecordBatch]:
-        for index, contact_id in enumerate(contacts, 1):
-            try:
-                yield from client.iter_contact_activity(contact_id)
-            except NotFoundError as error:  # the contact was deleted: nothing left to read
-                context.log.warning(f"contact {contact_id} skipped: {error}")
-            if index % 50 == 0:
-                context.log.info(f"contact activity: {index}/{len(contacts)} contacts")
-
-    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh(), root)
+    fresh = contact_backlog.landing_page_activity(client, root, captured_at, context.log.info)
+    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)

@@ -1,0 +1,227 @@
+"""Which reports of an activity a refresh reads, derives or leaves alone.
+
+CC's activity stats (ten activities a call) count what every tracking report holds, so they are
+the change detector: a report is read only when its stats count moved away from what the lake
+holds. The rules, per report:
+
+- `sends`, `opens`, `clicks`, `bounces`, `optouts`, `forwards`: read (incrementally) when the
+  lake has no file, when the lake's counts of events up to the stats' `last_refresh_time`
+  differ from the stats (stats lag the reports, so later events are not compared), or when the
+  file was last written more than `TRICKLE` ago (a settled activity's slow trickle). Once a
+  send is complete and read, `em_sends` never moves again, so `sends` is read once.
+- `didnotopens`, `unique_opens`: read from the API once (the first refresh); afterwards derived
+  from the events held whenever a report they derive from was read, and the derived count is
+  checked against `em_not_opened` / `em_opens`: only a disagreement reads the API's report.
+- `email_links`: read once; afterwards its unique clicks are recounted from the clicks held,
+  and the report is read again only when a click names a link the lake does not know, or on
+  the trickle.
+- Without stats (an unsent activity, or stats the API did not give) every report is read as
+  before: nothing can prove it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import duckdb
+from upath import UPath
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.lake.paths import partition_file
+from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_REPORTS, TRACKING_TABLES, AssetTable
+from cc_assets.lake.writer import write_partition
+from cc_assets.pipeline import derived
+from cc_assets.pipeline.quality import STATS_OF_REPORT
+from cc_assets.pipeline.tracking import TrackingRefresh, previous_watermark, refresh_tracking
+
+TRICKLE = timedelta(days=7)
+"""A report whose stats have not moved is still re-read this often (the API's stats could be
+wrong; a week bounds how long the lake could be)."""
+
+LINKS = "links"
+"""The links report in the refresh results (its table is `email_links`)."""
+
+
+@dataclass(frozen=True)
+class ActivityStats:
+    """One activity's stats, as the change detector needs them."""
+
+    activity_id: str
+    last_refresh_time: datetime | None
+    counts: dict[str, int]
+
+
+def fetch_stats(
+    client: ConstantContactClient, activity_ids: Sequence[str]
+) -> dict[str, ActivityStats]:
+    """Stats of `activity_ids`, ten a call. An id the API gives no stats for (unsent, unknown)
+    is simply absent: its reports are then read in full, never skipped."""
+    if not activity_ids:
+        return {}
+    found: dict[str, ActivityStats] = {}
+    for row in client.get_activity_stats(list(activity_ids)).batch.to_pylist():
+        counts = {k: int(v) for k, v in row.items() if k.startswith("em_") and v is not None}
+        activity_id = row.get("campaign_activity_id")
+        if activity_id in activity_ids and counts:
+            found[activity_id] = ActivityStats(activity_id, row.get("last_refresh_time"), counts)
+    return found
+
+
+def _moved(report: str, activity_id: str, stats: ActivityStats, now: datetime, root) -> bool:
+    """True when `report` must be read: no file, counts differ from the stats, or stale."""
+    path = partition_file(TRACKING_TABLES[report], activity_id, root)
+    if not path.exists():
+        return True
+    wanted = STATS_OF_REPORT[report]
+    if any(key not in stats.counts for key, _ in wanted):
+        return True
+    until = stats.last_refresh_time
+    window = " FILTER (WHERE created_time <= $as_of)" if until is not None else ""
+    aggregates = ", ".join(f"{expression}{window}" for _, expression in wanted)
+    parameters: dict[str, Any] = {"path": str(path.path)}
+    if until is not None:
+        parameters["as_of"] = until
+    with duckdb.connect() as con:
+        row = con.execute(
+            f"SELECT max(captured_at), {aggregates} FROM read_parquet($path)", parameters
+        ).fetchone()
+    written, counted = row[0], row[1:]
+    if written is None or now - written > TRICKLE:
+        return True
+    return any(stats.counts[key] != int(n) for (key, _), n in zip(wanted, counted, strict=True))
+
+
+def _must_read_derivable(
+    report: str, activity_id: str, stats: ActivityStats | None, root: UPath
+) -> bool:
+    """The API's report is read the first time, without stats, or when the count derived from
+    the events held disagrees with CC's stats."""
+    target = partition_file(TRACKING_TABLES[report], activity_id, root)
+    if stats is None or not target.exists() or not derived.can_derive(report, activity_id, root):
+        return True
+    return not _derived_agrees(report, activity_id, stats, root)
+
+
+def _derived_agrees(report: str, activity_id: str, stats: ActivityStats, root) -> bool:
+    key = derived.STATS_KEY_OF_DERIVED[report]
+    if key not in stats.counts:
+        return False
+    count = derived.derived_count(report, activity_id, stats.last_refresh_time, root)
+    return count == stats.counts[key]
+
+
+def _derived_result(report: str, activity_id: str, captured_at: datetime, root) -> TrackingRefresh:
+    result = derived.derive_tracking(report, activity_id, captured_at=captured_at, root=root)
+    return TrackingRefresh(
+        report=report,
+        rows=result.rows,
+        new_rows=0,
+        pages=0,
+        api_calls=0,
+        watermark=previous_watermark(UPath(result.path)),
+        path=result.path,
+        full_read=False,
+        read="derived",
+    )
+
+
+def planned_reads(
+    client: ConstantContactClient,
+    activity_id: str,
+    *,
+    stats: ActivityStats | None,
+    captured_at: datetime,
+    root: UPath,
+    selected: set[str],
+) -> Iterator[tuple[AssetTable, Callable[[], TrackingRefresh | None]]]:
+    """What to refresh among the `selected` tables (names) of one activity, by the rules of
+    the module docstring: one (table, read) pair per report that may have changed, the read
+    left for the caller to run, so that one failing report costs only itself. Reports left
+    alone are not yielded: their files are unchanged. Run each read before asking for the next
+    pair: what is derived depends on what was read."""
+    read: set[str] = set()
+
+    def tracking(report: str) -> Callable[[], TrackingRefresh]:
+        return lambda: refresh_tracking(
+            client, activity_id, report, captured_at=captured_at, root=root
+        )
+
+    direct = [r for r in TRACKING_REPORTS if r not in derived.DERIVABLE_REPORTS]
+    for report in direct:
+        if TRACKING_TABLES[report].name not in selected:
+            continue
+        if stats is None or _moved(report, activity_id, stats, captured_at, root):
+            read.add(report)
+            yield TRACKING_TABLES[report], tracking(report)
+    for report in derived.DERIVABLE_REPORTS:
+        if TRACKING_TABLES[report].name not in selected:
+            continue
+        if _must_read_derivable(report, activity_id, stats, root):
+            yield TRACKING_TABLES[report], tracking(report)
+        elif read & set(derived.SOURCES[report]):
+            yield (
+                TRACKING_TABLES[report],
+                partial(_derived_result, report, activity_id, captured_at, root),
+            )
+    if EMAIL_LINKS.name in selected:
+        clicks_read = "clicks" in read
+        yield (
+            EMAIL_LINKS,
+            partial(_refresh_links, client, activity_id, stats, captured_at, root, clicks_read),
+        )
+
+
+def _refresh_links(
+    client: ConstantContactClient,
+    activity_id: str,
+    stats: ActivityStats | None,
+    captured_at: datetime,
+    root: UPath,
+    clicks_read: bool,
+) -> TrackingRefresh | None:
+    target = partition_file(EMAIL_LINKS, activity_id, root)
+    if stats is None or derived.links_need_api(activity_id, root) or _stale(target, captured_at):
+        calls = client.calls
+        result = write_partition(
+            EMAIL_LINKS,
+            activity_id,
+            [client.get_links(activity_id)],
+            captured_at=captured_at,
+            root=root,
+        )
+        return _links_result(result.rows, result.path, client.calls - calls, "api")
+    if not clicks_read:
+        return None
+    result = derived.derive_links(activity_id, captured_at=captured_at, root=root)
+    return _links_result(result.rows, result.path, 0, "derived")
+
+
+def _links_result(rows: int, path: str, calls: int, read: str) -> TrackingRefresh:
+    return TrackingRefresh(
+        report=LINKS,
+        rows=rows,
+        new_rows=0,
+        pages=calls,
+        api_calls=calls,
+        watermark=None,
+        path=path,
+        full_read=read == "api",
+        read=read,
+    )
+
+
+def _stale(path: UPath, now: datetime) -> bool:
+    with duckdb.connect() as con:
+        (written,) = con.execute(
+            "SELECT max(captured_at) FROM read_parquet(?)", [str(path.path)]
+        ).fetchone()
+    return written is None or now - written > TRICKLE
+
+
+def table_of(refresh: TrackingRefresh) -> AssetTable:
+    """The lake table a refresh result wrote."""
+    return EMAIL_LINKS if refresh.report == LINKS else TRACKING_TABLES[refresh.report]

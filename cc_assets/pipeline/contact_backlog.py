@@ -1,0 +1,186 @@
+"""Which contact reports the daily snapshot reads: only what the lake cannot know otherwise.
+
+Email events (sends, opens, clicks, bounces, opt-outs, forwards) are in the tracking reports
+already; the contact report adds only landing-page activity (`p_contact_open`, `..._click`,
+`..._add`, `..._update`), so only those types are asked for. Nothing lists contacts with
+landing-page activity, so the candidates are the engaged contacts (any email engagement in the
+lake), and a persistent backlog in the lake (`contact_report_reads`: each contact's last read
+and the newest engagement it covered) makes sure every one is read:
+
+- a contact is due when it engaged after the engagement its last read covered (or was never
+  read), and at most once per `PERIOD`;
+- due contacts are read newest engagement first, as many as the day's leftover budget allows
+  (`LEFTOVER_SHARE` of what is left of the day's quota when the snapshot runs); the rest stay
+  due for the next day, so every engaged contact is read within days;
+- a contact's pages stop at the newest landing-page row the lake already holds for it.
+
+The backlog is written after the last contact of the run is read, just before the snapshot's
+file replaces the previous one. All selection is DuckDB over the Parquet files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from upath import UPath
+
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.errors import NotFoundError, calls_used_today
+from cc_assets.lake.paths import asset_dir, partition_file
+from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS, TIMESTAMP, TRACKING_TABLES, AssetTable
+from cc_assets.lake.writer import write_partition
+
+LANDING_PAGE_TYPES = ("p_contact_open", "p_contact_click", "p_contact_add", "p_contact_update")
+ENGAGEMENT_REPORTS = ("opens", "clicks", "bounces", "optouts", "forwards")
+"""A send alone is not engagement: every recipient has one."""
+
+PERIOD = timedelta(days=7)
+LEFTOVER_SHARE = 0.5
+UNLIMITED_DAILY_CONTACTS = 5_000  # when no daily quota is configured
+
+CONTACT_REPORT_READS = AssetTable(
+    name="contact_report_reads",
+    schema=pa.schema(
+        [
+            pa.field("contact_id", pa.string()),
+            pa.field("engaged_until", TIMESTAMP),
+            pa.field("read_at", TIMESTAMP),
+            pa.field("captured_at", TIMESTAMP),
+        ]
+    ),
+    partition_column=None,
+    natural_key=("contact_id",),
+)
+"""The backlog's memory: when each contact's report was last read, and the newest engagement
+that read covered."""
+
+
+def _globs(root: UPath) -> list[str]:
+    found = []
+    for report in ENGAGEMENT_REPORTS:
+        folder = asset_dir(TRACKING_TABLES[report], root)
+        if folder.exists() and any(folder.glob("*/part-*.parquet")):
+            found.append(f"{folder.path}/*/part-*.parquet")
+    return found
+
+
+def due_contacts(root: UPath, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """(contact, newest engagement) of the due contacts, newest engagement first."""
+    globs = _globs(root)
+    if not globs or limit <= 0:
+        return []
+    reads = partition_file(CONTACT_REPORT_READS, None, root)
+    engaged = " UNION ALL ".join(
+        f"SELECT contact_id, created_time FROM read_parquet('{g}')" for g in globs
+    )
+    if reads.exists():
+        known = f"SELECT contact_id, engaged_until, read_at FROM read_parquet('{reads.path}')"
+    else:
+        known = (
+            "SELECT NULL::VARCHAR AS contact_id, NULL::TIMESTAMPTZ AS engaged_until, "
+            "NULL::TIMESTAMPTZ AS read_at WHERE FALSE"
+        )
+    sql = (
+        f"WITH e AS (SELECT contact_id, max(created_time) AS engaged FROM ({engaged}) "
+        f"WHERE created_time <= $now GROUP BY 1), r AS ({known}) "
+        "SELECT e.contact_id, e.engaged FROM e LEFT JOIN r USING (contact_id) "
+        "WHERE (r.engaged_until IS NULL OR e.engaged > r.engaged_until) "
+        "AND (r.read_at IS NULL OR r.read_at <= $now - $period) "
+        "ORDER BY e.engaged DESC, e.contact_id LIMIT $limit"
+    )
+    with duckdb.connect() as con:
+        return con.execute(sql, {"now": now, "period": PERIOD, "limit": limit}).fetchall()
+
+
+def newest_held(root: UPath, contacts: list[str]) -> dict[str, datetime]:
+    """Each contact's newest landing-page row already in contact_activity_details."""
+    folder = asset_dir(CONTACT_ACTIVITY_DETAILS, root)
+    if not contacts or not folder.exists() or not any(folder.glob("*/part-*.parquet")):
+        return {}
+    with duckdb.connect() as con:
+        con.register("wanted", pa.table({"contact_id": contacts}))
+        rows = con.execute(
+            "SELECT contact_id, max(created_time) FROM read_parquet(?) "
+            "WHERE contact_id IN (SELECT contact_id FROM wanted) AND tracking_activity_type "
+            "IN ? GROUP BY 1",
+            [f"{folder.path}/*/part-*.parquet", list(LANDING_PAGE_TYPES)],
+        ).fetchall()
+    return dict(rows)
+
+
+def daily_contacts(client: ConstantContactClient) -> int:
+    """How many contact reports today's snapshot may read: a share of what is left today."""
+    quota = client.settings.daily_quota
+    if not quota:
+        return UNLIMITED_DAILY_CONTACTS
+    return int(max(quota - calls_used_today(client.settings), 0) * LEFTOVER_SHARE)
+
+
+def landing_page_activity(
+    client: ConstantContactClient,
+    root: UPath,
+    captured_at: datetime,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The landing-page rows of today's due contacts (see the module docstring), then the
+    backlog updated for the contacts read."""
+    due = due_contacts(root, captured_at, daily_contacts(client))
+    held = newest_held(root, [contact for contact, _ in due])
+    if log:
+        log(f"contact reports: {len(due)} due contacts, newest engagement first")
+    done: list[tuple[str, datetime]] = []
+    for index, (contact_id, engaged) in enumerate(due, 1):
+        try:
+            yield from _newer_than_held(client, contact_id, held.get(contact_id))
+        except NotFoundError as error:  # the contact was deleted: nothing left to read
+            if log:
+                log(f"contact {contact_id} skipped: {error}")
+        done.append((contact_id, engaged))
+        if log and index % 500 == 0:
+            log(f"contact reports: {index}/{len(due)} contacts")
+    _remember(root, done, captured_at)
+
+
+def _newer_than_held(
+    client: ConstantContactClient, contact_id: str, stop: datetime | None
+) -> Iterator[pa.RecordBatch]:
+    """A contact's landing-page pages, newest first, until they reach what the lake holds."""
+    for batch in client.iter_contact_activity(contact_id, LANDING_PAGE_TYPES):
+        if stop is None:
+            yield batch
+            continue
+        newer = batch.filter(
+            pc.greater(batch["created_time"], pa.scalar(stop, batch["created_time"].type))
+        )
+        yield newer
+        if newer.num_rows < batch.num_rows:
+            return  # this page reached rows the lake already holds
+
+
+def _remember(root: UPath, done: list[tuple[str, datetime]], now: datetime) -> None:
+    """Merge the contacts just read into the backlog's memory (one row per contact)."""
+    if not done:
+        return
+    reads = partition_file(CONTACT_REPORT_READS, None, root)
+    fresh = pa.table(
+        {
+            "contact_id": [c for c, _ in done],
+            "engaged_until": pa.array([e for _, e in done], TIMESTAMP),
+            "read_at": pa.array([now] * len(done), TIMESTAMP),
+        }
+    )
+    with duckdb.connect() as con:
+        con.register("fresh", fresh)
+        sql = "SELECT * FROM fresh"
+        if reads.exists():
+            sql += (
+                f" UNION ALL SELECT contact_id, engaged_until, read_at FROM "
+                f"read_parquet('{reads.path}') WHERE contact_id NOT IN "
+                "(SELECT contact_id FROM fresh)"
+            )
+        merged = con.execute(sql).to_arrow_reader(65_536)
+        write_partition(CONTACT_REPORT_READS, None, merged, captured_at=now, root=root)
