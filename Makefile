@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui lint format clean
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/dbt_project.yml dbt_project/profiles.yml dbt_project/models \
+	dbt_project/macros dbt_project/tests -type f 2>/dev/null)
+
+.PHONY: demo test ui lint format clean manifest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,15 +16,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The dbt manifest the definitions are built from: parsed once, again only when a file of the
+# dbt project changed (importing the code location never parses).
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/python -m cc_assets.defs.analytics.project
+
+manifest: $(MANIFEST)
+
+demo: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m cc_assets.demo
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a green run.
-test: $(STAMP)
+test: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 
-ui: $(STAMP)
+ui: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m cc_assets.ui
 
 lint: $(STAMP)

@@ -96,15 +96,15 @@ def measure(root: Path, threads: int | None) -> dict[str, float]:
     from cc_assets.defs.metrics import compute  # noqa: PLC0415
 
     start = time.perf_counter()
-    engagement, devices = compute.compute_activities(
-        UPath(str(root)), None, datetime.now(UTC), threads=threads
-    )
+    metrics = compute.compute_activities(UPath(str(root)), None, datetime.now(UTC), threads=threads)
     elapsed = time.perf_counter() - start
     return {
         "seconds": round(elapsed, 3),
-        "activities": engagement.num_rows,
-        "device_rows": devices.num_rows,
-        "sends": int(sum(engagement["sends"].to_pylist())),
+        "activities": metrics.engagement.num_rows,
+        "device_rows": metrics.devices.num_rows,
+        "curve_rows": metrics.curve.num_rows,
+        "link_rows": metrics.links.num_rows,
+        "sends": int(sum(metrics.engagement["sends"].to_pylist())),
     }
 
 

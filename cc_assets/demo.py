@@ -31,7 +31,7 @@ def performance_table(lake: Path) -> str:
     query = f"""
         WITH names AS (SELECT DISTINCT campaign_id, name FROM read_parquet('{campaigns}'))
         SELECT coalesce(n.name, m.campaign_id) AS campaign, m.sends,
-               round(m.open_rate, 1), round(m.click_rate, 1), round(m.mobile_open_rate, 1)
+               round(m.open_rate, 1), round(m.click_rate, 1), round(m.mobile_open_share, 1)
         FROM read_parquet('{metrics}') m LEFT JOIN names n USING (campaign_id)
         ORDER BY m.sends DESC
     """

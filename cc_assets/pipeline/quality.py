@@ -1,4 +1,4 @@
-"""Data-quality measurements of a written partition, for the raw assets' checks.
+"""Data-quality measurements of a written partition, for the asset checks.
 
 Plain functions over Parquet files so they are testable without Dagster; the assets turn them
 into asset-check results.
@@ -13,10 +13,8 @@ import duckdb
 import pyarrow.parquet as pq
 from upath import UPath
 
-from cc_assets.lake.paths import asset_dir, lake_root
-from cc_assets.lake.schemas import EMAIL_CAMPAIGN_ACTIVITY_STATS, AssetTable
+from cc_assets.lake.schemas import AssetTable
 
-# tracking report -> [(stats key, SQL aggregate over the report)]
 STATS_OF_REPORT: dict[str, list[tuple[str, str]]] = {
     "sends": [("em_sends", "count(DISTINCT contact_id)")],
     "opens": [("em_opens", "count(DISTINCT contact_id)"), ("em_opens_all", "count(*)")],
@@ -25,10 +23,13 @@ STATS_OF_REPORT: dict[str, list[tuple[str, str]]] = {
     "optouts": [("em_optouts", "count(DISTINCT contact_id)")],
     "forwards": [("em_forwards", "count(DISTINCT contact_id)")],
 }
+"""Tracking report -> [(CC stats key, the SQL aggregate over the report that must equal it)]."""
 
 
 @dataclass
 class Finding:
+    """The outcome of one data-quality measurement, as an asset check reports it."""
+
     passed: bool
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -49,39 +50,3 @@ def duplicate_keys(table: AssetTable, path: UPath) -> Finding:
     with duckdb.connect() as con:
         (duplicates,) = con.execute(query, [str(path.path)]).fetchone()
     return Finding(duplicates == 0, {"duplicate_keys": int(duplicates), "natural_key": keys})
-
-
-def counts_match_stats(
-    report: str, activity_id: str, path: UPath, root: UPath | None = None
-) -> Finding:
-    """Events counted from the report vs CC's own activity stats (latest snapshot), counting
-    only events up to the stats' `last_refresh_time` since stats lag the reports."""
-    wanted = STATS_OF_REPORT.get(report)
-    if not wanted:
-        return Finding(True, {"compared": False, "reason": f"{report} has no stats counterpart"})
-    stats_glob = asset_dir(EMAIL_CAMPAIGN_ACTIVITY_STATS, root or lake_root())
-    files = list(stats_glob.glob("*/part-*.parquet")) if stats_glob.exists() else []
-    if not files:
-        return Finding(True, {"compared": False, "reason": "no activity stats snapshot yet"})
-    keys = ", ".join(k for k, _ in wanted)
-    with duckdb.connect() as con:
-        stats = con.execute(
-            f"SELECT last_refresh_time, {keys} FROM read_parquet(?) WHERE campaign_activity_id = ? "
-            "ORDER BY captured_at DESC LIMIT 1",
-            [[str(f.path) for f in files], activity_id],
-        ).fetchone()
-        if stats is None:
-            return Finding(
-                True, {"compared": False, "reason": "activity not in the stats snapshot"}
-            )
-        aggregates = ", ".join(expr for _, expr in wanted)
-        counted = con.execute(
-            f"SELECT {aggregates} FROM read_parquet(?) WHERE created_time <= ?",
-            [str(path.path), stats[0]],
-        ).fetchone()
-    expected = dict(zip((k for k, _ in wanted), stats[1:], strict=True))
-    actual = dict(zip((k for k, _ in wanted), counted, strict=True))
-    metadata = {"compared": True, "stats_last_refresh_time": str(stats[0])}
-    metadata |= {f"stats_{k}": int(v) for k, v in expected.items()}
-    metadata |= {f"events_{k}": int(v) for k, v in actual.items()}
-    return Finding(expected == actual, metadata)

@@ -1,9 +1,12 @@
 """The dbt project, really built: on DuckDB through the Dagster assets, on an empty lake, and on
-Postgres from tables loaded with COPY. The marts must equal the metric assets."""
+Postgres from tables loaded with COPY. The marts must equal the email_metrics assets they read,
+answer a BI user's questions in one query each, and compute no rate of their own."""
 
 from __future__ import annotations
 
-import math
+import itertools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,25 @@ import pytest
 
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
-from cc_assets.defs.metrics.tables import RATE_COLUMNS
-from cc_assets.lake.schemas import RAW_TABLES
+from cc_assets.defs.metrics.tables import METRIC_TABLES, PERCENT_COLUMNS
+from cc_assets.lake.schemas import RAW_TABLES, AssetTable
 from cc_assets_tests.metrics.lake import account, build_lake
+from cc_assets_tests.metrics.test_formulas import SEED_PERCENTS
 from cc_assets_tests.metrics.test_metrics import materialize_all, read
 
-SCHEMA = "cc_assets_dbt"
 RAW_SCHEMA = "cc_assets_raw"
+METRICS_SCHEMA = "cc_assets_metrics"
+BUILT_SCHEMAS = ("staging", "intermediate", "marts")
+
+MART_OF_METRIC = {
+    "activity_engagement": "fct_campaign_activity_performance",
+    "campaign_engagement": "fct_campaign_performance",
+    "activity_device_breakdown": "fct_device_breakdown",
+    "activity_engagement_curve": "fct_engagement_curve",
+    "activity_link_clicks": "fct_link_clicks",
+    "activity_stats_daily": "fct_activity_stats_daily",
+}
+NAMES = ("campaign_name", "subject", "role", "sent_time")
 
 
 @pytest.fixture
@@ -35,93 +50,186 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def same(a: float | None, b: float | None) -> bool:
-    return (a is None and b is None) or (
-        a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    )
+def metric_columns(table: AssetTable) -> list[str]:
+    return [name for name in table.schema.names if name != "computed_at"]
 
 
 def assert_marts_equal_metrics(marts: dict[str, list[dict[str, Any]]], root: Path) -> None:
-    engagement = {r["campaign_activity_id"]: r for r in read(root, "activity_engagement")}
-    performance = {r["campaign_activity_id"]: r for r in marts["performance"]}
-    assert set(performance) == set(engagement)
-    for activity_id, ours in engagement.items():
-        theirs = performance[activity_id]
-        for column in ("campaign_id", "sends", "bounces", "opens", "clicks", "optouts"):
-            assert theirs[column] == ours[column], (activity_id, column)
-        assert theirs["seconds_to_first_open"] == ours["seconds_to_first_open"]
-        for rate in RATE_COLUMNS:
-            assert same(theirs[rate], ours[rate]), (activity_id, rate, theirs[rate], ours[rate])
-    devices = {
-        (r["campaign_activity_id"], r["event_type"], r["device_type"]): r
-        for r in read(root, "activity_device_breakdown")
-    }
-    breakdown = {
-        (r["campaign_activity_id"], r["event_type"], r["device_type"]): r for r in marts["devices"]
-    }
-    assert set(breakdown) == set(devices)
-    campaigns = {r["campaign_id"]: r for r in read(root, "campaign_engagement")}
-    by_campaign = {r["campaign_id"]: r for r in marts["campaigns"]}
-    assert set(by_campaign) == set(campaigns)
-    for campaign_id, ours in campaigns.items():
-        for rate in RATE_COLUMNS:
-            assert same(by_campaign[campaign_id][rate], ours[rate]), (campaign_id, rate)
-    for key, ours in devices.items():
-        assert breakdown[key]["events"] == ours["events"]
-        assert same(breakdown[key]["share_percent"], ours["share_percent"])
+    """Every mart holds exactly its metric asset's rows and values, plus names."""
+    for metric, mart in MART_OF_METRIC.items():
+        table = METRIC_TABLES[metric]
+        columns = metric_columns(table)
+        ours = sorted(tuple(r[c] for c in columns) for r in read(root, metric))
+        theirs = sorted(tuple(r[c] for c in columns) for r in marts[mart])
+        assert ours, metric
+        assert theirs == ours, mart
+        for row in marts[mart]:
+            assert all(name in row for name in NAMES), mart
 
 
-def duckdb_marts(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
+def warehouse_marts(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {
-            name: con.sql(f"select * from main.{table}").to_arrow_table().to_pylist()
-            for name, table in (
-                ("performance", "fct_campaign_activity_performance"),
-                ("devices", "fct_device_breakdown"),
-                ("campaigns", "fct_campaign_performance"),
-            )
+            mart: con.sql(f"select * from marts.{mart}").to_arrow_table().to_pylist()
+            for mart in MART_OF_METRIC.values()
         }
 
 
-def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: Path) -> None:
-    ids = build_lake(account(), lake)
-    materialize_all(lake, ids)
+def build_with_dagster() -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         [cc_assets_dbt],
         resources={"dbt": project.dbt_cli(project.dbt_project)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
+    return result
+
+
+def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: Path) -> None:
+    truth = account()
+    ids = build_lake(truth, lake)
+    materialize_all(lake, ids)
+    result = build_with_dagster()
     checks = result.get_asset_check_evaluations()
-    assert len(checks) >= 50
+    assert len(checks) >= 60
     assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
-    marts = duckdb_marts(tmp_path / "warehouse.duckdb")
+    assert {f"{mart}_equals_email_metrics" for mart in MART_OF_METRIC.values()} <= {
+        c.check_name for c in checks
+    }
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    marts = warehouse_marts(warehouse)
     assert_marts_equal_metrics(marts, lake)
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        (events,) = con.execute("select count(*) from main.fct_email_events").fetchone()
-        (daily,) = con.execute("select count(*) from main.fct_activity_stats_daily").fetchone()
-    assert events > 0 and daily == len(ids)
+    names = {a.activity_id: a for c in truth.account.campaigns for a in c.activities}
+    for row in marts["fct_campaign_activity_performance"]:
+        activity = names[row["campaign_activity_id"]]
+        assert row["subject"] == activity.subject
+        assert row["role"] == activity.role
+        assert row["campaign_name"] == truth.account.campaign_by_id[activity.campaign_id].name
+
+    counts = {
+        m.asset_key.path[-1]: m.metadata["dagster/row_count"].value
+        for m in result.get_asset_materialization_events()
+        for m in [m.materialization]
+    }
+    assert counts["fct_campaign_activity_performance"] == len(ids)
+    assert counts["fct_engagement_curve"] == len(marts["fct_engagement_curve"])
+    assert all(key.startswith(("stg_", "int_", "fct_", "dim_")) for key in counts)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        schemas = {
+            r[0]
+            for r in con.execute("select schema_name from information_schema.schemata").fetchall()
+        }
+        assert set(BUILT_SCHEMAS) <= schemas
+        (in_main,) = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'main'"
+        ).fetchone()
+        assert in_main == 0
+    assert_bi_questions(warehouse, truth, lake)
 
 
-def test_dbt_build_on_an_empty_lake(lake: Path) -> None:
-    lines: list[str] = []
-    assert project.run_dbt_build(log=lines.append), "\n".join(lines[-30:])
-    assert any("no lake files for email_opens" in line for line in lines)
+def assert_bi_questions(warehouse: Path, truth, root: Path) -> None:
+    """Three questions a BI user asks, each one query over one mart."""
+    engagement = {r["campaign_id"]: r for r in read(root, "campaign_engagement")}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        by_campaign = con.execute(
+            "select campaign_name, sent_time, open_rate, click_rate "
+            "from marts.fct_campaign_performance order by sent_time"
+        ).fetchall()
+        assert len(by_campaign) == len(engagement)
+        named = {truth.account.campaign_by_id[c].name: r for c, r in engagement.items()}
+        for name, sent_time, open_rate, click_rate in by_campaign:
+            assert sent_time is not None
+            assert (open_rate, click_rate) == (named[name]["open_rate"], named[name]["click_rate"])
+
+        clicked = max(engagement.values(), key=lambda r: r["clicks"])
+        campaign = truth.account.campaign_by_id[clicked["campaign_id"]]
+        primary = next(a for a in campaign.activities if a.role == "primary_email")
+        opens_by_hour = con.execute(
+            "select hours_since_send, cumulative_unique_opens from marts.fct_engagement_curve "
+            "where campaign_name = ? and role = 'primary_email' order by hours_since_send",
+            [campaign.name],
+        ).fetchall()
+        curve = sorted(
+            (r["hours_since_send"], r["cumulative_unique_opens"])
+            for r in read(root, "activity_engagement_curve")
+            if r["campaign_activity_id"] == primary.activity_id
+        )
+        assert opens_by_hour == curve and len(curve) > 1
+        assert [h for h, _ in opens_by_hour] == list(range(len(opens_by_hour)))
+        assert all(a[1] <= b[1] for a, b in itertools.pairwise(opens_by_hour))
+        assert opens_by_hour[-1][1] > 0
+
+        per_link = con.execute(
+            "select link_url, unique_clicks from marts.fct_link_clicks "
+            "where campaign_name = ? and role = 'primary_email' order by link_url",
+            [campaign.name],
+        ).fetchall()
+        want = truth.links(primary.activity_id).to_pylist()
+        assert per_link == sorted((r["link_url"], r["unique_clicks"]) for r in want)
 
 
 def test_seed_example_marts_give_the_seed_numbers(lake: Path, tmp_path: Path) -> None:
-    build_lake(account("seed-example"), lake)
-    lines: list[str] = []
-    assert project.run_dbt_build(log=lines.append), "\n".join(lines[-30:])
-    (row,) = duckdb_marts(tmp_path / "warehouse.duckdb")["performance"]
-    assert {r: round(row[r], 1) for r in ("open_rate", "click_rate", "bounce_rate")} == {
-        "open_rate": 66.7,
-        "click_rate": 33.3,
-        "bounce_rate": 40.0,
+    truth = account("seed-example")
+    materialize_all(lake, build_lake(truth, lake))
+    build_with_dagster()
+    marts = warehouse_marts(tmp_path / "warehouse.duckdb")
+    (row,) = marts["fct_campaign_activity_performance"]
+    assert row["campaign_name"] == truth.account.campaigns[0].name
+    assert {r: round(row[r], 1) for r in PERCENT_COLUMNS} == SEED_PERCENTS
+    (campaign,) = marts["fct_campaign_performance"]
+    assert campaign["role"] == "primary_email" and campaign["subject"] == row["subject"]
+    devices = {
+        (r["event_type"], r["device_type"]): r["events"] for r in marts["fct_device_breakdown"]
     }
-    assert round(row["did_not_open_rate"], 1) == 33.3
-    assert round(row["unsubscribe_rate"], 1) == 11.1
-    assert (round(row["mobile_open_rate"], 1), round(row["desktop_open_rate"], 1)) == (83.3, 16.7)
+    assert devices == {
+        ("open", "mobile"): 5,
+        ("open", "other"): 1,
+        ("click", "mobile"): 1,
+        ("click", "other"): 1,
+    }
+
+
+def dbt_invocation(args: list[str], **kwargs: Any):
+    project.apply_dbt_environment()
+    return project.dbt_cli(project.dbt_project).cli(args, raise_on_error=False, **kwargs)
+
+
+def messages(invocation) -> Iterator[str]:
+    for event in invocation.stream_raw_events():
+        message = event.raw_event.get("info", {}).get("msg")
+        if message:
+            yield message
+
+
+def test_dbt_build_on_an_empty_lake(lake: Path) -> None:
+    invocation = dbt_invocation(["build"])
+    lines = list(messages(invocation))
+    assert invocation.is_successful(), "\n".join(lines[-30:])
+    assert any("no lake files for email_opens" in line for line in lines)
+    assert any("no lake files for activity_engagement" in line for line in lines)
+
+
+STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
+RATE_FORMULA = re.compile(r"/|\bnullif\s*\(|\b100(?:\.0*)?\s*\*", re.IGNORECASE)
+
+
+def test_no_rate_formula_in_the_compiled_models(lake: Path, tmp_path: Path) -> None:
+    """Rates are computed by the email_metrics assets only: no compiled model divides."""
+    target = tmp_path / "target"
+    invocation = dbt_invocation(["compile", "--select", "resource_type:model"], target_path=target)
+    lines = list(messages(invocation))
+    assert invocation.is_successful(), "\n".join(lines[-30:])
+    compiled = sorted((target / "compiled").rglob("models/**/*.sql"))
+    assert len(compiled) >= 30
+    offending = {}
+    for file in compiled:
+        code = STRING_OR_COMMENT.sub("''", file.read_text())
+        found = RATE_FORMULA.findall(code)
+        if found:
+            offending[file.name] = found
+    assert offending == {}
+    assert not (project.PROJECT_DIR / "macros" / "cc_engagement_rates.sql").exists()
 
 
 # --- Postgres --------------------------------------------------------------------------------
@@ -140,20 +248,25 @@ def _pg_type(dtype: pa.DataType) -> str:
 
 
 def load_postgres(conn, root: Path) -> None:
-    """Every raw asset as a table of `cc_assets_raw`, loaded with COPY from the lake's files."""
+    """Every raw asset as a table of `cc_assets_raw` and every metric asset as a table of
+    `cc_assets_metrics`, loaded with COPY from the lake's files."""
     with conn.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {RAW_SCHEMA} CASCADE")
-        cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        cur.execute(f"CREATE SCHEMA {RAW_SCHEMA}")
-        for name, table in RAW_TABLES.items():
-            columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in table.schema)
-            cur.execute(f"CREATE TABLE {RAW_SCHEMA}.{name} ({columns})")
-            files = sorted((root / "constant_contact" / name).glob("*/part-*.parquet"))
-            names = ", ".join(f'"{f.name}"' for f in table.schema)
-            with cur.copy(f"COPY {RAW_SCHEMA}.{name} ({names}) FROM STDIN") as copy:
-                for file in files:  # a column the file lacks (captured_at) loads as null
-                    for row in pq.read_table(file).to_pylist():
-                        copy.write_row([row.get(c) for c in table.schema.names])
+        for schema in (RAW_SCHEMA, METRICS_SCHEMA, *BUILT_SCHEMAS):
+            cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        for schema, prefix, tables in (
+            (RAW_SCHEMA, "constant_contact", RAW_TABLES),
+            (METRICS_SCHEMA, "email_metrics", METRIC_TABLES),
+        ):
+            cur.execute(f"CREATE SCHEMA {schema}")
+            for name, table in tables.items():
+                columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in table.schema)
+                cur.execute(f"CREATE TABLE {schema}.{name} ({columns})")
+                files = sorted((root / prefix / name).glob("**/part-*.parquet"))
+                names = ", ".join(f'"{f.name}"' for f in table.schema)
+                with cur.copy(f"COPY {schema}.{name} ({names}) FROM STDIN") as copy:
+                    for file in files:  # a column the file lacks (captured_at) loads as null
+                        for row in pq.read_table(file).to_pylist():
+                            copy.write_row([row.get(c) for c in table.schema.names])
     conn.commit()
 
 
@@ -166,22 +279,12 @@ def test_dbt_build_on_postgres_equals_the_metrics(
     monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "postgres")
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test") as conn:
         load_postgres(conn, lake)
-        lines: list[str] = []
-        assert project.run_dbt_build(log=lines.append), "\n".join(lines[-40:])
+        invocation = dbt_invocation(["build", "--target", "postgres"])
+        lines = list(messages(invocation))
+        assert invocation.is_successful(), "\n".join(lines[-40:])
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             marts = {}
-            for name, table in (
-                ("performance", "fct_campaign_activity_performance"),
-                ("devices", "fct_device_breakdown"),
-                ("campaigns", "fct_campaign_performance"),
-            ):
-                cur.execute(f"select * from {SCHEMA}.{table}")
-                marts[name] = [
-                    {k: (float(v) if isinstance(v, float) else v) for k, v in r.items()}
-                    for r in cur.fetchall()
-                ]
-    for row in marts["performance"] + marts["campaigns"]:
-        row["seconds_to_first_open"] = (
-            None if row["seconds_to_first_open"] is None else int(row["seconds_to_first_open"])
-        )
+            for mart in MART_OF_METRIC.values():
+                cur.execute(f"select * from marts.{mart}")
+                marts[mart] = list(cur.fetchall())
     assert_marts_equal_metrics(marts, lake)

@@ -1,59 +1,77 @@
-"""How the dbt project is wired into Dagster: keys, lineage, checks, manifest preparation."""
+"""How the dbt project is wired into Dagster: keys, sources, checks, and a manifest prepared by
+an explicit step, never at import."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster_dbt import DbtProject
 
-from cc_assets.definitions import defs as load_defs
 from cc_assets.defs.analytics import project
-from cc_assets.defs.analytics.assets import DBT_ASSETS_SELECTION, cc_assets_dbt
+from cc_assets.defs.analytics.assets import cc_assets_dbt
+from cc_assets.defs.metrics.tables import METRIC_TABLES
 from cc_assets.lake.schemas import RAW_TABLES
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_sources_map_to_the_raw_assets_and_models_are_analytics() -> None:
+
+def test_sources_map_to_the_raw_and_metric_assets_and_models_are_analytics() -> None:
     specs = {spec.key: spec for spec in cc_assets_dbt.specs}
-    for name in RAW_TABLES:
-        staging = specs[dg.AssetKey(["analytics", f"stg_constant_contact__{name}"])]
-        assert [dep.asset_key for dep in staging.deps] == [dg.AssetKey(["constant_contact", name])]
+    for prefix, tables in (("constant_contact", RAW_TABLES), ("email_metrics", METRIC_TABLES)):
+        for name in tables:
+            staging = specs[dg.AssetKey(["analytics", f"stg_{prefix}__{name}"])]
+            assert [dep.asset_key for dep in staging.deps] == [dg.AssetKey([prefix, name])]
     for spec in specs.values():
         assert spec.group_name == "analytics"
         assert spec.owners == ["team:data-engineering"]
         assert spec.automation_condition is not None
-    mart = dg.AssetKey(["analytics", "fct_campaign_activity_performance"])
-    checks = {c.name for c in cc_assets_dbt.check_specs if c.asset_key == mart}
-    assert "unique_fct_campaign_activity_performance_campaign_activity_id" in checks
+    mart = specs[dg.AssetKey(["analytics", "fct_campaign_performance"])]
+    columns = {c.name: c.type for c in mart.metadata["dagster/column_schema"].columns}
+    assert columns["campaign_name"] == "text" and columns["open_rate"] == "double precision"
+    assert columns["mobile_open_share"] == "double precision"
+    checks = {c.name for c in cc_assets_dbt.check_specs if c.asset_key == mart.key}
+    assert {"unique_fct_campaign_performance_campaign_id"} <= checks
+    assert "fct_campaign_performance_equals_email_metrics" in checks
 
 
-def test_one_lineage_graph_from_the_api_to_the_marts() -> None:
-    graph = load_defs().resolve_asset_graph()
-    raw = dg.AssetKey(["constant_contact", "email_opens"])
-    mart = dg.AssetKey(["analytics", "fct_campaign_activity_performance"])
-    assert _reaches(graph, raw, mart)
-    selected = DBT_ASSETS_SELECTION.resolve(graph)
-    assert mart in selected and raw not in selected
-    metrics = dg.AssetSelection.groups("email_metrics").resolve(graph)
-    assert dg.AssetKey(["email_metrics", "activity_engagement"]) in metrics
+def test_importing_the_definitions_writes_no_file(tmp_path: Path) -> None:
+    """A fresh working directory and home stay empty, and the prepared manifest is only read
+    (a `dbt parse` would rewrite it)."""
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    manifest = project.dbt_project.manifest_path
+    before = manifest.stat().st_mtime_ns
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CC_ASSETS_", "DAGSTER_"))} | {
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import cc_assets.definitions as d; d.defs().resolve_asset_graph()"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert list(cwd.rglob("*")) == [] and list(home.rglob("*")) == []
+    assert manifest.stat().st_mtime_ns == before  # not re-parsed
 
 
-def _reaches(graph, source: dg.AssetKey, target: dg.AssetKey) -> bool:
-    frontier, seen = [source], set()
-    while frontier:
-        key = frontier.pop()
-        if key == target:
-            return True
-        seen.add(key)
-        frontier.extend(k for k in graph.get(key).child_keys if k not in seen)
-    return False
-
-
-def test_a_missing_manifest_is_prepared(tmp_path: Path) -> None:
+def test_a_missing_manifest_names_the_step_that_prepares_it(tmp_path: Path) -> None:
     fresh = DbtProject(
         project_dir=project.PROJECT_DIR,
         profiles_dir=project.PROJECT_DIR,
         target_path=tmp_path / "target",
     )
-    assert not fresh.manifest_path.exists()
+    with pytest.raises(FileNotFoundError, match="make manifest"):
+        project.prepared_manifest(fresh)
     assert project.prepare_manifest(fresh).exists()
+    assert project.prepared_manifest(fresh) == fresh.manifest_path

@@ -13,10 +13,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import pytest
 
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.defs.ingestion.resources import LakeResource
+from cc_assets.defs.metrics.assets import activity_metrics
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.metrics.lake import account, build_lake
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -76,7 +81,7 @@ def dagster_ui(sandbox: SandboxServer, tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/server_info", timeout=2).status_code == 200:
@@ -86,7 +91,7 @@ def dagster_ui(sandbox: SandboxServer, tmp_path: Path) -> Iterator[str]:
             assert process.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
             time.sleep(1)
         else:
-            pytest.fail("dagster dev did not answer /server_info within 180 s")
+            pytest.fail("dagster dev did not answer /server_info within 300 s")
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -129,6 +134,23 @@ def _dismiss_dialogs(page) -> None:
         skip.first.click()
 
 
+def _materialize_one_activity(home: Path, lake: Path) -> tuple[str, str]:
+    """The metrics of one activity, really materialized on the UI's instance over a lake from
+    the ground truth. Returns (activity id, campaign name)."""
+    truth = account("seed-example")
+    (activity_id,) = build_lake(truth, lake)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, [activity_id])
+        result = dg.materialize(
+            [activity_metrics],
+            instance=instance,
+            resources={"lake": LakeResource(storage=str(lake))},
+            partition_key=activity_id,
+        )
+    assert result.success
+    return activity_id, truth.account.campaigns[0].name
+
+
 def _wait_until_loaded(base: str) -> dict:
     deadline = time.monotonic() + 120
     while True:
@@ -139,7 +161,7 @@ def _wait_until_loaded(base: str) -> dict:
         time.sleep(2)
 
 
-def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str) -> None:
+def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_path: Path) -> None:
     repository = _wait_until_loaded(dagster_ui)
     assets = {"/".join(n["assetKey"]["path"]) for n in repository["assetNodes"]}
     assert {"constant_contact/email_opens", "constant_contact/email_campaign_stats"} <= assets
@@ -149,6 +171,7 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str) -> None
         for c in n["assetChecksOrError"].get("checks", [])
     }
     assert {"schema_matches", "unique_natural_key", "counts_match_activity_stats"} <= checks
+    assert {"analytics/fct_campaign_performance", "analytics/fct_engagement_curve"} <= assets
     assert {s["name"] for s in repository["schedules"]} >= {
         "daily_snapshot_schedule",
         "hot_activity_refresh_schedule",
@@ -180,6 +203,9 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str) -> None
             break
         time.sleep(2)
     assert status == "SUCCESS"
+    activity_id, campaign_name = _materialize_one_activity(
+        tmp_path / "dagster_home", tmp_path / "lake"
+    )
 
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only browser tests need it
 
@@ -196,6 +222,19 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str) -> None
             page.get_by_text("sandbox").first.wait_for(timeout=60_000)  # `source` metadata
             body = page.inner_text("body")
             page.screenshot(path=str(ARTIFACTS / "asset-page.png"), full_page=True)
+            page.goto(
+                f"{dagster_ui}/assets/email_metrics/activity_engagement"
+                f"?view=partitions&partition={activity_id}",
+                wait_until="networkidle",
+            )
+            _dismiss_dialogs(page)
+            page.get_by_text(campaign_name).first.wait_for(timeout=60_000)
+            picture = page.locator('img[src^="data:image/png;base64,"]')
+            if not picture.count():  # markdown metadata may sit behind its "show" button
+                page.get_by_text("[Show Markdown]").first.click()
+            picture.first.wait_for(timeout=60_000)
+            assert picture.first.evaluate("img => img.naturalWidth") > 100
+            page.screenshot(path=str(ARTIFACTS / "activity-page.png"), full_page=True)
             page.goto(f"{dagster_ui}/asset-groups", wait_until="networkidle")
             _dismiss_dialogs(page)
             page.get_by_text("constant_contact").first.wait_for(timeout=60_000)
@@ -203,4 +242,5 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str) -> None
         finally:
             page.screenshot(path=str(ARTIFACTS / "last-page.png"))
         browser.close()
-    assert "rows" in body and "source" in body
+    assert "dagster/row_count" in body or "Row count" in body
+    assert "source" in body

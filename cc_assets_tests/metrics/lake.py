@@ -35,6 +35,16 @@ def _write(table: AssetTable, rows: list[dict[str, Any]], root: Path, day: date)
     pq.write_table(pa.table(columns, schema=table.schema), folder / "part-0.parquet")
 
 
+def _names(truth: GroundTruth, activity_id: str) -> dict[str, Any]:
+    """What email_campaigns says of an activity besides its ids: names and send time."""
+    activity = truth.account.activity_by_id[activity_id]
+    return {
+        "name": truth.account.campaign_by_id[activity.campaign_id].name,
+        "subject": activity.subject,
+        "sent_time": activity.send_at,
+    }
+
+
 def write_snapshots(truth: GroundTruth, root: Path, day: date = SNAPSHOT) -> None:
     refreshed = datetime.fromtimestamp(truth.service.stats_time(), UTC)
     base = {"snapshot_date": day, "captured_at": NOW}
@@ -49,6 +59,7 @@ def write_snapshots(truth: GroundTruth, root: Path, day: date = SNAPSHOT) -> Non
                 "role": a["role"],
                 "activity_status": a["current_status"],
             }
+            | _names(truth, a["campaign_activity_id"])
             for a in truth.all_activities()
         ],
         root,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import math
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,12 @@ from cc_assets.defs.metrics.assets import (
     ACTIVITY_ENGAGEMENT_KEY,
     CAMPAIGN_ENGAGEMENT_KEY,
     activity_metrics,
+    activity_stats_daily,
     campaign_engagement,
 )
 from cc_assets.defs.metrics.tables import PERCENT_OF_RATE
-from cc_assets_tests.metrics.lake import account, build_lake
+from cc_assets_tests.metrics.lake import SNAPSHOT, account, build_lake
+from cc_assets_tests.metrics.test_formulas import SEED_PERCENTS
 
 
 def materialize_all(root: Path, activity_ids: list[str]) -> dg.DagsterInstance:
@@ -42,6 +46,13 @@ def materialize_all(root: Path, activity_ids: list[str]) -> dg.DagsterInstance:
     assert result.success
     for check in result.get_asset_check_evaluations():
         assert check.passed, (check.check_name, check.metadata)
+    result = dg.materialize(
+        [activity_stats_daily],
+        instance=instance,
+        resources=resources,
+        partition_key=SNAPSHOT.isoformat(),
+    )
+    assert result.success
     return instance
 
 
@@ -66,18 +77,7 @@ def test_seed_example_gives_the_seed_documents_numbers(tmp_path: Path) -> None:
         "clicks": 2,
     }
     assert (row["forwards"], row["optouts"], row["not_opened"]) == (1, 1, 3)
-    expected = {
-        "open_rate": 66.7,
-        "click_rate": 33.3,
-        "bounce_rate": 40.0,
-        "did_not_open_rate": 33.3,
-        "unsubscribe_rate": 11.1,
-        "mobile_open_rate": 83.3,
-        "desktop_open_rate": 16.7,
-        "mobile_click_rate": 50.0,
-        "desktop_click_rate": 50.0,
-        "click_through_rate": 22.2,
-    }
+    expected = SEED_PERCENTS
     assert {k: round(row[k], 1) for k in expected} == expected
     assert row["open_rate"] == pytest.approx(200 / 3)  # full precision, not rounded
 
@@ -99,7 +99,31 @@ def test_seed_example_gives_the_seed_documents_numbers(tmp_path: Path) -> None:
     assert event is not None  # partitioned: latest of any partition
     metadata = event.asset_materialization.metadata
     assert metadata["open_rate"].value == pytest.approx(200 / 3)
-    assert metadata["rows"].value == 1
+    assert metadata["dagster/row_count"].value == 1
+    assert [c.name for c in metadata["dagster/column_schema"].schema.columns][:3] == [
+        "campaign_activity_id",
+        "campaign_id",
+        "sends",
+    ]
+    activity = truth.account.activity_by_id[row["campaign_activity_id"]]
+    campaign = truth.account.campaign_by_id[activity.campaign_id]
+    assert metadata["campaign_name"].value == campaign.name
+    assert metadata["subject"].value == activity.subject
+    assert metadata["sent_time"].value == activity.send_at.isoformat()
+    assert metadata["engagement"].value.startswith("![engagement curve and device split](data:")
+    png = base64.b64decode(metadata["engagement"].value.split("base64,")[1].rstrip(")"))
+    assert png.startswith(b"\x89PNG")
+    assert event.asset_materialization.tags["send_date"] == activity.send_at.date().isoformat()
+    assert event.asset_materialization.tags["campaign_id"] == campaign.campaign_id
+
+    curve = read(tmp_path, "activity_engagement_curve")
+    assert [r["hours_since_send"] for r in curve] == list(range(len(curve)))
+    assert curve[-1]["cumulative_unique_opens"] == 6 and curve[-1]["cumulative_unique_clicks"] == 2
+    links = read(tmp_path, "activity_link_clicks")
+    assert sum(r["unique_clicks"] for r in links) >= 2
+    assert all(r["unique_clicks"] == r["reported_unique_clicks"] for r in links)
+    (daily,) = read(tmp_path, "activity_stats_daily")
+    assert {k: round(daily[k], 1) for k in expected} == expected
     assert instance.get_latest_materialization_event(CAMPAIGN_ENGAGEMENT_KEY) is not None
     assert instance.get_latest_materialization_event(ACTIVITY_DEVICE_BREAKDOWN_KEY) is not None
 
@@ -150,10 +174,10 @@ def expected_rates(c: dict[str, Any]) -> dict[str, float | None]:
         "bounce_rate": pct(c["bounces"], c["sends"]),
         "did_not_open_rate": pct(c["not_opened"], c["delivered"]),
         "unsubscribe_rate": pct(c["optouts"], c["delivered"]),
-        "mobile_open_rate": pct(c["mobile_opens_all"], c["opens_all"]),
-        "desktop_open_rate": pct(c["opens_all"] - c["mobile_opens_all"], c["opens_all"]),
-        "mobile_click_rate": pct(c["mobile_clicks_all"], c["clicks_all"]),
-        "desktop_click_rate": pct(c["clicks_all"] - c["mobile_clicks_all"], c["clicks_all"]),
+        "mobile_open_share": pct(c["mobile_opens_all"], c["opens_all"]),
+        "desktop_open_share": pct(c["opens_all"] - c["mobile_opens_all"], c["opens_all"]),
+        "mobile_click_share": pct(c["mobile_clicks_all"], c["clicks_all"]),
+        "desktop_click_share": pct(c["clicks_all"] - c["mobile_clicks_all"], c["clicks_all"]),
     }
 
 
@@ -207,6 +231,8 @@ def test_generated_lake_equals_an_independent_count(tmp_path: Path) -> None:
             for device, count in want.items():
                 assert same(got[device]["share_percent"], pct(count, len(table)))
 
+    assert_curve_and_links(truth, ids, tmp_path)
+
     campaigns = {r["campaign_id"]: r for r in read(tmp_path, "campaign_engagement")}
     assert set(campaigns) == set(campaign_of.values())
     for campaign_id, row in campaigns.items():
@@ -228,22 +254,59 @@ def test_generated_lake_equals_an_independent_count(tmp_path: Path) -> None:
             assert round(row[rate] or 0.0, 1) == round(percents[key], 1), (campaign_id, rate)
 
 
+def assert_curve_and_links(truth, ids: list[str], root: Path) -> None:
+    """The curve and the per-link clicks against plain Python over the ground truth."""
+    curve = read(root, "activity_engagement_curve")
+    links = read(root, "activity_link_clicks")
+    for activity_id in ids:
+        sends = truth.tracking(activity_id, "sends").to_pylist()
+        send_time = min(r["created_time"] for r in sends)
+        first: dict[str, dict[str, Any]] = {"opens": {}, "clicks": {}}
+        newest = max(r["created_time"] for r in sends)
+        for report, seen in first.items():
+            for r in truth.tracking(activity_id, report).to_pylist():
+                seen[r["contact_id"]] = min(
+                    seen.get(r["contact_id"], r["created_time"]), r["created_time"]
+                )
+                newest = max(newest, r["created_time"])
+        hours = min(14 * 24, int((newest - send_time).total_seconds() // 3600) + 1)
+        rows = [r for r in curve if r["campaign_activity_id"] == activity_id]
+        assert [r["hours_since_send"] for r in rows] == list(range(hours)), activity_id
+        for r in rows:
+            end = send_time + timedelta(hours=r["hours_since_send"] + 1)
+            assert r["cumulative_unique_opens"] == sum(t < end for t in first["opens"].values())
+            assert r["cumulative_unique_clicks"] == sum(t < end for t in first["clicks"].values())
+        clicks = truth.tracking(activity_id, "clicks").to_pylist()
+        want = {}
+        for link in truth.links(activity_id).to_pylist():
+            mine = [c for c in clicks if c["url_id"] == link["url_id"]]
+            want[link["url_id"]] = (
+                len({c["contact_id"] for c in mine}),
+                len(mine),
+                link["unique_clicks"],
+            )
+        got = {
+            r["url_id"]: (r["unique_clicks"], r["clicks_all"], r["reported_unique_clicks"])
+            for r in links
+            if r["campaign_activity_id"] == activity_id
+        }
+        assert got == want, activity_id
+
+
 def test_empty_lake_gives_a_zero_row_and_null_rates(tmp_path: Path) -> None:
-    engagement, devices = compute.compute_activities(dg_root(tmp_path), ["missing-activity"])
-    (row,) = engagement.to_pylist()
+    metrics = compute.compute_activities(dg_root(tmp_path), ["missing-activity"])
+    (row,) = metrics.engagement.to_pylist()
     assert row["sends"] == 0 and row["campaign_id"] is None
     assert row["open_rate"] is None and row["click_rate"] is None
-    assert devices.num_rows == 0
+    assert metrics.devices.num_rows == metrics.curve.num_rows == metrics.links.num_rows == 0
 
 
 def test_stale_stats_pass_with_a_lag_note(tmp_path: Path) -> None:
     truth = account("seed-example")
     (activity_id,) = build_lake(truth, tmp_path)
-    engagement, _ = compute.compute_activities(dg_root(tmp_path), [activity_id])
+    engagement = compute.compute_activities(dg_root(tmp_path), [activity_id]).engagement
     row = engagement.to_pylist()[0] | {"sends": 999}
     assert not compute.reconcile_activity(row, dg_root(tmp_path)).passed
-    from datetime import timedelta  # noqa: PLC0415
-
     lagging = row | {"last_event_time": row["last_event_time"] + timedelta(days=30)}
     found = compute.reconcile_activity(lagging, dg_root(tmp_path))
     assert found.passed and "stats lag" in found.metadata["note"]

@@ -1,13 +1,16 @@
 """The dbt models as Dagster assets (group `analytics`), their tests as asset checks.
 
-Each dbt source maps, through its `meta.dagster.asset_key`, to the raw asset that writes it,
-so the UI shows one lineage graph from the API to the marts.
+Each dbt source maps, through its `meta.dagster.asset_key`, to the asset that writes it: the
+raw `constant_contact/*` assets and the `email_metrics/*` assets, so the UI shows one lineage
+graph API -> raw -> metrics -> marts.
 """
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -21,24 +24,25 @@ from cc_assets.defs.analytics.project import (
     dbt_cli,
     dbt_project,
     dbt_target,
+    prepared_manifest,
 )
+from cc_assets.defs.metadata import OWNERS
 
 GROUP = "analytics"
-OWNERS = ["team:data-engineering"]
 AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 """Rebuild when an upstream asset is updated; an old daily snapshot never taken (the daily
 partitions start in 2025) must not hold the models back."""
 
 
 class AnalyticsTranslator(DagsterDbtTranslator):
-    """Refines dagster-dbt's default spec: `analytics` key prefix and group, owners, eager
-    automation. Sources keep the default (their `meta.dagster.asset_key`)."""
+    """Refines dagster-dbt's default spec: models keyed `analytics/<model>` whatever their
+    schema (staging, intermediate, marts), group, owners, eager automation. Sources keep the
+    default (their `meta.dagster.asset_key`)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        key = super().get_asset_key(dbt_resource_props)
         if dbt_resource_props["resource_type"] == "source":
-            return key
-        return key.with_prefix(GROUP)
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([GROUP, dbt_resource_props["name"]])
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -62,24 +66,64 @@ translator = AnalyticsTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 
 
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    manifest=prepared_manifest(),
     project=dbt_project,
     dagster_dbt_translator=translator,
     name="cc_assets_dbt",
     pool=WAREHOUSE_POOL,
 )
 def cc_assets_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build` of the selected models: staging views, intermediate, marts, tests."""
+    """`dbt build` of the selected models (staging views, intermediate, marts, tests), each
+    model's materialization carrying its `dagster/row_count`."""
     environment = apply_dbt_environment()
     context.log.info(
         f"dbt target {dbt_target()}: lake {environment['CC_ASSETS_STORAGE']}, "
         f"warehouse {environment['CC_ASSETS_WAREHOUSE']}"
     )
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context)
+    if dbt_target() != "duckdb":
+        yield from invocation.stream().fetch_row_counts()
+        return
+    # DuckDB lets no second process open the file while dbt writes it: count once dbt is done.
+    events = list(invocation.stream())
+    yield from with_row_counts(events, environment["CC_ASSETS_WAREHOUSE"], context)
 
 
-DBT_ASSETS_SELECTION = dg.AssetSelection.assets(cc_assets_dbt)
-"""Every dbt model (and its tests as checks): the `dbt build` step of `cc-assets refresh`."""
+def with_row_counts(
+    events: list[Any], warehouse: str, context: dg.AssetExecutionContext
+) -> Iterator[Any]:
+    """The events of a finished `dbt build`, each model's output with its row count."""
+    manifest = dbt_project.manifest_path
+    nodes = _relation_names(manifest)
+    with duckdb.connect(warehouse, read_only=True) as con:
+        for event in events:
+            unique_id = _unique_id(event)
+            relation = nodes.get(unique_id) if unique_id else None
+            if relation is None or not isinstance(event, dg.Output | dg.AssetMaterialization):
+                yield event
+                continue
+            try:
+                (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
+            except duckdb.Error as error:
+                context.log.warning(f"row count of {relation}: {error}")
+                yield event
+                continue
+            yield event.with_metadata({**event.metadata, "dagster/row_count": int(rows)})
+
+
+def _unique_id(event: Any) -> str | None:
+    value = getattr(event, "metadata", {}).get("unique_id")
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def _relation_names(manifest_path) -> dict[str, str]:
+    """Model unique_id -> its relation (`"schema"."name"`) as built in the warehouse."""
+    manifest = json.loads(manifest_path.read_text())
+    return {
+        unique_id: f'"{node["schema"]}"."{node["alias"]}"'
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in {"model", "seed", "snapshot"}
+    }
 
 
 defs = dg.Definitions(

@@ -1,9 +1,12 @@
 """The dbt project (`dbt_project/`), its manifest, and how dbt is invoked.
 
-The manifest is prepared (`dbt parse`) at definitions load when it is missing (a fresh clone
-needs no manual step) or older than any file of the dbt project (an edit, a pull), and on every
-load under `dagster dev`; otherwise the existing `target/manifest.json` is used as is, so
-loading stays fast.
+Importing this module does no work: the manifest (`dbt_project/target/manifest.json`) is
+prepared once by an explicit step, `python -m cc_assets.defs.analytics.project` (what `make`
+runs before `demo`, `test` and `ui` whenever a file of the dbt project changed, and what a
+fresh clone or a deployment image runs once), and is then read as is. Under `dagster dev`
+it is re-parsed on a code load when a file of the dbt project is newer than it, as
+`DbtProject.prepare_if_dev` intends (edits show at once) without parsing an unchanged
+project on every start.
 
 dbt resolves relative paths against its own working directory, so the lake and warehouse paths
 (`CC_ASSETS_STORAGE`, `CC_ASSETS_WAREHOUSE`) are made absolute before dbt is called.
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -60,6 +62,13 @@ def dbt_cli(project: DbtProject) -> DbtCliResource:
     )
 
 
+def prepare_manifest(project: DbtProject) -> Path:
+    """`dbt parse` into the project's target folder, with this venv's dbt and the project's
+    profiles and target (dagster-dbt's own preparer would look for `dbt` on PATH)."""
+    dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return project.manifest_path
+
+
 def _sources_newest_mtime(project_dir: Path) -> float:
     """The newest modification time of the files `dbt parse` reads."""
     files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
@@ -76,36 +85,26 @@ def manifest_is_stale(project: DbtProject) -> bool:
     )
 
 
-def prepare_manifest(project: DbtProject, force: bool = False) -> Path:
-    """`dbt parse` into the project's target folder when the manifest is missing or stale (or
-    `force`); otherwise nothing, so loading the definitions stays fast.
+dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target=dbt_target())
+if dbt_project.preparer.using_dagster_dev() and manifest_is_stale(dbt_project):
+    prepare_manifest(dbt_project)  # DbtProject.prepare_if_dev, skipped when nothing changed
 
-    DbtProject's own preparer only acts under `dagster dev`; a fresh clone (or a deployment
-    that did not run `dagster-dbt project prepare-and-package`) has no manifest at all, and the
-    definitions could not load, and a stale one would give Dagster a different graph from the
-    one `dbt build` runs. Parsing takes a few seconds."""
-    if force or manifest_is_stale(project):
-        apply_dbt_environment()
-        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+
+def prepared_manifest(project: DbtProject = dbt_project) -> Path:
+    """The manifest the definitions are built from; a missing one is an error that names the
+    step preparing it (nothing is parsed behind the caller's back)."""
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"{project.manifest_path} is missing: prepare the dbt manifest once with "
+            "`make manifest` (or `python -m cc_assets.defs.analytics.project`)"
+        )
     return project.manifest_path
 
 
-dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target=dbt_target())
-prepare_manifest(dbt_project, force=dbt_project.preparer.using_dagster_dev())
+def main() -> None:
+    """`python -m cc_assets.defs.analytics.project`: prepare the manifest, print its path."""
+    print(prepare_manifest(dbt_project))
 
 
-def run_dbt_build(args: list[str] | None = None, log: Callable[[str], None] = print) -> bool:
-    """`dbt build` outside Dagster (e.g. from `cc-assets refresh` without an instance):
-    streams dbt's log lines to `log`, returns True on success."""
-    apply_dbt_environment()
-    invocation = dbt_cli(dbt_project).cli(["build", *(args or [])], raise_on_error=False)
-    for line in _lines(invocation.stream_raw_events()):
-        log(line)
-    return invocation.is_successful()
-
-
-def _lines(events) -> Iterator[str]:
-    for event in events:
-        message = event.raw_event.get("info", {}).get("msg")
-        if message:
-            yield message
+if __name__ == "__main__":
+    main()

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ConstantContactError
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
+from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
 from cc_assets.lake.schemas import (
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
@@ -40,7 +40,6 @@ from cc_assets.pipeline.tracking import TrackingRefresh
 
 GROUP = "constant_contact"
 POOL = "constant_contact_api"
-OWNERS = ["team:data-engineering"]
 KINDS = {"python", "parquet"}
 
 TRACKING_DESCRIPTIONS = {
@@ -59,9 +58,9 @@ def asset_key(table: AssetTable) -> dg.AssetKey:
     return dg.AssetKey([GROUP, table.name])
 
 
-def _check_specs(table: AssetTable, *, reconcile: bool = False) -> list[dg.AssetCheckSpec]:
+def _check_specs(table: AssetTable) -> list[dg.AssetCheckSpec]:
     key = asset_key(table)
-    specs = [
+    return [
         dg.AssetCheckSpec(
             "schema_matches", asset=key, description="The file has the fixed schema."
         ),
@@ -71,25 +70,6 @@ def _check_specs(table: AssetTable, *, reconcile: bool = False) -> list[dg.Asset
             description=f"No two rows share ({', '.join(table.natural_key)}).",
         ),
     ]
-    if reconcile:
-        specs.append(
-            dg.AssetCheckSpec(
-                "counts_match_activity_stats",
-                asset=key,
-                description="Events counted here equal CC's own activity stats (up to their "
-                "last_refresh_time).",
-            )
-        )
-    return specs
-
-
-def _preview(table: pa.Table | None) -> dg.MetadataValue:
-    if table is None or table.num_rows == 0:
-        return dg.MetadataValue.md("_no rows_")
-    sample = table.slice(0, 5).drop_columns(
-        [c for c in ("captured_at",) if c in table.column_names]
-    )
-    return dg.MetadataValue.md(sample.to_pandas().to_markdown(index=False))
 
 
 def _metadata(
@@ -101,26 +81,19 @@ def _metadata(
     **extra: Any,
 ) -> dict[str, Any]:
     return {
-        "rows": dg.MetadataValue.int(result.rows),
-        "path": dg.MetadataValue.path(result.path),
+        **table_metadata(table, result.rows, result.path),
         "source": source_label(client.settings),
-        "preview": _preview(read_partition(table, key, root=root)),
+        "preview": preview(read_partition(table, key, root=root)),
         **extra,
     }
 
 
-def _checks(
-    table: AssetTable, path: str, activity_id: str | None, report: str | None, root: UPath
-) -> Iterator[dg.AssetCheckResult]:
+def _checks(table: AssetTable, path: str) -> Iterator[dg.AssetCheckResult]:
     file = UPath(path)
     findings = {
         "schema_matches": quality.schema_matches(table, file),
         "unique_natural_key": quality.duplicate_keys(table, file),
     }
-    if report is not None and activity_id is not None:
-        findings["counts_match_activity_stats"] = quality.counts_match_stats(
-            report, activity_id, file, root
-        )
     for name, finding in findings.items():
         yield dg.AssetCheckResult(
             asset_key=asset_key(table),
@@ -146,15 +119,12 @@ ACTIVITY_TABLES = [*(TRACKING_TABLES[r] for r in TRACKING_REPORTS), EMAIL_LINKS]
             owners=OWNERS,
             kinds=KINDS,
             tags={"report": table.name},
+            metadata=spec_metadata(table),
             skippable=True,
         )
         for table in ACTIVITY_TABLES
     ],
-    check_specs=[
-        spec
-        for table in ACTIVITY_TABLES
-        for spec in _check_specs(table, reconcile=table.name != "email_links")
-    ],
+    check_specs=[spec for table in ACTIVITY_TABLES for spec in _check_specs(table)],
     partitions_def=campaign_activity_partitions,
     can_subset=True,
     pool=POOL,
@@ -288,9 +258,7 @@ def _refreshed(
         read=refresh.read,
         watermark=str(refresh.watermark) if refresh.watermark else "none",
     )
-    report = None if table is EMAIL_LINKS else refresh.report
-    checks = _checks(table, refresh.path, activity_id if report else None, report, root)
-    return ActivityAssetRefresh(asset_key(table), metadata, list(checks))
+    return ActivityAssetRefresh(asset_key(table), metadata, list(_checks(table, refresh.path)))
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
@@ -310,6 +278,7 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
             pool=POOL,
             deps=[asset_key(d) for d in deps or []],
             check_specs=_check_specs(table),
+            metadata=spec_metadata(table),
         )
         def snapshot(
             context: dg.AssetExecutionContext,
@@ -347,7 +316,7 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
                         **extra,
                     )
                 )
-            yield from _checks(table, result.path, None, None, root)
+            yield from _checks(table, result.path)
 
         snapshot.__doc__ = fetch.__doc__
         return snapshot

@@ -1,1 +1,1 @@
-"""Engagement metrics computed from the raw tracking reports with DuckDB (DESIGN §5, §6)."""
+"""Engagement metrics: the one computation of counts, rates, shares and curves (DuckDB)."""

@@ -1,47 +1,61 @@
-"""Engagement metrics as assets: per activity (partitioned like the tracking reports) and per
-campaign, reconciled with Constant Contact's own stats by asset checks (DESIGN §5, §6)."""
+"""Engagement metrics as assets: per activity (partitioned like the tracking reports), per
+campaign, and CC's own daily stats, reconciled with Constant Contact's stats by asset checks.
+
+These are the project's only computation of counts, rates and device splits (`compute.py`);
+the dbt marts read them and add names.
+"""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
-from cc_assets.defs.ingestion.partitions import campaign_activity_partitions
+from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import LakeResource
-from cc_assets.defs.metrics import compute
+from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
+from cc_assets.defs.metrics import charts, compute
 from cc_assets.defs.metrics.tables import (
     ACTIVITY_DEVICE_BREAKDOWN,
     ACTIVITY_ENGAGEMENT,
+    ACTIVITY_ENGAGEMENT_CURVE,
+    ACTIVITY_LINK_CLICKS,
+    ACTIVITY_STATS_DAILY,
     CAMPAIGN_ENGAGEMENT,
     COUNT_COLUMNS,
     METRICS_PREFIX,
-    RATE_COLUMNS,
+    PERCENT_COLUMNS,
 )
 from cc_assets.lake.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
     EMAIL_CAMPAIGNS,
+    EMAIL_LINKS,
     TRACKING_TABLES,
     AssetTable,
 )
 from cc_assets.lake.writer import write_partition
+from cc_assets.pipeline.quality import Finding
 
 GROUP = METRICS_PREFIX
-OWNERS = ["team:data-engineering"]
 KINDS = {"duckdb", "parquet"}
 
-ACTIVITY_ENGAGEMENT_KEY = dg.AssetKey([METRICS_PREFIX, ACTIVITY_ENGAGEMENT.name])
-ACTIVITY_DEVICE_BREAKDOWN_KEY = dg.AssetKey([METRICS_PREFIX, ACTIVITY_DEVICE_BREAKDOWN.name])
-CAMPAIGN_ENGAGEMENT_KEY = dg.AssetKey([METRICS_PREFIX, CAMPAIGN_ENGAGEMENT.name])
 
-METRIC_ASSETS_SELECTION = dg.AssetSelection.groups(GROUP)
-"""Every metric asset (and its checks): what `cc-assets refresh` materializes after ingestion."""
+def metric_key(table: AssetTable) -> dg.AssetKey:
+    return dg.AssetKey([METRICS_PREFIX, table.name])
 
 
 def raw_key(table: AssetTable) -> dg.AssetKey:
     return dg.AssetKey(["constant_contact", table.name])
+
+
+ACTIVITY_ENGAGEMENT_KEY = metric_key(ACTIVITY_ENGAGEMENT)
+ACTIVITY_DEVICE_BREAKDOWN_KEY = metric_key(ACTIVITY_DEVICE_BREAKDOWN)
+ACTIVITY_ENGAGEMENT_CURVE_KEY = metric_key(ACTIVITY_ENGAGEMENT_CURVE)
+ACTIVITY_LINK_CLICKS_KEY = metric_key(ACTIVITY_LINK_CLICKS)
+CAMPAIGN_ENGAGEMENT_KEY = metric_key(CAMPAIGN_ENGAGEMENT)
+ACTIVITY_STATS_DAILY_KEY = metric_key(ACTIVITY_STATS_DAILY)
 
 
 def latest_snapshot_dep(table: AssetTable) -> dg.AssetDep:
@@ -50,10 +64,8 @@ def latest_snapshot_dep(table: AssetTable) -> dg.AssetDep:
 
 
 TRACKING_DEPS = [raw_key(TRACKING_TABLES[report]) for report in compute.REPORTS]
-SNAPSHOT_DEPS = [
-    latest_snapshot_dep(EMAIL_CAMPAIGNS),
-    latest_snapshot_dep(EMAIL_CAMPAIGN_ACTIVITY_STATS),
-]
+DERIVED_DEPS = [raw_key(TRACKING_TABLES[report]) for report in compute.DERIVED_REPORTS]
+CAMPAIGN_MAP_DEP = latest_snapshot_dep(EMAIL_CAMPAIGNS)
 
 AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 """Recompute when any input is updated; a snapshot not taken yet (the metrics fall back, and
@@ -68,60 +80,76 @@ def _number(value: Any) -> dg.MetadataValue:
     return dg.MetadataValue.float(float(value))
 
 
-def _preview(table: pa.Table) -> dg.MetadataValue:
-    if table.num_rows == 0:
-        return dg.MetadataValue.md("_no rows_")
-    frame = table.slice(0, 10).drop_columns(["computed_at"]).to_pandas()
-    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".1f"))
+def _spec(table: AssetTable, description: str, deps: list) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        metric_key(table),
+        description=description,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS,
+        deps=deps,
+        metadata=spec_metadata(table),
+        automation_condition=AUTOMATION,
+        skippable=True,
+    )
 
 
-def _engagement_metadata(row: dict[str, Any]) -> dict[str, dg.MetadataValue]:
-    metadata = {name: _number(row[name]) for name in (*COUNT_COLUMNS, *RATE_COLUMNS)}
-    metadata["seconds_to_first_open"] = _number(row["seconds_to_first_open"])
-    metadata["campaign_id"] = dg.MetadataValue.text(row["campaign_id"] or "unknown")
-    return metadata
+ACTIVITY_SPECS = {
+    ACTIVITY_ENGAGEMENT_KEY: _spec(
+        ACTIVITY_ENGAGEMENT,
+        "One row per sent activity: unique and total counts from its tracking reports, "
+        "Constant Contact's rates (open, click = click-to-open, click-through, bounce, "
+        "did-not-open, unsubscribe) and the mobile/desktop shares of opens and clicks, as "
+        "percents, plus time to first open. Its materialization names the campaign and shows "
+        "the engagement curve and device split as a picture.",
+        [
+            *TRACKING_DEPS,
+            *DERIVED_DEPS,
+            CAMPAIGN_MAP_DEP,
+            latest_snapshot_dep(EMAIL_CAMPAIGN_ACTIVITY_STATS),
+        ],
+    ),
+    ACTIVITY_DEVICE_BREAKDOWN_KEY: _spec(
+        ACTIVITY_DEVICE_BREAKDOWN,
+        "Per activity x event (open, click) x device type (computer, mobile, tablet, other; "
+        "`none` = CC captured no device): events, distinct contacts and share of the events.",
+        [raw_key(TRACKING_TABLES["opens"]), raw_key(TRACKING_TABLES["clicks"]), CAMPAIGN_MAP_DEP],
+    ),
+    ACTIVITY_ENGAGEMENT_CURVE_KEY: _spec(
+        ACTIVITY_ENGAGEMENT_CURVE,
+        "Per activity and whole hour since its first send (the first 14 days): cumulative "
+        "unique opens and clicks, from the events (no snapshot can give this).",
+        [raw_key(TRACKING_TABLES[r]) for r in ("sends", "opens", "clicks")] + [CAMPAIGN_MAP_DEP],
+    ),
+    ACTIVITY_LINK_CLICKS_KEY: _spec(
+        ACTIVITY_LINK_CLICKS,
+        "Per activity and link: distinct contacts and events clicking it (from the click "
+        "events), beside CC's own unique_clicks of email_links.",
+        [raw_key(TRACKING_TABLES["clicks"]), raw_key(EMAIL_LINKS), CAMPAIGN_MAP_DEP],
+    ),
+}
 
 
 @dg.multi_asset(
     name="activity_metrics",
-    specs=[
-        dg.AssetSpec(
-            ACTIVITY_ENGAGEMENT_KEY,
-            description=(
-                "One row per sent activity: unique and total counts from its tracking reports "
-                "and Constant Contact's rates (open, click = click-to-open, click-through, "
-                "bounce, did-not-open, unsubscribe, mobile/desktop open and click) as percents, "
-                "plus time to first open."
-            ),
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=KINDS,
-            deps=TRACKING_DEPS + SNAPSHOT_DEPS,
-            automation_condition=AUTOMATION,
-            skippable=True,
-        ),
-        dg.AssetSpec(
-            ACTIVITY_DEVICE_BREAKDOWN_KEY,
-            description=(
-                "Per activity x event (open, click) x device type (computer, mobile, tablet, "
-                "other; missing = none): events, distinct contacts and share of the events."
-            ),
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=KINDS,
-            deps=[raw_key(TRACKING_TABLES["opens"]), raw_key(TRACKING_TABLES["clicks"])],
-            automation_condition=AUTOMATION,
-            skippable=True,
-        ),
-    ],
+    specs=list(ACTIVITY_SPECS.values()),
     check_specs=[
         dg.AssetCheckSpec(
             "counts_match_activity_stats",
             asset=ACTIVITY_ENGAGEMENT_KEY,
             description=(
                 "sends, opens, clicks, bounces, opt-outs and forwards counted from the events "
-                "equal the newest email_campaign_activity_stats snapshot (passes with a "
-                "'stats lag' note when CC refreshed its stats before our newest event)."
+                "equal the newest email_campaign_activity_stats snapshot; not compared (passes "
+                "with a 'stats lag' note) when CC refreshed its stats before our newest event."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "derived_reports_agree",
+            asset=ACTIVITY_ENGAGEMENT_KEY,
+            description=(
+                "CC's unique_opens report has one contact per unique open we count and its "
+                "didnotopens report one per contact not opened (a warning: the reports are "
+                "read moments apart)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -136,72 +164,119 @@ def _engagement_metadata(row: dict[str, Any]) -> dict[str, dg.MetadataValue]:
 def activity_metrics(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Both per-activity metric tables of one activity partition, from one DuckDB pass."""
+    """Every per-activity metric table of one activity partition, from one DuckDB pass."""
     activity_id = context.partition_key
     root = lake.root()
     computed_at = datetime.now(UTC)
-    engagement, devices = compute.compute_activities(root, [activity_id], computed_at)
-    selected = context.selected_asset_keys
-    if ACTIVITY_ENGAGEMENT_KEY in selected:
+    metrics = compute.compute_activities(root, [activity_id], computed_at)
+    label = compute.activity_labels(root, [activity_id]).get(activity_id, {})
+    naming = _naming(label, activity_id)
+    tags = _tags(label, metrics.engagement.to_pylist()[0])
+    tables = {
+        ACTIVITY_ENGAGEMENT_KEY: (ACTIVITY_ENGAGEMENT, metrics.engagement),
+        ACTIVITY_DEVICE_BREAKDOWN_KEY: (ACTIVITY_DEVICE_BREAKDOWN, metrics.devices),
+        ACTIVITY_ENGAGEMENT_CURVE_KEY: (ACTIVITY_ENGAGEMENT_CURVE, metrics.curve),
+        ACTIVITY_LINK_CLICKS_KEY: (ACTIVITY_LINK_CLICKS, metrics.links),
+    }
+    for key, (table, rows) in tables.items():
+        if key not in context.selected_asset_keys:
+            continue
         written = write_partition(
-            ACTIVITY_ENGAGEMENT,
+            table,
             activity_id,
-            engagement.to_batches(),
+            rows.to_batches(),
             captured_at=computed_at,
             root=root,
             prefix=METRICS_PREFIX,
         )
-        row = engagement.to_pylist()[0]
-        if row["sends"] == 0:
-            context.log.warning(f"activity {activity_id}: no sends report in the lake yet")
-        yield dg.MaterializeResult(
-            asset_key=ACTIVITY_ENGAGEMENT_KEY,
-            metadata={
-                "rows": dg.MetadataValue.int(written.rows),
-                "path": dg.MetadataValue.path(written.path),
-                **_engagement_metadata(row),
-                "preview": _preview(engagement),
-            },
-        )
-        found = compute.reconcile_activity(row, root)
-        yield dg.AssetCheckResult(
-            asset_key=ACTIVITY_ENGAGEMENT_KEY,
-            check_name="counts_match_activity_stats",
-            passed=found.passed,
-            metadata=found.metadata,
-        )
-    if ACTIVITY_DEVICE_BREAKDOWN_KEY in selected:
-        written = write_partition(
-            ACTIVITY_DEVICE_BREAKDOWN,
-            activity_id,
-            devices.to_batches(),
-            captured_at=computed_at,
-            root=root,
-            prefix=METRICS_PREFIX,
-        )
-        shares = {
-            f"{r['event_type']}_{r['device_type']}_share": _number(r["share_percent"])
-            for r in devices.to_pylist()
-        }
-        yield dg.MaterializeResult(
-            asset_key=ACTIVITY_DEVICE_BREAKDOWN_KEY,
-            metadata={
-                "rows": dg.MetadataValue.int(written.rows),
-                "path": dg.MetadataValue.path(written.path),
-                **shares,
-                "preview": _preview(devices),
-            },
-        )
-        totals: dict[str, float] = {}
-        for r in devices.to_pylist():
-            totals[r["event_type"]] = totals.get(r["event_type"], 0.0) + r["share_percent"]
-        off = {k: v for k, v in totals.items() if abs(v - 100.0) > 1e-6}
-        yield dg.AssetCheckResult(
-            asset_key=ACTIVITY_DEVICE_BREAKDOWN_KEY,
-            check_name="shares_sum_to_100",
-            passed=not off,
-            metadata={f"{k}_total_share": float(v) for k, v in totals.items()},
-        )
+        metadata = {**table_metadata(table, written.rows, written.path), **naming}
+        if key == ACTIVITY_ENGAGEMENT_KEY:
+            metadata |= _engagement_metadata(context, metrics, naming)
+        elif key == ACTIVITY_DEVICE_BREAKDOWN_KEY:
+            metadata |= {
+                f"{r['event_type']}_{r['device_type']}_share": _number(r["share_percent"])
+                for r in rows.to_pylist()
+            }
+        metadata["preview"] = preview(rows, rows=10)
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata, tags=tags)
+        if key == ACTIVITY_ENGAGEMENT_KEY:
+            row = metrics.engagement.to_pylist()[0]
+            yield _check(key, "counts_match_activity_stats", compute.reconcile_activity(row, root))
+            yield _check(
+                key,
+                "derived_reports_agree",
+                compute.reconcile_derived_reports(row, root),
+                severity=dg.AssetCheckSeverity.WARN,
+            )
+        elif key == ACTIVITY_DEVICE_BREAKDOWN_KEY:
+            yield _shares_check(rows)
+
+
+def _naming(label: dict[str, Any], activity_id: str) -> dict[str, Any]:
+    """Which campaign an activity partition is (its key alone is a bare UUID)."""
+    sent = label.get("sent_time")
+    return {
+        "campaign_name": dg.MetadataValue.text(label.get("campaign_name") or "unknown"),
+        "subject": dg.MetadataValue.text(label.get("subject") or "unknown"),
+        "role": dg.MetadataValue.text(label.get("role") or "unknown"),
+        "sent_time": dg.MetadataValue.text(sent.isoformat() if sent else "unknown"),
+        "campaign_activity_id": dg.MetadataValue.text(activity_id),
+    }
+
+
+def _tags(label: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
+    """Searchable tags of a materialization: the campaign and the send date (tag values may
+    not hold a campaign's free-text name, which is in the metadata)."""
+    sent = label.get("sent_time") or row["first_send_time"]
+    tags = {"send_date": sent.date().isoformat() if sent else "unknown"}
+    if row["campaign_id"]:
+        tags["campaign_id"] = row["campaign_id"]
+    return tags
+
+
+def _engagement_metadata(
+    context: dg.AssetExecutionContext, metrics: compute.ActivityMetrics, naming: dict[str, Any]
+) -> dict[str, Any]:
+    row = metrics.engagement.to_pylist()[0]
+    if row["sends"] == 0:
+        context.log.warning(f"activity {row['campaign_activity_id']}: no sends report yet")
+    metadata = {name: _number(row[name]) for name in (*COUNT_COLUMNS, *PERCENT_COLUMNS)}
+    metadata["seconds_to_first_open"] = _number(row["seconds_to_first_open"])
+    metadata["campaign_id"] = dg.MetadataValue.text(row["campaign_id"] or "unknown")
+    title = f"{naming['campaign_name'].value} ({naming['role'].value})"
+    png = charts.activity_png(metrics.curve, metrics.devices, title)
+    metadata["engagement"] = dg.MetadataValue.md(
+        charts.markdown_image(png, "engagement curve and device split")
+    )
+    return metadata
+
+
+def _check(
+    key: dg.AssetKey,
+    name: str,
+    found: Finding,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=name,
+        passed=found.passed,
+        metadata=found.metadata,
+        severity=severity,
+    )
+
+
+def _shares_check(devices: pa.Table) -> dg.AssetCheckResult:
+    totals: dict[str, float] = {}
+    for r in devices.to_pylist():
+        totals[r["event_type"]] = totals.get(r["event_type"], 0.0) + r["share_percent"]
+    off = {k: v for k, v in totals.items() if abs(v - 100.0) > 1e-6}
+    return dg.AssetCheckResult(
+        asset_key=ACTIVITY_DEVICE_BREAKDOWN_KEY,
+        check_name="shares_sum_to_100",
+        passed=not off,
+        metadata={f"{k}_total_share": float(v) for k, v in totals.items()},
+    )
 
 
 @dg.asset(
@@ -213,9 +288,10 @@ def activity_metrics(
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
+    metadata=spec_metadata(CAMPAIGN_ENGAGEMENT),
     deps=[
         ACTIVITY_ENGAGEMENT_KEY,
-        latest_snapshot_dep(EMAIL_CAMPAIGNS),
+        CAMPAIGN_MAP_DEP,
         latest_snapshot_dep(EMAIL_CAMPAIGN_STATS),
     ],
     automation_condition=AUTOMATION,
@@ -224,8 +300,9 @@ def activity_metrics(
             "rates_match_campaign_stats",
             asset=CAMPAIGN_ENGAGEMENT_KEY,
             description=(
-                "Every rate rounded to one decimal equals the newest email_campaign_stats "
-                "percents_* of the campaign (campaigns whose stats lag our events are skipped)."
+                "Every rate and share rounded to one decimal equals the newest "
+                "email_campaign_stats percents_* of the campaign; campaigns whose stats lag "
+                "our newest event are not compared."
             ),
         )
     ],
@@ -235,8 +312,7 @@ def campaign_engagement(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     root = lake.root()
     computed_at = datetime.now(UTC)
-    with compute.connect() as con:
-        campaigns = compute.campaign_engagement(con, root, computed_at)
+    campaigns = compute.campaign_engagement(root, computed_at)
     written = write_partition(
         CAMPAIGN_ENGAGEMENT,
         None,
@@ -247,25 +323,51 @@ def campaign_engagement(
     )
     if campaigns.num_rows == 0:
         context.log.warning("no activity_engagement with a known campaign_id yet")
-    sums = {c: sum(v or 0 for v in campaigns[c].to_pylist()) for c in COUNT_COLUMNS}
-    overall = {
-        "overall_open_rate": _number(100.0 * sums["opens"] / sums["delivered"])
-        if sums["delivered"]
-        else dg.MetadataValue.null(),
-        "overall_click_rate": _number(100.0 * sums["clicks"] / sums["opens"])
-        if sums["opens"]
-        else dg.MetadataValue.null(),
-    }
     yield dg.MaterializeResult(
         metadata={
-            "rows": dg.MetadataValue.int(written.rows),
-            "path": dg.MetadataValue.path(written.path),
-            **{k: dg.MetadataValue.int(int(v)) for k, v in sums.items()},
-            **overall,
-            "preview": _preview(campaigns),
+            **table_metadata(CAMPAIGN_ENGAGEMENT, written.rows, written.path),
+            "preview": preview(campaigns, rows=10),
         }
     )
-    found = compute.reconcile_campaigns(campaigns, root)
-    yield dg.AssetCheckResult(
-        check_name="rates_match_campaign_stats", passed=found.passed, metadata=found.metadata
+    yield _check(
+        CAMPAIGN_ENGAGEMENT_KEY,
+        "rates_match_campaign_stats",
+        compute.reconcile_campaigns(campaigns, root),
+    )
+
+
+@dg.asset(
+    key=ACTIVITY_STATS_DAILY_KEY,
+    description=(
+        "Constant Contact's own activity stats as a daily time series: one row per activity "
+        "per snapshot day (the day's last capture), CC's counts through the same rate formulas "
+        "as activity_engagement."
+    ),
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    metadata=spec_metadata(ACTIVITY_STATS_DAILY),
+    deps=[raw_key(EMAIL_CAMPAIGN_ACTIVITY_STATS)],
+    partitions_def=daily_partitions,
+    automation_condition=AUTOMATION,
+)
+def activity_stats_daily(
+    context: dg.AssetExecutionContext, lake: LakeResource
+) -> dg.MaterializeResult:
+    root = lake.root()
+    day = date.fromisoformat(context.partition_key)
+    daily = compute.activity_stats_daily(root, day, datetime.now(UTC))
+    written = write_partition(
+        ACTIVITY_STATS_DAILY,
+        context.partition_key,
+        daily.to_batches(),
+        captured_at=datetime.now(UTC),
+        root=root,
+        prefix=METRICS_PREFIX,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(ACTIVITY_STATS_DAILY, written.rows, written.path),
+            "preview": preview(daily, rows=10),
+        }
     )

@@ -1,16 +1,14 @@
 {{ config(materialized='table') }}
 {#
-    The events reduced to one row per activity x contact x event type: how many events, how
-    many from a mobile or tablet device, the first and last, and the contact's address at the
-    last. Materialized once; the per-activity counts and the contact dimension both read it,
-    so the events are grouped only once.
+    The events reduced to one row per activity x contact x event type: how many events, the
+    first and last, and the contact's address at the last. What the contact dimension is
+    built from.
 #}
 select
     campaign_activity_id,
     contact_id,
     event_type,
     count(*) as events,
-    sum(case when device_type in ('mobile', 'tablet') then 1 else 0 end) as mobile_events,
     min(created_time) as first_time,
     max(created_time) as last_time,
     {{ cc_latest('email_address', 'created_time') }} as email_address

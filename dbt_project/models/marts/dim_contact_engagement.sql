@@ -1,7 +1,7 @@
 {#
     One row per contact that appears in any tracking report: how many activities reached,
-    opened, clicked, bounced or were opted out of, and the contact's own open and click rates
-    (activities opened / activities delivered; clicked / opened).
+    opened, clicked, bounced or were opted out of. Rates are computed by the email_metrics
+    assets only (per activity and campaign), never here.
 #}
 with
 
@@ -53,8 +53,4 @@ counted as (
 
 )
 
-select
-    *,
-    {{ cc_percent('activities_opened', 'activities_delivered') }} as open_rate,
-    {{ cc_percent('activities_clicked', 'activities_opened') }} as click_rate
-from counted
+select * from counted

@@ -1,45 +1,11 @@
 {#
-    One row per sent activity: its counts and every Constant Contact rate (DESIGN §6), as
-    percents at full precision, null when the denominator is 0. Same numbers as the
-    email_metrics/activity_engagement asset.
+    Names joined onto email_metrics/activity_engagement: no count or rate is computed here.
 #}
-with
-
-counts as (
-
-    select
-        aggregated.campaign_activity_id,
-        mapped.campaign_id,
-        mapped.role,
-        cast(aggregated.sends as {{ dbt.type_bigint() }}) as sends,
-        cast(aggregated.bounces as {{ dbt.type_bigint() }}) as bounces,
-        cast(aggregated.sends - aggregated.bounces as {{ dbt.type_bigint() }}) as delivered,
-        cast(aggregated.opens as {{ dbt.type_bigint() }}) as opens,
-        cast(aggregated.opens_all as {{ dbt.type_bigint() }}) as opens_all,
-        cast(aggregated.mobile_opens_all as {{ dbt.type_bigint() }}) as mobile_opens_all,
-        cast(aggregated.clicks as {{ dbt.type_bigint() }}) as clicks,
-        cast(aggregated.clicks_all as {{ dbt.type_bigint() }}) as clicks_all,
-        cast(aggregated.mobile_clicks_all as {{ dbt.type_bigint() }}) as mobile_clicks_all,
-        cast(aggregated.forwards as {{ dbt.type_bigint() }}) as forwards,
-        cast(aggregated.optouts as {{ dbt.type_bigint() }}) as optouts,
-        cast(
-            case
-                when aggregated.sends - aggregated.opens - aggregated.bounces > 0
-                    then aggregated.sends - aggregated.opens - aggregated.bounces
-                else 0
-            end as {{ dbt.type_bigint() }}
-        ) as not_opened,
-        aggregated.first_send_time,
-        aggregated.first_open_time,
-        aggregated.last_event_time
-    from {{ ref('int_campaign_activities_aggregated') }} as aggregated
-    left join {{ ref('int_campaign_activities_mapped') }} as mapped
-        on aggregated.campaign_activity_id = mapped.campaign_activity_id
-
-)
-
 select
-    *,
-    {{ cc_engagement_rates() }},
-    {{ dbt.datediff('first_send_time', 'first_open_time', 'second') }} as seconds_to_first_open
-from counts
+    metrics.campaign_activity_id,
+    metrics.campaign_id,
+    {{ cc_names('activities') }},
+    {{ cc_columns_of('email_metrics', 'activity_engagement', 'metrics', except=['campaign_activity_id', 'campaign_id', 'computed_at']) }}
+from {{ ref('stg_email_metrics__activity_engagement') }} as metrics
+left join {{ ref('int_campaign_activities') }} as activities
+    on metrics.campaign_activity_id = activities.campaign_activity_id

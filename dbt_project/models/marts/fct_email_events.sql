@@ -17,5 +17,5 @@ select
     events.bounce_code,
     events.opt_out_reason
 from {{ ref('int_email_events_unioned') }} as events
-left join {{ ref('int_campaign_activities_mapped') }} as mapped
+left join {{ ref('int_campaign_activities') }} as mapped
     on events.campaign_activity_id = mapped.campaign_activity_id

@@ -19,3 +19,14 @@ from {{ model }}
 group by {{ combination_of_columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
+
+{#
+    Generic test: the model holds exactly the rows of `metric` over `columns` (both ways, null
+    equal to null): a mart passes its email_metrics input through unchanged, only adding names.
+#}
+{% test cc_equals_metric(model, metric, columns) %}
+{%- set listed = columns | join(', ') -%}
+(select {{ listed }} from {{ model }} except select {{ listed }} from {{ metric }})
+union all
+(select {{ listed }} from {{ metric }} except select {{ listed }} from {{ model }})
+{% endtest %}

@@ -1,7 +1,8 @@
 {#
-    Each activity's campaign, role and last send: from its newest email_campaigns snapshot,
-    else from its newest activity stats snapshot (stats carry campaign_id too). An activity
-    in neither is not here (its campaign is unknown until a snapshot names it).
+    Every activity a snapshot names, with what a person calls it: its campaign's id and name,
+    subject, role and last send, from its newest email_campaigns snapshot; else (campaign id
+    only) from its newest activity stats snapshot. The one place names are joined from, so
+    every mart names activities the same way.
 #}
 with
 
@@ -10,6 +11,8 @@ campaigns as (
     select
         campaign_activity_id,
         campaign_id,
+        name as campaign_name,
+        subject,
         role,
         sent_time,
         row_number() over (
@@ -46,6 +49,8 @@ activities as (
 select
     activities.campaign_activity_id,
     coalesce(campaigns.campaign_id, stats.campaign_id) as campaign_id,
+    campaigns.campaign_name,
+    campaigns.subject,
     campaigns.role,
     campaigns.sent_time
 from activities

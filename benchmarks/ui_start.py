@@ -1,0 +1,106 @@
+"""Seconds from starting `dagster dev -w workspace.yaml` (what `make ui` runs) until it serves the
+full asset graph over GraphQL, on this venv (run it twice: the first start warms the caches),
+and the CPU seconds that start cost (wall time on a busy machine is mostly waiting).
+
+    .venv/bin/python benchmarks/ui_start.py [--runs 2]
+
+Each run uses a fresh DAGSTER_HOME and lake in a temporary folder and the project's prepared
+dbt manifest (`make manifest`). Target: within 10 s on a warm venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+GRAPH = "{ assetNodes { assetKey { path } } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _assets(base: str) -> int:
+    """How many asset nodes the UI serves (0 while the code location is loading)."""
+    try:
+        response = httpx.post(f"{base}/graphql", json={"query": GRAPH}, timeout=5)
+        return len(response.json().get("data", {}).get("assetNodes") or [])
+    except (httpx.HTTPError, ValueError):
+        return 0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(timeout: float) -> tuple[float, int, float]:
+    """(seconds until the graph is served, asset count, CPU seconds of the dagster dev tree
+    from start until it was stopped: the figure a busy machine does not inflate)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch) / "dagster_home"
+        home.mkdir()
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "CC_ASSETS_STORAGE": str(Path(scratch) / "lake"),
+            "CC_ASSETS_WAREHOUSE": str(Path(scratch) / "warehouse.duckdb"),
+        }
+        port = _free_port()
+        dagster = Path(sys.executable).with_name("dagster")
+        cpu_before = _children_cpu()
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        served = found = 0
+        try:
+            while time.perf_counter() - start < timeout:
+                found = _assets(f"http://127.0.0.1:{port}")
+                if found:
+                    served = time.perf_counter() - start
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit(f"dagster dev served no asset graph within {timeout:.0f} s")
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+        return served, found, _children_cpu() - cpu_before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    for run in range(1, args.runs + 1):
+        seconds, assets, cpu = measure(args.timeout)
+        print(
+            f"run {run}: full graph ({assets} assets) served {seconds:.1f} s after start, "
+            f"{cpu:.1f} CPU s (load average {load:.1f} on {os.cpu_count()} cores)"
+        )
+
+
+if __name__ == "__main__":
+    main()
