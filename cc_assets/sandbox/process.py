@@ -25,6 +25,10 @@ from cc_assets.sandbox.builtin import BUILTIN_FINGERPRINT, builtin_options, desc
 from cc_assets.sandbox.ground_truth import GroundTruth
 
 DEFAULT_PORT = 8765
+TEST_CLOCK_START = "2026-10-20T12:00:00Z"
+"""The fixed clock of a `SandboxServer.start` account unless told otherwise: far enough in the
+past that a test may let weeks pass and still have every event dated before the real time (a
+response never carries an event later than itself)."""
 
 
 def _flags(options: dict[str, Any]) -> list[str]:
@@ -63,7 +67,7 @@ class SandboxServer:
     @classmethod
     def start(cls, **options: Any) -> SandboxServer:
         """Start a server; options are `cc-sandbox serve` flags (`requests_per_second=0`...)."""
-        options = {"port": 0, "now": "2026-11-20T12:00:00Z", **options}
+        options = {"port": 0, "now": TEST_CLOCK_START, **options}
         command = [sys.executable, "-m", "cc_assets.sandbox", "serve", *_flags(options)]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
