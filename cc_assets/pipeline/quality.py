@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pyarrow.parquet as pq
 from upath import UPath
 
-from cc_assets.lake.paths import asset_dir, lake_root
+from cc_assets.lake.paths import connect, location, partition_files
 from cc_assets.lake.schemas import EMAIL_CAMPAIGN_ACTIVITY_STATS, AssetTable
 
 # tracking report -> [(stats key, SQL aggregate over the report)]
@@ -46,8 +45,8 @@ def duplicate_keys(table: AssetTable, path: UPath) -> Finding:
         f"SELECT count(*) FROM (SELECT {keys} FROM read_parquet(?) "
         f"GROUP BY {keys} HAVING count(*) > 1)"
     )
-    with duckdb.connect() as con:
-        (duplicates,) = con.execute(query, [str(path.path)]).fetchone()
+    with connect(path) as con:
+        (duplicates,) = con.execute(query, [location(path)]).fetchone()
     return Finding(duplicates == 0, {"duplicate_keys": int(duplicates), "natural_key": keys})
 
 
@@ -59,16 +58,15 @@ def counts_match_stats(
     wanted = STATS_OF_REPORT.get(report)
     if not wanted:
         return Finding(True, {"compared": False, "reason": f"{report} has no stats counterpart"})
-    stats_glob = asset_dir(EMAIL_CAMPAIGN_ACTIVITY_STATS, root or lake_root())
-    files = list(stats_glob.glob("*/part-*.parquet")) if stats_glob.exists() else []
+    files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
     if not files:
         return Finding(True, {"compared": False, "reason": "no activity stats snapshot yet"})
     keys = ", ".join(k for k, _ in wanted)
-    with duckdb.connect() as con:
+    with connect(path) as con:
         stats = con.execute(
             f"SELECT last_refresh_time, {keys} FROM read_parquet(?) WHERE campaign_activity_id = ? "
             "ORDER BY captured_at DESC LIMIT 1",
-            [[str(f.path) for f in files], activity_id],
+            [files, activity_id],
         ).fetchone()
         if stats is None:
             return Finding(
@@ -77,7 +75,7 @@ def counts_match_stats(
         aggregates = ", ".join(expr for _, expr in wanted)
         counted = con.execute(
             f"SELECT {aggregates} FROM read_parquet(?) WHERE created_time <= ?",
-            [str(path.path), stats[0]],
+            [location(path), stats[0]],
         ).fetchone()
     expected = dict(zip((k for k, _ in wanted), stats[1:], strict=True))
     actual = dict(zip((k for k, _ in wanted), counted, strict=True))

@@ -235,7 +235,7 @@ def campaign_engagement(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     root = lake.root()
     computed_at = datetime.now(UTC)
-    with compute.connect() as con:
+    with compute.connect(root) as con:
         campaigns = compute.campaign_engagement(con, root, computed_at)
     written = write_partition(
         CAMPAIGN_ENGAGEMENT,

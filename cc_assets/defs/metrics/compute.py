@@ -25,7 +25,7 @@ from cc_assets.defs.metrics.tables import (
     METRICS_PREFIX,
     PERCENT_OF_RATE,
 )
-from cc_assets.lake.paths import PART_GLOB, asset_dir, partition_file
+from cc_assets.lake.paths import connect, partition_files
 from cc_assets.lake.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
@@ -197,26 +197,6 @@ ORDER BY campaign_id
 """
 
 
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
-
-
-def _local(path: UPath) -> str:
-    return str(path.path) if path.protocol in {"", "file", "local"} else str(path)
-
-
-def _files(table: AssetTable, root: UPath, keys: Sequence[str] | None) -> list[str]:
-    if keys is None:
-        folder = asset_dir(table, root)
-        return sorted(_local(p) for p in folder.glob(f"*/{PART_GLOB}")) if folder.exists() else []
-    files = [partition_file(table, key, root) for key in keys]
-    return [_local(f) for f in files if f.exists()]
-
-
 def _view(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -240,11 +220,8 @@ def _view(
 
 def latest_snapshot(table: AssetTable, root: UPath) -> str | None:
     """The file of the newest daily snapshot of `table`, if any."""
-    folder = asset_dir(table, root)
-    if not folder.exists():
-        return None
-    files = sorted(folder.glob(f"snapshot_date=*/{PART_GLOB}"), key=lambda p: p.parent.name)
-    return _local(files[-1]) if files else None
+    files = partition_files(table, root)
+    return files[-1] if files else None
 
 
 def prepare(
@@ -254,7 +231,7 @@ def prepare(
     activities to compute (`wanted`) and the activity -> campaign map (`activity_campaign`)."""
     for report, columns in REPORTS.items():
         table = TRACKING_TABLES[report]
-        _view(con, f"t_{report}", _files(table, root, activity_ids), columns, table.schema)
+        _view(con, f"t_{report}", partition_files(table, root, activity_ids), columns, table.schema)
     if activity_ids is not None:
         con.register("wanted_ids", pa.table({"campaign_activity_id": list(activity_ids)}))
         con.execute("CREATE OR REPLACE TEMP VIEW wanted AS SELECT * FROM wanted_ids")
@@ -311,8 +288,7 @@ def campaign_engagement(
     con: duckdb.DuckDBPyConnection, root: UPath, computed_at: datetime
 ) -> pa.Table:
     """One row per campaign from every written activity_engagement partition."""
-    folder = root / METRICS_PREFIX / ACTIVITY_ENGAGEMENT.name
-    found = sorted(_local(p) for p in folder.glob(f"*/{PART_GLOB}")) if folder.exists() else []
+    found = partition_files(ACTIVITY_ENGAGEMENT, root, prefix=METRICS_PREFIX)
     _view(
         con,
         "t_activity_engagement",
@@ -332,7 +308,7 @@ def compute_activities(
 ) -> tuple[pa.Table, pa.Table]:
     """(activity_engagement, activity_device_breakdown) of the activities, in one connection."""
     computed_at = computed_at or datetime.now(UTC)
-    with connect(threads) as con:
+    with connect(root, threads) as con:
         prepare(con, root, activity_ids)
         return activity_engagement(con, computed_at), device_breakdown(con, computed_at)
 
@@ -358,24 +334,17 @@ ACTIVITY_STATS_OF_COUNT: dict[str, str] = {
 }
 
 
-def _all_snapshots(table: AssetTable, root: UPath) -> list[str]:
-    folder = asset_dir(table, root)
-    if not folder.exists():
-        return []
-    return sorted(_local(p) for p in folder.glob(f"snapshot_date=*/{PART_GLOB}"))
-
-
 def reconcile_activity(row: dict[str, Any], root: UPath) -> Reconciliation:
     """Counts from the events vs the newest `email_campaign_activity_stats` row of the activity.
 
     Compared only when CC's stats were refreshed after the newest event we hold; otherwise the
     difference is CC's refresh lag, not an error, and the check passes with a note."""
-    files = _all_snapshots(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
+    files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
     activity_id = row["campaign_activity_id"]
     if not files:
         return Reconciliation(True, {"compared": False, "note": "no activity stats snapshot yet"})
     keys = ", ".join(ACTIVITY_STATS_OF_COUNT.values())
-    with connect() as con:
+    with connect(root) as con:
         found = con.execute(
             f"SELECT snapshot_date, last_refresh_time, {keys} "
             "FROM read_parquet($files, hive_partitioning = false, union_by_name = true) "
@@ -412,14 +381,14 @@ def reconcile_campaigns(campaigns: pa.Table, root: UPath) -> Reconciliation:
     """Our campaign rates, rounded to one decimal, vs the newest `percents_*` of
     `email_campaign_stats` (a zero denominator: our null vs CC's 0). Campaigns whose stats
     were refreshed before their newest event are skipped as lagging."""
-    files = _all_snapshots(EMAIL_CAMPAIGN_STATS, root)
+    files = partition_files(EMAIL_CAMPAIGN_STATS, root)
     if not files or campaigns.num_rows == 0:
         return Reconciliation(True, {"compared": 0, "note": "nothing to compare yet"})
     ours_cols = ", ".join(f"round(coalesce(o.{r}, 0), 1) AS o_{r}" for r in PERCENT_OF_RATE)
     theirs_cols = ", ".join(
         f"round(coalesce(s.percents_{p}, 0), 1) AS s_{r}" for r, p in PERCENT_OF_RATE.items()
     )
-    with connect() as con:
+    with connect(root) as con:
         con.register("ours", campaigns)
         rows = con.execute(
             f"""
