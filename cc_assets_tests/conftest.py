@@ -20,6 +20,7 @@ pytest_plugins = [
     "cc_assets_tests.fixtures.sandbox",
     "cc_assets_tests.fixtures.pipeline",
     "cc_assets_tests.fixtures.object_store",
+    "cc_assets_tests.fixtures.services",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

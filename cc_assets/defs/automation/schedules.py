@@ -31,7 +31,8 @@ HOT_RUNS_PER_DAY = 4
 
 @dg.schedule(
     job=daily_snapshot_job,
-    cron_schedule="15 0 * * *",
+    # a deployment may move it; the run key keeps it to one snapshot run per day regardless
+    cron_schedule=os.environ.get("CC_ASSETS_DAILY_SNAPSHOT_CRON", "15 0 * * *"),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Today's snapshots of campaigns, summaries, stats and contact reports.",
