@@ -11,19 +11,17 @@ import dagster as dg
 import duckdb
 import psycopg
 import psycopg.rows
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
 from cc_assets.defs.metrics.tables import RATE_COLUMNS
-from cc_assets.lake.schemas import RAW_TABLES
+from cc_assets.lake.paths import lake_root
+from cc_assets.lake.postgres_load import load_raw_tables
 from cc_assets_tests.metrics.lake import account, build_lake
 from cc_assets_tests.metrics.test_metrics import materialize_all, read
 
 SCHEMA = "cc_assets_dbt"
-RAW_SCHEMA = "cc_assets_raw"
 
 
 @pytest.fixture
@@ -126,35 +124,12 @@ def test_seed_example_marts_give_the_seed_numbers(lake: Path, tmp_path: Path) ->
 
 # --- Postgres --------------------------------------------------------------------------------
 
-PG_TYPES = {
-    pa.string(): "text",
-    pa.int32(): "integer",
-    pa.int64(): "bigint",
-    pa.float64(): "double precision",
-    pa.date32(): "date",
-}
-
-
-def _pg_type(dtype: pa.DataType) -> str:
-    return "timestamptz" if pa.types.is_timestamp(dtype) else PG_TYPES[dtype]
-
 
 def load_postgres(conn, root: Path) -> None:
-    """Every raw asset as a table of `cc_assets_raw`, loaded with COPY from the lake's files."""
+    """Every raw asset as a table of `cc_assets_raw` (the product's loader), no marts yet."""
     with conn.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {RAW_SCHEMA} CASCADE")
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        cur.execute(f"CREATE SCHEMA {RAW_SCHEMA}")
-        for name, table in RAW_TABLES.items():
-            columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in table.schema)
-            cur.execute(f"CREATE TABLE {RAW_SCHEMA}.{name} ({columns})")
-            files = sorted((root / "constant_contact" / name).glob("*/part-*.parquet"))
-            names = ", ".join(f'"{f.name}"' for f in table.schema)
-            with cur.copy(f"COPY {RAW_SCHEMA}.{name} ({names}) FROM STDIN") as copy:
-                for file in files:  # a column the file lacks (captured_at) loads as null
-                    for row in pq.read_table(file).to_pylist():
-                        copy.write_row([row.get(c) for c in table.schema.names])
-    conn.commit()
+    load_raw_tables(conn, lake_root(root))
 
 
 @pytest.mark.services

@@ -83,10 +83,11 @@ def wait_for(check: Callable[[], bool], what: str, deadline: float, logs: Path) 
 
 
 @pytest.mark.services
+@pytest.mark.timeout(DEADLINE_SECONDS + 300)
 def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
     sandbox_factory, pg_database: str, processes, tmp_path: Path
 ) -> None:
-    server: SandboxServer = sandbox_factory(contacts=200, campaigns=2)
+    server: SandboxServer = sandbox_factory(seed=5, contacts=150, campaigns=3)  # 2 sent
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -121,6 +122,7 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
 
     wait_for(lambda: location_loaded(url), "the code location loaded", deadline, tmp_path)
     sent = {a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()}
+    assert sent
 
     def succeeded(tag: str, value: str, asset_prefix: str) -> Callable[[], bool]:
         def check() -> bool:
