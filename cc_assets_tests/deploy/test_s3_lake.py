@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,10 +29,10 @@ from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.analytics.test_dbt import assert_marts_equal_metrics, duckdb_marts
 from cc_assets_tests.fixtures.object_store import ObjectStore
 from cc_assets_tests.ingestion.test_refresh_cli import (
-    CLI,
     assert_no_partial_files,
     assert_tracking_equals_truth,
     environment,
+    kill_refresh_after,
     refresh,
 )
 
@@ -151,12 +150,7 @@ def test_killed_s3_refresh_then_rerun_equals_ground_truth(
     env = s3_environment(server, object_store, tmp_path)
     rng = random.Random(20261202)
     for trial in range(2):
-        process = subprocess.Popen(
-            [CLI, "refresh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(rng.uniform(3.0, 9.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_refresh_after(env, rng.uniform(3.0, 9.0))
         assert_no_partial_files(download(object_store, tmp_path / f"killed-{trial}"))
     done = refresh(env)
     assert done.returncode == 0, done.stderr[-3000:]
