@@ -3,7 +3,8 @@
 PostgreSQL cannot read Parquet in place, so every raw asset becomes a table of one schema
 (`cc_assets_raw`, the dbt sources' schema on that target), rebuilt from all of the asset's
 partition files, local or on an object store. The whole load is one transaction: dbt, reading
-at the same time, sees the previous load or this one, never a half-loaded table.
+at the same time, sees the previous load or this one, never a half-loaded table. The tables'
+columns are the assets' fixed schemas.
 
     python -m cc_assets.lake.postgres_load   # the lake of CC_ASSETS_STORAGE into CC_ASSETS_PG_*
 """
@@ -47,8 +48,9 @@ def load_raw_tables(
         for name, table in RAW_TABLES.items():
             columns = ", ".join(f'"{f.name}" {pg_type(f.type)}' for f in table.schema)
             names = ", ".join(f'"{f.name}"' for f in table.schema)
-            cur.execute(f"DROP TABLE IF EXISTS {schema}.{name}")
-            cur.execute(f"CREATE TABLE {schema}.{name} ({columns})")
+            # emptied, not dropped: dbt's views over the table stay valid
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})")
+            cur.execute(f"TRUNCATE {schema}.{name}")
             loaded[name] = 0
             with cur.copy(f"COPY {schema}.{name} ({names}) FROM STDIN") as copy:
                 for file in partition_files(table, root):

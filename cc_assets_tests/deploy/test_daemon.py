@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -141,6 +142,15 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
     )
     daily = succeeded("dagster/schedule_name", "daily_snapshot_schedule", "constant_contact/")
     wait_for(daily, "the daily schedule's run succeeding", deadline, tmp_path)
+    # a one-minute cron would retake the snapshot every minute: stop it, with Dagster's tooling
+    stop = subprocess.run(
+        [str(BIN / "dagster"), "schedule", "stop", "daily_snapshot_schedule", *workspace],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert stop.returncode == 0, stop.stdout + stop.stderr
     automation = ("dagster/sensor_name", "cc_assets_automation_sensor")
     wait_for(succeeded(*automation, "email_metrics/"), "automation: metrics", deadline, tmp_path)
     wait_for(succeeded(*automation, "analytics/"), "automation: dbt models", deadline, tmp_path)

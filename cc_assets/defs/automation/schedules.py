@@ -31,7 +31,7 @@ HOT_RUNS_PER_DAY = 4
 
 @dg.schedule(
     job=daily_snapshot_job,
-    # a deployment may move it; the run key keeps it to one snapshot run per day regardless
+    # a deployment may move it (UTC); every tick takes today's snapshot again
     cron_schedule=os.environ.get("CC_ASSETS_DAILY_SNAPSHOT_CRON", "15 0 * * *"),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
