@@ -36,6 +36,7 @@ from cc_assets_tests.ingestion.test_refresh_cli import (
     refresh,
 )
 
+REFRESH_TIMEOUT = 1200  # a generous bound, not a figure: S3 round trips on a loaded machine
 METRICS_TABLES = (ACTIVITY_ENGAGEMENT, ACTIVITY_DEVICE_BREAKDOWN, CAMPAIGN_ENGAGEMENT)
 
 
@@ -45,16 +46,19 @@ def s3_environment(server: SandboxServer, store: ObjectStore, tmp_path: Path) ->
 
 def download(store: ObjectStore, into: Path) -> Path:
     """The bucket's lake as local files, so it is compared exactly like a local lake."""
-    s3fs.S3FileSystem(skip_instance_cache=True).get(
-        f"{store.bucket}/lake/", f"{into}/", recursive=True
-    )
+    into.mkdir(parents=True)
+    if store.keys("lake/"):  # a refresh killed early may have written nothing yet
+        s3fs.S3FileSystem(skip_instance_cache=True).get(
+            f"{store.bucket}/lake/", f"{into}/", recursive=True
+        )
     return into
 
 
+@pytest.mark.timeout(REFRESH_TIMEOUT + 300)
 def test_refresh_on_s3_lands_every_asset_and_builds_metrics_and_marts(
     sandbox: SandboxServer, object_store: ObjectStore, tmp_path: Path
 ) -> None:
-    done = refresh(s3_environment(sandbox, object_store, tmp_path))
+    done = refresh(s3_environment(sandbox, object_store, tmp_path), timeout=REFRESH_TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "refresh complete" in done.stdout
     assert not (tmp_path / "lake").exists(), "nothing was written to the local default"
@@ -143,6 +147,7 @@ def test_failed_write_aborts_its_upload(object_store: ObjectStore) -> None:
     assert object_store.open_uploads() == []
 
 
+@pytest.mark.timeout(REFRESH_TIMEOUT + 300)
 def test_killed_s3_refresh_then_rerun_equals_ground_truth(
     sandbox_factory, object_store: ObjectStore, tmp_path: Path
 ) -> None:
@@ -152,7 +157,7 @@ def test_killed_s3_refresh_then_rerun_equals_ground_truth(
     for trial in range(2):
         kill_refresh_after(env, rng.uniform(3.0, 9.0))
         assert_no_partial_files(download(object_store, tmp_path / f"killed-{trial}"))
-    done = refresh(env)
+    done = refresh(env, timeout=REFRESH_TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     lake = download(object_store, tmp_path / "downloaded")
     assert_no_partial_files(lake)
