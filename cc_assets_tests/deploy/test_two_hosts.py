@@ -66,8 +66,9 @@ def test_two_hosts_share_budget_and_token_rotation(
         assert seen["max_in_any_second"] <= 4  # what the key was served: never over the limit
         # The shared budget spaces calls 4% wider than the limit; on a loaded CI machine a call
         # delayed by more than that slack between budget and server can still arrive early and
-        # be refused (retried, data unharmed): rare, never a pattern.
-        assert seen["throttled"] <= 1 + seen["total"] // 100, seen["throttled"]
+        # be refused (retried, data unharmed): 1-2 in ~90 calls at a load average of 15 on
+        # 2 cores. A budget that were not shared would be refused about half the time.
+        assert seen["throttled"] <= seen["total"] // 20, seen["throttled"]
         rotated = shared.read()
         assert rotated is not None and rotated.refresh_token not in {None, server.refresh_token}
     finally:
