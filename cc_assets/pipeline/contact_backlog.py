@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from upath import UPath
 
-from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.errors import NotFoundError, calls_used_today
+from cc_assets.constant_contact.client import ConstantContactClient, calls_used_today
+from cc_assets.constant_contact.errors import NotFoundError
 from cc_assets.lake.paths import asset_dir, partition_file
 from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS, TIMESTAMP, TRACKING_TABLES, AssetTable
 from cc_assets.lake.writer import write_partition
