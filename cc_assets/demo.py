@@ -15,28 +15,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
+from upath import UPath
 
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.analytics.project import dbt_environment
-from cc_assets.lake.paths import lake_root
+from cc_assets.defs.metrics.tables import CAMPAIGN_ENGAGEMENT, METRICS_PREFIX
+from cc_assets.lake.paths import connect, lake_root, location, partition_files
+from cc_assets.lake.schemas import EMAIL_CAMPAIGNS
 from cc_assets.sandbox.builtin import BUILTIN_CLOCK, builtin_options, describe
 from cc_assets.sandbox.process import SandboxServer
 
 
-def performance_table(lake: Path) -> str:
+def performance_table(root: UPath) -> str:
     """Campaign, sends, open rate, click rate, mobile share of opens: our own metrics."""
-    metrics = lake / "email_metrics" / "campaign_engagement" / "part-*.parquet"
-    campaigns = lake / "constant_contact" / "email_campaigns" / "*" / "part-*.parquet"
-    query = f"""
-        WITH names AS (SELECT DISTINCT campaign_id, name FROM read_parquet('{campaigns}'))
+    query = """
+        WITH names AS (SELECT DISTINCT campaign_id, name FROM read_parquet($campaigns))
         SELECT coalesce(n.name, m.campaign_id) AS campaign, m.sends,
                round(m.open_rate, 1), round(m.click_rate, 1), round(m.mobile_open_share, 1)
-        FROM read_parquet('{metrics}') m LEFT JOIN names n USING (campaign_id)
+        FROM read_parquet($metrics) m LEFT JOIN names n USING (campaign_id)
         ORDER BY m.sends DESC
     """
-    with duckdb.connect() as con:
-        rows = con.execute(query).fetchall()
+    files = {
+        "campaigns": partition_files(EMAIL_CAMPAIGNS, root),
+        "metrics": partition_files(CAMPAIGN_ENGAGEMENT, root, prefix=METRICS_PREFIX),
+    }
+    with connect(root) as con:
+        rows = con.execute(query, files).fetchall()
     header = ("campaign", "sends", "open %", "click %", "mobile opens %")
     widths = [max(len(str(v)) for v in column) for column in zip(header, *rows, strict=True)]
     lines = [
@@ -59,12 +63,12 @@ def main() -> int:
     if done.returncode != 0:
         print("The demo refresh failed; see the message above.", file=sys.stderr)
         return done.returncode
-    lake = Path(str(lake_root()))
+    lake = lake_root()
     print()
     print("Campaign performance (email_metrics/campaign_engagement; click = click-to-open):")
     print(performance_table(lake))
     print()
-    print(f"Parquet lake: {lake}")
+    print(f"Parquet lake: {location(lake)}")
     print(f"DuckDB warehouse (dbt marts): {dbt_environment()['CC_ASSETS_WAREHOUSE']}")
     home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
     print(f"Dagster instance (runs, materializations): {home}")

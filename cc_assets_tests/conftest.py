@@ -16,7 +16,12 @@ import pytest
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-pytest_plugins = ["cc_assets_tests.fixtures.sandbox", "cc_assets_tests.fixtures.pipeline"]
+pytest_plugins = [
+    "cc_assets_tests.fixtures.sandbox",
+    "cc_assets_tests.fixtures.pipeline",
+    "cc_assets_tests.fixtures.object_store",
+    "cc_assets_tests.fixtures.services",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = "/usr/bin/chromium"

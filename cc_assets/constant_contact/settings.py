@@ -42,6 +42,8 @@ class ClientSettings:
     daily_quota: int = 10_000
     rate_limit_url: str | None = None
     token_store_path: Path | None = None
+    token_store_url: str | None = field(default=None, repr=False)
+    """`redis://...` or `postgresql://...`: a token store shared by every host."""
     connect_timeout: float = 5.0
     """Seconds to open a connection; connect failures are retried for ~15 s in all."""
     read_timeout: float = 15.0
@@ -66,6 +68,7 @@ class ClientSettings:
         to point at a sandbox (see `cc_assets.sandbox.process.ensure_local_sandbox`)."""
         env = os.environ if environ is None else environ
         version = env.get("CONSTANT_CONTACT_API_VERSION", "v3")
+        store = env.get("CC_ASSETS_TOKEN_STORE") or None
         if version not in {"v2", "v3"}:
             raise ConfigurationError(
                 "CONSTANT_CONTACT_API_VERSION", f"must be v2 or v3, not {version!r}"
@@ -82,9 +85,8 @@ class ClientSettings:
             requests_per_second=_number(env, "CONSTANT_CONTACT_REQUESTS_PER_SECOND", "4", float),
             daily_quota=_number(env, "CONSTANT_CONTACT_DAILY_QUOTA", "10000", int),
             rate_limit_url=env.get("CC_ASSETS_RATE_LIMIT_URL") or None,
-            token_store_path=Path(env["CC_ASSETS_TOKEN_STORE"])
-            if env.get("CC_ASSETS_TOKEN_STORE")
-            else None,
+            token_store_path=Path(store) if store and "://" not in store else None,
+            token_store_url=store if store and "://" in store else None,
         )
         if version == "v2" and settings.has_credentials:
             if not settings.api_key:

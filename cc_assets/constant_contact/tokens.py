@@ -1,24 +1,19 @@
 """Access tokens that stay valid: refresh before expiry or after a 401, never lose a rotation.
 
 A rotating refresh token can be spent once. So the new pair is written to the token store
-(temp file, fsync, rename, mode 0600) before the new access token is used, and the refresh
-happens under a file lock after re-reading the store: a second process that finds the token
-already rotated adopts the stored pair instead of spending a dead refresh token.
+(`token_store`: a private file, or Redis / PostgreSQL shared by every host) before the new
+access token is used, and the refresh happens under the store's rotation lock after re-reading
+it: a second process that finds the token already rotated adopts the stored pair instead of
+spending a dead refresh token.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import httpx
 import jwt
-from filelock import FileLock
 
 from cc_assets.constant_contact.errors import (
     AuthenticationError,
@@ -26,15 +21,10 @@ from cc_assets.constant_contact.errors import (
     UnexpectedResponseError,
     UnreachableError,
 )
-from cc_assets.constant_contact.settings import ClientSettings, state_dir
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.constant_contact.token_store import TokenPair, token_store
 
 EARLY_REFRESH_SECONDS = 120
-
-
-@dataclass
-class TokenPair:
-    access_token: str | None
-    refresh_token: str | None
 
 
 @lru_cache(maxsize=8)
@@ -50,27 +40,13 @@ def expires_at(access_token: str | None) -> float | None:
     return float(exp) if isinstance(exp, int | float) else None
 
 
-def write_private(path: Path, data: dict[str, object]) -> None:
-    """Atomically replace `path` with `data`, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 class TokenManager:
     """Holds the current bearer token and refreshes it when it can."""
 
     def __init__(self, settings: ClientSettings, http: httpx.Client) -> None:
         self.settings = settings
         self._http = http
-        key = hashlib.sha256(f"{settings.token_url}|{settings.client_id}".encode()).hexdigest()[:16]
-        self.store = settings.token_store_path or state_dir() / f"tokens-{key}.json"
-        self._lock = FileLock(str(self.store) + ".lock")
+        self.store = token_store(settings)
         self.pair = TokenPair(settings.access_token, settings.refresh_token)
         if settings.can_refresh:
             stored = self._read_store()
@@ -78,11 +54,7 @@ class TokenManager:
                 self.pair = stored  # the store holds the latest rotation, the env the first
 
     def _read_store(self) -> TokenPair | None:
-        try:
-            data = json.loads(self.store.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        return TokenPair(data.get("access_token"), data.get("refresh_token"))
+        return self.store.read()
 
     def bearer(self) -> str:
         """The header value to send, refreshing first if the token expires soon."""
@@ -110,7 +82,7 @@ class TokenManager:
                 " CONSTANT_CONTACT_ACCESS_TOKEN, or set CONSTANT_CONTACT_CLIENT_ID,"
                 " CONSTANT_CONTACT_CLIENT_SECRET and CONSTANT_CONTACT_REFRESH_TOKEN",
             )
-        with self._lock:
+        with self.store.rotation_lock():
             stored = self._read_store()
             if stored and stored.access_token and stored.access_token != stale:
                 exp = expires_at(stored.access_token)
@@ -122,14 +94,7 @@ class TokenManager:
             ) or self.pair.refresh_token
             body = self._call_token_endpoint(current or "")
             fresh = TokenPair(body["access_token"], body.get("refresh_token") or current)
-            write_private(
-                self.store,
-                {
-                    "access_token": fresh.access_token,
-                    "refresh_token": fresh.refresh_token,
-                    "saved_at": time.time(),
-                },
-            )
+            self.store.write(fresh)
             self.pair = fresh
 
     def _call_token_endpoint(self, refresh_token: str) -> dict[str, str]:

@@ -1,9 +1,22 @@
-"""Where each asset's files live: `{root}/{prefix}/{asset}/{dimension}={key}/part-0.parquet`."""
+"""Where each asset's files live, and how every reader opens them.
+
+Layout: `{root}/{prefix}/{asset}/{dimension}={key}/part-0.parquet`. The root is a local folder
+or an object-store URL (`s3://bucket/prefix`); this module is the only place that turns the
+layout into paths, lists partition files and opens a DuckDB connection that can read them, so
+a local lake and an object-store lake are read the same way by every asset, check and sensor.
+
+Object stores are reached through fsspec (s3fs for `s3://`), configured only by the standard
+AWS variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+`AWS_DEFAULT_REGION`), which botocore reads itself. DuckDB gets the same fsspec filesystem
+registered on its connection, so it needs no extension of its own (httpfs) to read the lake.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
+import duckdb
 from upath import UPath
 
 from cc_assets.lake.schemas import AssetTable
@@ -11,17 +24,31 @@ from cc_assets.lake.schemas import AssetTable
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
 PART_GLOB = "part-*.parquet"
+LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 
 def lake_root(root: str | os.PathLike[str] | None = None) -> UPath:
     """`CC_ASSETS_STORAGE` (a local path or an fsspec URL), default `./data/lake`.
 
     A local path is made absolute, so dbt and DuckDB, started elsewhere, read the same files.
+    An object store is opened without fsspec's listings cache: sensors and code servers live
+    for days while runs in other processes add partitions, and a cached listing would hide them.
     """
     raw = str(root) if root is not None else os.environ.get("CC_ASSETS_STORAGE", "data/lake")
     if "://" in raw:
-        return UPath(raw)
+        path = UPath(raw)
+        return path if is_local(path) else UPath(raw, use_listings_cache=False)
     return UPath(os.path.abspath(raw))
+
+
+def is_local(path: UPath) -> bool:
+    return path.protocol in LOCAL_PROTOCOLS
+
+
+def location(path: UPath) -> str:
+    """`path` as DuckDB, dbt and logs name it: a plain local path, or the full URL
+    (`UPath.path` alone would drop the `s3://` scheme and read the bucket as a folder)."""
+    return str(path.path) if is_local(path) else str(path)
 
 
 def asset_dir(table: AssetTable, root: UPath | None = None, prefix: str = RAW_PREFIX) -> UPath:
@@ -46,3 +73,38 @@ def partition_file(
     table: AssetTable, key: str | None, root: UPath | None = None, prefix: str = RAW_PREFIX
 ) -> UPath:
     return partition_dir(table, key, root, prefix) / PART_FILE
+
+
+def partition_files(
+    table: AssetTable,
+    root: UPath | None = None,
+    keys: Sequence[str] | None = None,
+    prefix: str = RAW_PREFIX,
+) -> list[str]:
+    """The written files of `table` (of the partitions `keys`, or all), as `location()`s in
+    partition order (so the last of a daily asset is its newest snapshot).
+
+    A list rather than a glob: DuckDB fails on a glob that matches nothing, and listing once
+    here is one request on an object store, where a glob per reader would be one each."""
+    if keys is not None:
+        files = [partition_file(table, key, root, prefix) for key in keys]
+        return [location(f) for f in files if f.exists()]
+    folder = asset_dir(table, root, prefix)
+    if table.partition_column is None:
+        found = list(folder.glob(PART_GLOB)) if folder.exists() else []
+    else:
+        found = list(folder.glob(f"*/{PART_GLOB}")) if folder.exists() else []
+    return sorted(location(f) for f in found)
+
+
+def connect(root: UPath | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC that reads the lake at `root` (default `lake_root()`): for an
+    object store, its fsspec filesystem is registered, so `read_parquet('s3://...')` works."""
+    root = root or lake_root()
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if not is_local(root):
+        con.register_filesystem(root.fs)
+    return con

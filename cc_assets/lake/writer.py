@@ -1,8 +1,14 @@
 """Crash-safe partition writes: a partition appears whole or not at all.
 
-Batches stream into a temporary file beside the target (named so no `part-*.parquet` glob sees
-it), which is renamed over `part-0.parquet` only once complete. A crash leaves the previous
-file (or nothing) readable, plus at worst a stray temporary file that the next write removes.
+On a local disk, batches stream into a temporary file beside the target (named so no
+`part-*.parquet` glob sees it), which is renamed over `part-0.parquet` only once complete. A
+crash leaves the previous file (or nothing) readable, plus at worst a stray temporary file that
+the next write removes.
+
+On an object store (S3), batches stream as the parts of a multipart upload of the target
+itself, which is completed only once the file is whole: until then readers see the previous
+object (or none), and an upload abandoned by a crash is never readable (a bucket lifecycle rule
+that aborts incomplete multipart uploads reclaims its parts). A failed write aborts it.
 Every batch is checked against the asset's one fixed schema, so a drifted API field fails
 loudly here instead of producing a file dbt cannot read.
 """
@@ -11,16 +17,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from upath import UPath
 
-from cc_assets.lake.paths import PART_FILE, RAW_PREFIX, partition_dir
+from cc_assets.lake.paths import PART_FILE, RAW_PREFIX, is_local, location, partition_dir
 from cc_assets.lake.schemas import SNAPSHOT_DATE, AssetTable
 
 TMP_PREFIX = ".tmp-"
@@ -77,43 +85,54 @@ def write_partition(
     prefix: str = RAW_PREFIX,
 ) -> WriteResult:
     """Stream `batches` into the partition and swap it in atomically. Returns rows written."""
-    folder = partition_dir(table, key, root, prefix)
+    target = partition_dir(table, key, root, prefix) / PART_FILE
+    rows = 0
+    with (
+        _atomic_sink(target) as handle,
+        pq.ParquetWriter(handle, table.schema, compression="zstd") as writer,
+    ):
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for batch in batches:
+            if batch.num_rows:
+                pending.append(conform(table, batch, key, captured_at))
+                rows += batch.num_rows
+                pending_rows += batch.num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending))
+                pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending))
+    return WriteResult(rows=rows, path=location(target))
+
+
+@contextmanager
+def _atomic_sink(target: UPath) -> Iterator[BinaryIO]:
+    """A writable handle whose bytes become `target` only when the block exits cleanly."""
+    if not is_local(target):
+        # autocommit=False: parts are uploaded as they fill, the upload completes at commit()
+        handle = target.fs.open(target.path, "wb", autocommit=False)
+        try:
+            yield handle
+            handle.close()
+        except BaseException:
+            handle.discard()
+            raise
+        handle.commit()
+        return
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(f"{TMP_PREFIX}*"):
         stale.unlink()
-    target = folder / PART_FILE
     temp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
-    rows = 0
     try:
-        with (
-            temp.open("wb") as handle,
-            pq.ParquetWriter(handle, table.schema, compression="zstd") as writer,
-        ):
-            pending: list[pa.RecordBatch] = []
-            pending_rows = 0
-            for batch in batches:
-                if batch.num_rows:
-                    pending.append(conform(table, batch, key, captured_at))
-                    rows += batch.num_rows
-                    pending_rows += batch.num_rows
-                if pending_rows >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.Table.from_batches(pending))
-                    pending, pending_rows = [], 0
-            if pending:
-                writer.write_table(pa.Table.from_batches(pending))
-        _replace(temp, target)
+        with temp.open("wb") as handle:
+            yield handle
+        os.replace(temp.path, target.path)
     except BaseException:
         if temp.exists():
             temp.unlink()
         raise
-    return WriteResult(rows=rows, path=str(target))
-
-
-def _replace(temp: UPath, target: UPath) -> None:
-    if temp.protocol in {"", "file", "local"}:
-        os.replace(temp.path, target.path)
-    else:  # object stores: a completed upload is atomic; move it into place
-        temp.fs.mv(temp.path, target.path)
 
 
 def read_partition(

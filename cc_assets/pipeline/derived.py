@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-import duckdb
 import pyarrow as pa
 from upath import UPath
 
-from cc_assets.lake.paths import partition_file
+from cc_assets.lake.paths import connect, location, partition_file
 from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_TABLES
 from cc_assets.lake.writer import WriteResult, write_partition
 
@@ -48,7 +47,7 @@ _DIDNOTOPEN_COLUMNS = _EVENT_COLUMNS.replace(
 
 
 def _file(report: str, activity_id: str, root: UPath | None) -> str:
-    return str(partition_file(TRACKING_TABLES[report], activity_id, root).path)
+    return location(partition_file(TRACKING_TABLES[report], activity_id, root))
 
 
 def can_derive(report: str, activity_id: str, root: UPath | None = None) -> bool:
@@ -81,8 +80,8 @@ def _query(report: str, activity_id: str, root: UPath | None) -> tuple[str, list
     raise ValueError(f"{report!r} cannot be derived; one of {DERIVABLE_REPORTS}")
 
 
-def _stream(sql: str, parameters: list[str]) -> Iterator[pa.RecordBatch]:
-    with duckdb.connect() as con:
+def _stream(sql: str, parameters: list[str], root: UPath | None) -> Iterator[pa.RecordBatch]:
+    with connect(root) as con:
         reader = con.execute(sql, parameters).to_arrow_reader(BATCH_ROWS)
         yield from reader
 
@@ -95,7 +94,7 @@ def derive_tracking(
     return write_partition(
         TRACKING_TABLES[report],
         activity_id,
-        _stream(sql, parameters),
+        _stream(sql, parameters, root),
         captured_at=captured_at,
         root=root,
     )
@@ -121,7 +120,7 @@ def derived_count(
         parameters = [_file("opens", activity_id, root), *stamp]
     else:
         raise ValueError(f"{report!r} cannot be derived; one of {DERIVABLE_REPORTS}")
-    with duckdb.connect() as con:
+    with connect(root) as con:
         (count,) = con.execute(sql, parameters).fetchone()
     return int(count)
 
@@ -138,11 +137,11 @@ def links_need_api(activity_id: str, root: UPath | None = None) -> bool:
         return True
     if not clicks.exists():
         return False
-    with duckdb.connect() as con:
+    with connect(root) as con:
         (unknown,) = con.execute(
             "SELECT count(*) FROM (SELECT DISTINCT url_id FROM read_parquet(?)) "
             "WHERE url_id NOT IN (SELECT url_id FROM read_parquet(?))",
-            [str(clicks.path), str(links.path)],
+            [location(clicks), location(links)],
         ).fetchone()
     return unknown > 0
 
@@ -166,5 +165,5 @@ def derive_links(
     )
     parameters = [links, str(clicks.path)] if clicks.exists() else [links]
     return write_partition(
-        EMAIL_LINKS, activity_id, _stream(sql, parameters), captured_at=captured_at, root=root
+        EMAIL_LINKS, activity_id, _stream(sql, parameters, root), captured_at=captured_at, root=root
     )

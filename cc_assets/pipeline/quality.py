@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pyarrow.parquet as pq
 from upath import UPath
 
+from cc_assets.lake.paths import connect, location
 from cc_assets.lake.schemas import AssetTable
 
 STATS_OF_REPORT: dict[str, list[tuple[str, str]]] = {
@@ -47,6 +47,6 @@ def duplicate_keys(table: AssetTable, path: UPath) -> Finding:
         f"SELECT count(*) FROM (SELECT {keys} FROM read_parquet(?) "
         f"GROUP BY {keys} HAVING count(*) > 1)"
     )
-    with duckdb.connect() as con:
-        (duplicates,) = con.execute(query, [str(path.path)]).fetchone()
+    with connect(path) as con:
+        (duplicates,) = con.execute(query, [location(path)]).fetchone()
     return Finding(duplicates == 0, {"duplicate_keys": int(duplicates), "natural_key": keys})

@@ -121,7 +121,7 @@ def refresh_tracking(
     result: WriteResult = write_partition(
         table, activity_id, merged(), captured_at=captured_at, root=root
     )
-    newest = previous_watermark(UPath(result.path))
+    newest = previous_watermark(target)
     return TrackingRefresh(
         report=report,
         rows=result.rows,

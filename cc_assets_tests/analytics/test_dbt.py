@@ -14,20 +14,18 @@ import dagster as dg
 import duckdb
 import psycopg
 import psycopg.rows
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
 from cc_assets.defs.metrics.tables import METRIC_TABLES, PERCENT_COLUMNS
-from cc_assets.lake.schemas import RAW_TABLES, AssetTable
+from cc_assets.lake.paths import lake_root
+from cc_assets.lake.postgres_load import METRICS_SCHEMA, RAW_SCHEMA, load_lake
+from cc_assets.lake.schemas import AssetTable
 from cc_assets_tests.metrics.lake import account, build_lake
 from cc_assets_tests.metrics.test_formulas import SEED_PERCENTS
 from cc_assets_tests.metrics.test_metrics import materialize_all, read
 
-RAW_SCHEMA = "cc_assets_raw"
-METRICS_SCHEMA = "cc_assets_metrics"
 BUILT_SCHEMAS = ("staging", "intermediate", "marts")
 
 MART_OF_METRIC = {
@@ -234,40 +232,14 @@ def test_no_rate_formula_in_the_compiled_models(lake: Path, tmp_path: Path) -> N
 
 # --- Postgres --------------------------------------------------------------------------------
 
-PG_TYPES = {
-    pa.string(): "text",
-    pa.int32(): "integer",
-    pa.int64(): "bigint",
-    pa.float64(): "double precision",
-    pa.date32(): "date",
-}
-
-
-def _pg_type(dtype: pa.DataType) -> str:
-    return "timestamptz" if pa.types.is_timestamp(dtype) else PG_TYPES[dtype]
-
 
 def load_postgres(conn, root: Path) -> None:
-    """Every raw asset as a table of `cc_assets_raw` and every metric asset as a table of
-    `cc_assets_metrics`, loaded with COPY from the lake's files."""
+    """A clean warehouse (no schema of an earlier build), then the product's own loader."""
     with conn.cursor() as cur:
         for schema in (RAW_SCHEMA, METRICS_SCHEMA, *BUILT_SCHEMAS):
             cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        for schema, prefix, tables in (
-            (RAW_SCHEMA, "constant_contact", RAW_TABLES),
-            (METRICS_SCHEMA, "email_metrics", METRIC_TABLES),
-        ):
-            cur.execute(f"CREATE SCHEMA {schema}")
-            for name, table in tables.items():
-                columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in table.schema)
-                cur.execute(f"CREATE TABLE {schema}.{name} ({columns})")
-                files = sorted((root / prefix / name).glob("**/part-*.parquet"))
-                names = ", ".join(f'"{f.name}"' for f in table.schema)
-                with cur.copy(f"COPY {schema}.{name} ({names}) FROM STDIN") as copy:
-                    for file in files:  # a column the file lacks (captured_at) loads as null
-                        for row in pq.read_table(file).to_pylist():
-                            copy.write_row([row.get(c) for c in table.schema.names])
     conn.commit()
+    load_lake(conn, lake_root(str(root)))
 
 
 @pytest.mark.services

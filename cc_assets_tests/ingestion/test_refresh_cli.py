@@ -57,6 +57,16 @@ def refresh(
     )
 
 
+def kill_refresh_after(env: dict[str, str], seconds: float) -> None:
+    """A `cc-assets refresh` SIGKILLed `seconds` after it started: a crash at a random point."""
+    process = subprocess.Popen(
+        [CLI, "refresh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(seconds)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
 def assert_no_partial_files(lake: Path) -> None:
     for path in lake.rglob("*.parquet"):
         if path.name.startswith("part-"):
@@ -145,12 +155,7 @@ def test_killed_refresh_then_rerun_equals_ground_truth(sandbox_factory, tmp_path
     lake = tmp_path / "lake"
     rng = random.Random(20261124)
     for _trial in range(3):
-        process = subprocess.Popen(
-            [CLI, "refresh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(rng.uniform(2.0, 9.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_refresh_after(env, rng.uniform(2.0, 9.0))
         if lake.exists():
             assert_no_partial_files(lake)
     done = refresh(env)

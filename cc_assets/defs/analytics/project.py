@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from cc_assets.lake.paths import lake_root
+from cc_assets.lake.paths import lake_root, location
 
 PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -39,9 +39,10 @@ def warehouse_path() -> Path:
 
 def dbt_environment() -> dict[str, str]:
     """The absolute lake root and warehouse file dbt must see."""
-    root = lake_root()
-    storage = str(root.path) if root.protocol in {"", "file", "local"} else str(root)
-    return {"CC_ASSETS_STORAGE": storage, "CC_ASSETS_WAREHOUSE": str(warehouse_path())}
+    return {
+        "CC_ASSETS_STORAGE": location(lake_root()),
+        "CC_ASSETS_WAREHOUSE": str(warehouse_path()),
+    }
 
 
 def apply_dbt_environment() -> dict[str, str]:

@@ -4,7 +4,6 @@ import os
 from datetime import UTC, datetime
 
 import dagster as dg
-import duckdb
 
 from cc_assets.constant_contact.client import calls_used_today
 from cc_assets.constant_contact.settings import ClientSettings
@@ -24,7 +23,7 @@ from cc_assets.defs.automation.planning import (
     run_budget,
 )
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
-from cc_assets.lake.paths import asset_dir, lake_root
+from cc_assets.lake.paths import connect, partition_files
 from cc_assets.lake.schemas import EMAIL_CAMPAIGNS
 
 HOT_RUNS_PER_DAY = 4
@@ -32,7 +31,8 @@ HOT_RUNS_PER_DAY = 4
 
 @dg.schedule(
     job=daily_snapshot_job,
-    cron_schedule="15 0 * * *",
+    # a deployment may move it (UTC); every tick takes today's snapshot again
+    cron_schedule=os.environ.get("CC_ASSETS_DAILY_SNAPSHOT_CRON", "15 0 * * *"),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Today's snapshots of campaigns, summaries, stats and contact reports.",
@@ -44,14 +44,14 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
 
 def sent_times() -> dict[str, datetime]:
     """Each activity's last send, from the latest campaigns snapshots in the lake."""
-    folder = asset_dir(EMAIL_CAMPAIGNS, lake_root())
-    if not folder.exists() or not any(folder.glob("*/part-*.parquet")):
+    files = partition_files(EMAIL_CAMPAIGNS)
+    if not files:
         return {}
-    with duckdb.connect() as con:
+    with connect() as con:
         rows = con.execute(
             "SELECT campaign_activity_id, max(sent_time) FROM read_parquet(?) "
             "WHERE sent_time IS NOT NULL GROUP BY 1",
-            [f"{folder.path}/*/part-*.parquet"],
+            [files],
         ).fetchall()
     return {activity: sent for activity, sent in rows}
 

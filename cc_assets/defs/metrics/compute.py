@@ -31,7 +31,7 @@ from cc_assets.defs.metrics.tables import (
     METRICS_PREFIX,
     PERCENT_OF_RATE,
 )
-from cc_assets.lake.paths import PART_GLOB, asset_dir, partition_file
+from cc_assets.lake.paths import connect, partition_files
 from cc_assets.lake.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
@@ -325,26 +325,6 @@ ORDER BY campaign_id
 """
 
 
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
-
-
-def _local(path: UPath) -> str:
-    return str(path.path) if path.protocol in {"", "file", "local"} else str(path)
-
-
-def _files(table: AssetTable, root: UPath, keys: Sequence[str] | None) -> list[str]:
-    if keys is None:
-        folder = asset_dir(table, root)
-        return sorted(_local(p) for p in folder.glob(f"*/{PART_GLOB}")) if folder.exists() else []
-    files = [partition_file(table, key, root) for key in keys]
-    return [_local(f) for f in files if f.exists()]
-
-
 def _view(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -368,11 +348,8 @@ def _view(
 
 def latest_snapshot(table: AssetTable, root: UPath) -> str | None:
     """The file of the newest daily snapshot of `table`, if any."""
-    folder = asset_dir(table, root)
-    if not folder.exists():
-        return None
-    files = sorted(folder.glob(f"snapshot_date=*/{PART_GLOB}"), key=lambda p: p.parent.name)
-    return _local(files[-1]) if files else None
+    files = partition_files(table, root)
+    return files[-1] if files else None
 
 
 def prepare(
@@ -382,8 +359,8 @@ def prepare(
     activities to compute (`wanted`) and the activity -> campaign map (`activity_campaign`)."""
     for report, columns in REPORTS.items():
         table = TRACKING_TABLES[report]
-        _view(con, f"t_{report}", _files(table, root, activity_ids), columns, table.schema)
-    links = _files(EMAIL_LINKS, root, activity_ids)
+        _view(con, f"t_{report}", partition_files(table, root, activity_ids), columns, table.schema)
+    links = partition_files(EMAIL_LINKS, root, activity_ids)
     _view(con, "t_links", links, LINK_COLUMNS, EMAIL_LINKS.schema)
     if activity_ids is not None:
         con.register("wanted_ids", pa.table({"campaign_activity_id": list(activity_ids)}))
@@ -446,7 +423,7 @@ def compute_activities(
     """Every per-activity metric table of the activities (all of the lake's when None), from
     one connection over the same views."""
     computed_at = computed_at or datetime.now(UTC)
-    with connect(threads) as con:
+    with connect(root, threads) as con:
         prepare(con, root, activity_ids)
         return ActivityMetrics(
             engagement=_run(con, ENGAGEMENT_SQL, ACTIVITY_ENGAGEMENT, computed_at),
@@ -458,9 +435,8 @@ def compute_activities(
 
 def campaign_engagement(root: UPath, computed_at: datetime) -> pa.Table:
     """One row per campaign from every written activity_engagement partition."""
-    folder = root / METRICS_PREFIX / ACTIVITY_ENGAGEMENT.name
-    found = sorted(_local(p) for p in folder.glob(f"*/{PART_GLOB}")) if folder.exists() else []
-    with connect() as con:
+    found = partition_files(ACTIVITY_ENGAGEMENT, root, prefix=METRICS_PREFIX)
+    with connect(root) as con:
         _view(
             con,
             "t_activity_engagement",
@@ -476,11 +452,11 @@ def activity_stats_daily(root: UPath, day: date, computed_at: datetime) -> pa.Ta
     """The rates of CC's own counts in the `day` partition of email_campaign_activity_stats
     (no rows when that day was not captured)."""
     table = EMAIL_CAMPAIGN_ACTIVITY_STATS
-    with connect() as con:
+    with connect(root) as con:
         _view(
             con,
             "t_activity_stats",
-            _files(table, root, [day.isoformat()]),
+            partition_files(table, root, [day.isoformat()]),
             table.schema.names,
             table.schema,
         )
@@ -493,7 +469,7 @@ def activity_labels(root: UPath, activity_ids: Sequence[str]) -> dict[str, dict[
     file = latest_snapshot(EMAIL_CAMPAIGNS, root)
     if file is None or not activity_ids:
         return {}
-    with connect() as con:
+    with connect(root) as con:
         rows = con.execute(
             "SELECT campaign_activity_id, name, subject, role, sent_time "
             "FROM read_parquet($file, hive_partitioning = false) "
@@ -529,22 +505,15 @@ ACTIVITY_STATS_OF_COUNT: dict[str, str] = {
 }
 
 
-def _all_snapshots(table: AssetTable, root: UPath) -> list[str]:
-    folder = asset_dir(table, root)
-    if not folder.exists():
-        return []
-    return sorted(_local(p) for p in folder.glob(f"snapshot_date=*/{PART_GLOB}"))
-
-
 def reconcile_activity(row: dict[str, Any], root: UPath) -> Finding:
     """Counts from the events vs the newest `email_campaign_activity_stats` row of the activity,
     compared unless `stats_lag` (then the check passes with a note)."""
-    files = _all_snapshots(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
+    files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
     activity_id = row["campaign_activity_id"]
     if not files:
         return Finding(True, {"compared": False, "note": "no activity stats snapshot yet"})
     keys = ", ".join(ACTIVITY_STATS_OF_COUNT.values())
-    with connect() as con:
+    with connect(root) as con:
         found = con.execute(
             f"SELECT snapshot_date, last_refresh_time, {keys} "
             "FROM read_parquet($files, hive_partitioning = false, union_by_name = true) "
@@ -588,9 +557,9 @@ def reconcile_derived_reports(row: dict[str, Any], root: UPath) -> Finding:
     error: an open that arrived in between moves a contact from one to the other."""
     metadata: dict[str, Any] = {}
     mismatched = []
-    with connect() as con:
+    with connect(root) as con:
         for report, ours in DERIVED_REPORTS.items():
-            files = _files(TRACKING_TABLES[report], root, [row["campaign_activity_id"]])
+            files = partition_files(TRACKING_TABLES[report], root, [row["campaign_activity_id"]])
             if not files:
                 metadata[f"{report}_rows"] = "not in the lake yet"
                 continue
@@ -610,14 +579,14 @@ def reconcile_campaigns(campaigns: pa.Table, root: UPath) -> Finding:
     """Our campaign percents, rounded to one decimal, vs the newest `percents_*` of
     `email_campaign_stats` (a zero denominator: our null vs CC's 0), for every campaign whose
     stats do not lag (`stats_lag`)."""
-    files = _all_snapshots(EMAIL_CAMPAIGN_STATS, root)
+    files = partition_files(EMAIL_CAMPAIGN_STATS, root)
     if not files or campaigns.num_rows == 0:
         return Finding(True, {"compared": 0, "note": "nothing to compare yet"})
     ours_cols = ", ".join(f"round(coalesce(o.{r}, 0), 1) AS o_{r}" for r in PERCENT_OF_RATE)
     theirs_cols = ", ".join(
         f"round(coalesce(s.percents_{p}, 0), 1) AS s_{r}" for r, p in PERCENT_OF_RATE.items()
     )
-    with connect() as con:
+    with connect(root) as con:
         con.register("ours", campaigns)
         rows = con.execute(
             f"""

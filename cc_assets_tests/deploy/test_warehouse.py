@@ -1,0 +1,70 @@
+"""dbt on a warehouse: the lake lives on S3 (moto's real S3 server), the metrics are computed
+from the bucket, `python -m cc_assets.lake.postgres_load` loads the raw and metric tables into
+PostgreSQL (as a user runs it), and dbt's `postgres` target builds every mart from them, equal
+to the metric assets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import psycopg.rows
+import pytest
+import s3fs
+
+from cc_assets.defs.analytics import project
+from cc_assets.lake.schemas import RAW_TABLES
+from cc_assets_tests.analytics.test_dbt import SCHEMA, assert_marts_equal_metrics
+from cc_assets_tests.fixtures.object_store import ObjectStore
+from cc_assets_tests.metrics.lake import account, build_lake
+from cc_assets_tests.metrics.test_metrics import materialize_all
+
+MARTS = {
+    "performance": "fct_campaign_activity_performance",
+    "devices": "fct_device_breakdown",
+    "campaigns": "fct_campaign_performance",
+    "events": "fct_email_events",
+    "daily": "fct_activity_stats_daily",
+    "contacts": "dim_contact_engagement",
+}
+
+
+@pytest.mark.services
+def test_postgres_target_builds_every_mart_from_the_s3_lake(
+    object_store: ObjectStore, pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = tmp_path / "built"
+    ids = build_lake(account(), built)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.put(f"{built}/", f"{object_store.bucket}/lake/", recursive=True)
+    monkeypatch.setenv("CC_ASSETS_STORAGE", object_store.url())
+    monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "postgres")
+    monkeypatch.setenv("CC_ASSETS_PG_DATABASE", pg_database)
+    materialize_all(object_store.url(), ids)  # metrics read from and written to the bucket
+
+    load = subprocess.run(
+        [sys.executable, "-m", "cc_assets.lake.postgres_load"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert load.returncode == 0, load.stderr[-3000:]
+    for name in RAW_TABLES:
+        assert f"cc_assets_raw.{name}: " in load.stdout
+    assert "cc_assets_raw.email_sends: 0 rows" not in load.stdout
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={pg_database}") as conn:
+        lines: list[str] = []
+        assert project.run_dbt_build(log=lines.append), "\n".join(lines[-40:])
+        marts = {}
+        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            for name, table in MARTS.items():
+                cur.execute(f"select * from {SCHEMA}.{table}")
+                marts[name] = cur.fetchall()
+    assert all(marts[name] for name in MARTS), {n: len(r) for n, r in marts.items()}
+    for row in marts["performance"] + marts["campaigns"]:
+        seconds = row["seconds_to_first_open"]
+        row["seconds_to_first_open"] = None if seconds is None else int(seconds)
+    fs.get(f"{object_store.bucket}/lake/", f"{tmp_path / 'downloaded'}/", recursive=True)
+    assert_marts_equal_metrics(marts, tmp_path / "downloaded")
