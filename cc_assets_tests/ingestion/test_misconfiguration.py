@@ -86,6 +86,7 @@ CASES = {
         "CONSTANT_CONTACT_API_KEY",
         1,
         lambda s, t: {
+            **_only_token(s, ""),  # a v2 user has a key, no OAuth app
             "CONSTANT_CONTACT_API_VERSION": "v2",
             "CONSTANT_CONTACT_API_KEY": "wrong-key",
             "CONSTANT_CONTACT_BASE_URL": s.info["v2_base_url"],
