@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/metrics_10m.py --events 10000000 [--activities 20] [--lake DIR]
 
 Writes (once, reused when present) a synthetic lake in the real layout and with the real
-schemas (cc_assets/lake/schemas.py): N tracking events over the sends, bounces, opens,
+schemas (cc_assets/constant_contact/schemas.py): N tracking events over the sends, bounces, opens,
 clicks, forwards and optouts reports of `--activities` activities. Then computes
 activity_engagement and activity_device_breakdown for every activity in one DuckDB pass, in a
 child process so its peak RSS is the metrics' own. Target (DESIGN §8): ≤ 10 s at 10M on 2 cores.
@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from cc_assets.lake.schemas import TRACKING_TABLES
+from cc_assets.constant_contact.schemas import TRACKING_TABLES
 
 # events per send, by report (sums to ~1.8: every send, then opens, clicks, ...)
 MIX = {

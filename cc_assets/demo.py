@@ -17,11 +17,11 @@ from pathlib import Path
 
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.analytics.project import dbt_environment
 from cc_assets.defs.metrics.tables import CAMPAIGN_ENGAGEMENT, METRICS_PREFIX
 from cc_assets.lake.paths import connect, lake_root, location, partition_files
-from cc_assets.lake.schemas import EMAIL_CAMPAIGNS
 from cc_assets.sandbox.builtin import BUILTIN_CLOCK, builtin_options, describe
 from cc_assets.sandbox.process import SandboxServer
 

@@ -52,9 +52,7 @@ from cc_assets.constant_contact.errors import (
     redact,
 )
 from cc_assets.constant_contact.ratelimit import FileBudget, RedisBudget, RequestBudget, next_reset
-from cc_assets.constant_contact.settings import ClientSettings, state_dir
-from cc_assets.constant_contact.tokens import TokenManager
-from cc_assets.lake.schemas import (
+from cc_assets.constant_contact.schemas import (
     ACTIVITY_STATS_KEYS,
     CAMPAIGN_STATS_KEYS,
     CONTACT_ACTIVITY_DETAILS,
@@ -67,6 +65,8 @@ from cc_assets.lake.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
+from cc_assets.constant_contact.settings import ClientSettings, state_dir
+from cc_assets.constant_contact.tokens import TokenManager
 
 log = logging.getLogger("cc_assets.constant_contact")
 

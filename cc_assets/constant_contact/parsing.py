@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from cc_assets.lake.schemas import AssetTable
+from cc_assets.constant_contact.schemas import AssetTable
 
 log = logging.getLogger("cc_assets.constant_contact")
 _warned: set[tuple[str, str]] = set()

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from cc_assets.lake.schemas import AssetTable
+from cc_assets.constant_contact.schemas import AssetTable
 
 OWNERS = ["team:data-engineering"]
 """Who answers for every asset of the project."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import duckdb
 from upath import UPath
 
-from cc_assets.lake.schemas import AssetTable
+from cc_assets.constant_contact.schemas import AssetTable
 
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"

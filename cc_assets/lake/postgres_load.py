@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import RAW_TABLES, AssetTable
 from cc_assets.defs.metrics.tables import METRIC_TABLES, METRICS_PREFIX
 from cc_assets.lake.paths import RAW_PREFIX, lake_root, partition_files
-from cc_assets.lake.schemas import RAW_TABLES, AssetTable
 
 RAW_SCHEMA = "cc_assets_raw"
 METRICS_SCHEMA = "cc_assets_metrics"

@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import SNAPSHOT_DATE, AssetTable
 from cc_assets.lake.paths import PART_FILE, RAW_PREFIX, is_local, location, partition_dir
-from cc_assets.lake.schemas import SNAPSHOT_DATE, AssetTable
 
 TMP_PREFIX = ".tmp-"
 ROW_GROUP_ROWS = 65_536

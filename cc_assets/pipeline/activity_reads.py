@@ -31,8 +31,13 @@ import duckdb
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.schemas import (
+    EMAIL_LINKS,
+    TRACKING_REPORTS,
+    TRACKING_TABLES,
+    AssetTable,
+)
 from cc_assets.lake.paths import partition_file
-from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_REPORTS, TRACKING_TABLES, AssetTable
 from cc_assets.lake.writer import write_partition
 from cc_assets.pipeline import derived
 from cc_assets.pipeline.quality import STATS_OF_REPORT

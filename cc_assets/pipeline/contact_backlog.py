@@ -30,8 +30,13 @@ from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient, calls_used_today
 from cc_assets.constant_contact.errors import NotFoundError
+from cc_assets.constant_contact.schemas import (
+    CONTACT_ACTIVITY_DETAILS,
+    TIMESTAMP,
+    TRACKING_TABLES,
+    AssetTable,
+)
 from cc_assets.lake.paths import asset_dir, partition_file
-from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS, TIMESTAMP, TRACKING_TABLES, AssetTable
 from cc_assets.lake.writer import write_partition
 
 LANDING_PAGE_TYPES = ("p_contact_open", "p_contact_click", "p_contact_add", "p_contact_update")

@@ -22,8 +22,8 @@ from datetime import datetime
 import pyarrow as pa
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import EMAIL_LINKS, TRACKING_TABLES
 from cc_assets.lake.paths import connect, location, partition_file
-from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_TABLES
 from cc_assets.lake.writer import WriteResult, write_partition
 
 DERIVABLE_REPORTS = ("didnotopens", "unique_opens")

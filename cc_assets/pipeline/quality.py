@@ -12,8 +12,8 @@ from typing import Any
 import pyarrow.parquet as pq
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import AssetTable
 from cc_assets.lake.paths import connect, location
-from cc_assets.lake.schemas import AssetTable
 
 STATS_OF_REPORT: dict[str, list[tuple[str, str]]] = {
     "sends": [("em_sends", "count(DISTINCT contact_id)")],

@@ -18,7 +18,7 @@ from upath import UPath
 from cc_assets.constant_contact.client import CAMPAIGN_STATS_BATCH, ConstantContactClient
 from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.constant_contact.parsing import api_schema, batch
-from cc_assets.lake.schemas import (
+from cc_assets.constant_contact.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
     EMAIL_CAMPAIGNS,

@@ -30,9 +30,9 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.schemas import TRACKING_TABLES
 from cc_assets.constant_contact.validation import CLOCK_SKEW
 from cc_assets.lake.paths import partition_file
-from cc_assets.lake.schemas import TRACKING_TABLES
 from cc_assets.lake.writer import WriteResult, write_partition
 
 OVERLAP = timedelta(seconds=1)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cc_assets.lake.schemas import (
+from cc_assets.constant_contact.schemas import (
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_LINKS,
     TRACKING_REPORTS,

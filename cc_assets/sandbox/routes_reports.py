@@ -11,7 +11,7 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
-from cc_assets.lake.schemas import TRACKING_REPORTS
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.account import Activity, Campaign
 from cc_assets.sandbox.events import BOUNCE_CODES, EventColumns
 from cc_assets.sandbox.pagination import BadCursorError, decode_cursor, encode_cursor

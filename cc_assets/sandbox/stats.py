@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cc_assets.lake.schemas import ACTIVITY_STATS_KEYS, CAMPAIGN_STATS_KEYS
+from cc_assets.constant_contact.schemas import ACTIVITY_STATS_KEYS, CAMPAIGN_STATS_KEYS
 from cc_assets.sandbox.events import (
     BOUNCE_CODES,
     BOUNCE_STATS_KEY,

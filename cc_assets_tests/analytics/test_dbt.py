@@ -16,12 +16,12 @@ import psycopg
 import psycopg.rows
 import pytest
 
+from cc_assets.constant_contact.schemas import AssetTable
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
 from cc_assets.defs.metrics.tables import METRIC_TABLES, PERCENT_COLUMNS
 from cc_assets.lake.paths import lake_root
 from cc_assets.lake.postgres_load import METRICS_SCHEMA, RAW_SCHEMA, load_lake
-from cc_assets.lake.schemas import AssetTable
 from cc_assets_tests.metrics.lake import account, build_lake
 from cc_assets_tests.metrics.test_formulas import SEED_PERCENTS
 from cc_assets_tests.metrics.test_metrics import materialize_all, read

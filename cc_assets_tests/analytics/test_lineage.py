@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from cc_assets.lake.schemas import TRACKING_TABLES
+from cc_assets.constant_contact.schemas import TRACKING_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 MART = "analytics/fct_campaign_performance"

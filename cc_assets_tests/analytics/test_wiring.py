@@ -12,10 +12,10 @@ import dagster as dg
 import pytest
 from dagster_dbt import DbtProject
 
+from cc_assets.constant_contact.schemas import RAW_TABLES
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
 from cc_assets.defs.metrics.tables import METRIC_TABLES
-from cc_assets.lake.schemas import RAW_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pytest
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ForeignLinkError
-from cc_assets.lake.schemas import TRACKING_REPORTS
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.conftest import settings_for
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 import s3fs
 
+from cc_assets.constant_contact.schemas import RAW_TABLES, AssetTable
 from cc_assets.defs.metrics.tables import (
     ACTIVITY_DEVICE_BREAKDOWN,
     ACTIVITY_ENGAGEMENT,
@@ -23,7 +24,6 @@ from cc_assets.defs.metrics.tables import (
     METRICS_PREFIX,
 )
 from cc_assets.lake.paths import RAW_PREFIX, lake_root
-from cc_assets.lake.schemas import RAW_TABLES, AssetTable
 from cc_assets.lake.writer import read_partition, write_partition
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.analytics.test_dbt import assert_marts_equal_metrics, warehouse_marts
@@ -82,7 +82,7 @@ WRITER_CHILD = textwrap.dedent(
     from datetime import UTC, datetime
     import pyarrow as pa
     from upath import UPath
-    from cc_assets.lake.schemas import AssetTable
+    from cc_assets.constant_contact.schemas import AssetTable
     from cc_assets.lake.writer import write_partition
 
     table = AssetTable("big", pa.schema([("id", pa.int64()), ("blob", pa.string())]), "k", ("id",))

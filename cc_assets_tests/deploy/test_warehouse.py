@@ -14,7 +14,7 @@ import psycopg.rows
 import pytest
 import s3fs
 
-from cc_assets.lake.schemas import RAW_TABLES
+from cc_assets.constant_contact.schemas import RAW_TABLES
 from cc_assets_tests.analytics.test_dbt import (
     MART_OF_METRIC,
     assert_marts_equal_metrics,

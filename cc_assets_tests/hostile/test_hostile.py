@@ -102,9 +102,9 @@ import pytest
 
 from cc_assets.constant_contact import errors
 from cc_assets.constant_contact.client import ConstantContactClient, retry_after_seconds
+from cc_assets.constant_contact.schemas import TRACKING_TABLES
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root, partition_file
-from cc_assets.lake.schemas import TRACKING_TABLES
 from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.hostile.conftest import secrets_of, through

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets_tests.ingestion.conftest import materialize_activity, point_at
 
 

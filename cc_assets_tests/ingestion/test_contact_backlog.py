@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS
 from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS
 from cc_assets.lake.writer import write_partition
 from cc_assets.pipeline import contact_backlog
 from cc_assets_tests.ingestion.conftest import materialize_activity, point_at

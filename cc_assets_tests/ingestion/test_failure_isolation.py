@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.pipeline import snapshots
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.ingestion.test_refresh_cli import environment, refresh

@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.lake.paths import lake_root
-from cc_assets.lake.schemas import TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.ground_truth import GroundTruth
 from cc_assets.sandbox.process import SandboxServer

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from cc_assets.constant_contact.schemas import RAW_TABLES, SNAPSHOT_DATE, TRACKING_TABLES
 from cc_assets.defs.ingestion.assets import (
     contact_activity_details,
     email_campaign_activity_stats,
@@ -26,7 +27,6 @@ from cc_assets.defs.ingestion.assets import (
     email_campaign_summaries,
     email_campaigns,
 )
-from cc_assets.lake.schemas import RAW_TABLES, SNAPSHOT_DATE, TRACKING_TABLES
 from cc_assets.pipeline.contact_backlog import LANDING_PAGE_TYPES
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cc_assets.lake.schemas import (
+from cc_assets.constant_contact.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
     EMAIL_CAMPAIGNS,

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGN_ACTIVITY_STATS
 from cc_assets.defs.metrics import compute
 from cc_assets.defs.metrics.tables import PERCENT_COLUMNS
-from cc_assets.lake.schemas import EMAIL_CAMPAIGN_ACTIVITY_STATS
 
 SEED_COUNTS = {
     "sends": 15,

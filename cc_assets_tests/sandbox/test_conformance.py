@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cc_assets.lake.schemas import TRACKING_REPORTS
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.sandbox.conftest import api_client
 from cc_assets_tests.sandbox.spec import validate

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cc_assets.lake.schemas import TRACKING_REPORTS
+from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.pagination import encode_cursor
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets.sandbox.service import SandboxService

@@ -3,6 +3,13 @@
 import dagster as dg
 from pydantic import Field
 
+from cc_assets.constant_contact.schemas import (
+    CONTACT_ACTIVITY_DETAILS,
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGN_STATS,
+    EMAIL_CAMPAIGN_SUMMARIES,
+    EMAIL_CAMPAIGNS,
+)
 from cc_assets.defs.ingestion.assets import (
     ACTIVITY_TABLES,
     FAILED_ASSETS,
@@ -18,13 +25,6 @@ from cc_assets.defs.ingestion.assets import (
     refresh_activity,
 )
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
-from cc_assets.lake.schemas import (
-    CONTACT_ACTIVITY_DETAILS,
-    EMAIL_CAMPAIGN_ACTIVITY_STATS,
-    EMAIL_CAMPAIGN_STATS,
-    EMAIL_CAMPAIGN_SUMMARIES,
-    EMAIL_CAMPAIGNS,
-)
 from cc_assets.pipeline import activity_reads
 
 activity_reports_job = dg.define_asset_job(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cc_assets.constant_contact.client import calls_used_today
+from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
@@ -24,7 +25,6 @@ from cc_assets.defs.automation.planning import (
 )
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.lake.paths import connect, partition_files
-from cc_assets.lake.schemas import EMAIL_CAMPAIGNS
 
 HOT_RUNS_PER_DAY = 4
 

@@ -14,10 +14,7 @@ from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ConstantContactError
-from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
-from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
-from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
-from cc_assets.lake.schemas import (
+from cc_assets.constant_contact.schemas import (
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
@@ -28,6 +25,9 @@ from cc_assets.lake.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
+from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
+from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
+from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
 from cc_assets.lake.writer import (
     SchemaMismatchError,
     WriteResult,

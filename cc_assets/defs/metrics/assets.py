@@ -12,6 +12,14 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from cc_assets.constant_contact.schemas import (
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGN_STATS,
+    EMAIL_CAMPAIGNS,
+    EMAIL_LINKS,
+    TRACKING_TABLES,
+    AssetTable,
+)
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import LakeResource
 from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
@@ -26,14 +34,6 @@ from cc_assets.defs.metrics.tables import (
     COUNT_COLUMNS,
     METRICS_PREFIX,
     PERCENT_COLUMNS,
-)
-from cc_assets.lake.schemas import (
-    EMAIL_CAMPAIGN_ACTIVITY_STATS,
-    EMAIL_CAMPAIGN_STATS,
-    EMAIL_CAMPAIGNS,
-    EMAIL_LINKS,
-    TRACKING_TABLES,
-    AssetTable,
 )
 from cc_assets.lake.writer import write_partition
 from cc_assets.pipeline.quality import Finding

@@ -19,6 +19,14 @@ import duckdb
 import pyarrow as pa
 from upath import UPath
 
+from cc_assets.constant_contact.schemas import (
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGN_STATS,
+    EMAIL_CAMPAIGNS,
+    EMAIL_LINKS,
+    TRACKING_TABLES,
+    AssetTable,
+)
 from cc_assets.defs.metrics.tables import (
     ACTIVITY_DEVICE_BREAKDOWN,
     ACTIVITY_ENGAGEMENT,
@@ -32,14 +40,6 @@ from cc_assets.defs.metrics.tables import (
     PERCENT_OF_RATE,
 )
 from cc_assets.lake.paths import connect, partition_files
-from cc_assets.lake.schemas import (
-    EMAIL_CAMPAIGN_ACTIVITY_STATS,
-    EMAIL_CAMPAIGN_STATS,
-    EMAIL_CAMPAIGNS,
-    EMAIL_LINKS,
-    TRACKING_TABLES,
-    AssetTable,
-)
 from cc_assets.pipeline.quality import Finding
 
 REPORTS: dict[str, tuple[str, ...]] = {

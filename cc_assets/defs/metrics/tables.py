@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from cc_assets.lake.schemas import CAMPAIGN_ACTIVITY_ID, SNAPSHOT_DATE, TIMESTAMP, AssetTable
+from cc_assets.constant_contact.schemas import (
+    CAMPAIGN_ACTIVITY_ID,
+    SNAPSHOT_DATE,
+    TIMESTAMP,
+    AssetTable,
+)
 
 METRICS_PREFIX = "email_metrics"
 

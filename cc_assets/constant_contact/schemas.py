@@ -1,6 +1,8 @@
-"""One fixed Arrow schema per raw asset: the contract between the API client, the lake and dbt.
+"""One fixed Arrow schema per report: the contract between the API client, the lake and dbt.
 
-Column names are the API's own field names (DESIGN §5). Nested objects are flattened with the
+These are facts of the API (report names, fields, stats keys and their types), so they live with
+the client; the lake and everything above it import them from here, never the other way round.
+Column names are the API's own field names. Nested objects are flattened with the
 parent's name as a prefix only where a leaf name alone would be ambiguous (`percents_open`);
 stats keys use the underscore spelling whatever the API sent (`em_opens_all_mobile`). Every row
 carries `captured_at`, and the partition column (`snapshot_date` or `campaign_activity_id`) is a
