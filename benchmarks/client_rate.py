@@ -8,7 +8,7 @@ the Redis one that every host of a deployment shares (CC_ASSETS_RATE_LIMIT_URL).
 
 Every process calls as fast as its shared request budget allows; the sandbox logs what it
 accepted, and the rate is taken over the span from the first accepted call to the last.
-Target (DESIGN §8): >= 95% of the configured rate, never above it (at most `rate` accepted in
+Target: >= 95% of the configured rate, never above it (at most `rate` accepted in
 any one-second window). It also prints the fraction of requests the sandbox refused as
 throttled: scheduling jitter on a busy machine can make a request arrive early for the server's
 one-second window; the client retries it on a new slot, and the suite asserts only that such a

@@ -4,7 +4,7 @@
 
 Uses the same synthetic lake as benchmarks/metrics_10m.py (written once, reused), with its
 email_metrics tables (which the marts read) computed and written first, untimed; builds into
-a fresh DuckDB warehouse in a temporary folder, on the default 2 dbt threads. Target (DESIGN §8):
+a fresh DuckDB warehouse in a temporary folder, on the default 2 dbt threads. Target:
 ≤ 60 s at 10M events.
 """
 

@@ -4,7 +4,7 @@
 
 Prints the rows landed, wall time, parse+write rows per CPU-second of this (client) process
 (the per-core figure; the sandbox runs in its own process), and this process's peak RSS.
-Targets (DESIGN §8): >= 100,000 rows/s per core; peak RSS <= 400 MB for 1,000,000 rows.
+Targets: >= 100,000 rows/s per core; peak RSS <= 400 MB for 1,000,000 rows.
 """
 
 from __future__ import annotations

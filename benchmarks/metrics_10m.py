@@ -6,7 +6,7 @@ Writes (once, reused when present) a synthetic lake in the real layout and with 
 schemas (cc_assets/constant_contact/schemas.py): N tracking events over the sends, bounces, opens,
 clicks, forwards and optouts reports of `--activities` activities. Then computes
 activity_engagement and activity_device_breakdown for every activity in one DuckDB pass, in a
-child process so its peak RSS is the metrics' own. Target (DESIGN §8): ≤ 10 s at 10M on 2 cores.
+child process so its peak RSS is the metrics' own. Target: ≤ 10 s at 10M on 2 cores.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Built column by column (one list comprehension per field, vectorised casts for timestamps,
 dates and numeric strings) because a per-row conversion would cap ingest far below 100k rows/s.
-Tolerates the documented variants (reference §10): dotted stats keys, counts as strings,
+Tolerates the documented variants: dotted stats keys, counts as strings,
 `aggregate_percents` as an object, a one-element array or missing, `url_id` as a number.
 Anything else that does not fit its column (an object for a string, a number for an id, a
 timestamp without a zone offset) raises `FieldError` naming the column: never a silent `str()`.

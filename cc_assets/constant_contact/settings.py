@@ -1,4 +1,4 @@
-"""Client configuration, from arguments or from the environment (DESIGN §4).
+"""Client configuration, from arguments or from the environment.
 
 With no credentials at all the project uses its built-in sandbox; `is_sandbox` says so.
 Secrets are kept out of `repr` so a logged settings object never leaks them. Every variable is
@@ -64,7 +64,7 @@ class ClientSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClientSettings:
-        """DESIGN §4's variables. Without credentials, `base_url` stays empty for the caller
+        """The documented variables. Without credentials, `base_url` stays empty for the caller
         to point at a sandbox (see `cc_assets.sandbox.process.ensure_local_sandbox`)."""
         env = os.environ if environ is None else environ
         version = env.get("CONSTANT_CONTACT_API_VERSION", "v3")

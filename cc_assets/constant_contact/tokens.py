@@ -29,7 +29,7 @@ EARLY_REFRESH_SECONDS = 120
 
 @lru_cache(maxsize=8)
 def expires_at(access_token: str | None) -> float | None:
-    """The JWT `exp` claim (reference §10-K: rely on it, not on `expires_in`)."""
+    """The JWT `exp` claim: rely on it, not on `expires_in` (an epoch or a TTL, by source)."""
     if not access_token:
         return None
     try:

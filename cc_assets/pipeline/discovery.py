@@ -2,7 +2,7 @@
 
 Shared by the discovery sensor and `cc-assets refresh`, so both add exactly the same
 partitions. The campaign list has no activity ids, so each campaign costs one more call,
-and each reported activity one more to read its status (reference §4).
+and each reported activity one more to read its status.
 """
 
 from __future__ import annotations

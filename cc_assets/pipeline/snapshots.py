@@ -132,7 +132,7 @@ def campaign_rows(client: ConstantContactClient) -> Capture:
 
 def sent_ids(campaigns: pa.Table) -> tuple[list[str], list[str]]:
     """(campaign ids, activity ids) with sent reported activities: the only ones with stats.
-    One unsent campaign id would make CC answer 404 for the whole stats call (§10-F)."""
+    One unsent campaign id would make CC answer 404 for the whole stats call."""
     rows = campaigns.to_pylist()
     done = [r for r in rows if r["role"] in REPORTED_ROLES and r["activity_status"] == "DONE"]
     return sorted({r["campaign_id"] for r in done}), sorted(

@@ -1,6 +1,6 @@
 """Incremental refresh of one tracking report of one activity.
 
-The API serves newest first and has no date filter (reference §10-J), so a refresh reads pages
+The API serves newest first and has no date filter, so a refresh reads pages
 only until it reaches what the previous snapshot holds. Everything from the previous snapshot's
 newest second onwards (`cutoff`) is taken from the API again, so events that share that second
 are neither lost nor doubled; older rows are carried over from the previous file, streamed.

@@ -58,8 +58,8 @@ RESPONSE_VARIANTS = {
     "next_href": ("relative", "absolute"),  # `/v3/...` | `http://host/v3/...`
     "activity_type_field": ("tracking_activity_type", "tracking_activities_list"),
 }
-"""Where Constant Contact's own documents disagree on a response's form (reference §10 A, B, N,
-O), the sandbox serves each form on demand so the client is proven against all of them."""
+"""Where Constant Contact's own documents disagree on a response's form, the sandbox serves each
+form on demand so the client is proven against all of them."""
 
 
 @dataclass(frozen=True)

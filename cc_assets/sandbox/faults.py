@@ -1,6 +1,6 @@
 """Production's bad days on demand, on the API paths only (`/v3/`, `/v2/`).
 
-Each API request draws once: with `p_5xx` it gets a 500 or a 503 (CC's array bodies, ref §2.4),
+Each API request draws once: with `p_5xx` it gets a 500 or a 503 (CC's array bodies),
 with `p_429` the throttled 429, with `p_drop` the real response's headers and half its body and
 then a closed connection (the client sees an incomplete read), with `p_truncate` a 200 whose
 body is cut in half under a matching Content-Length (a complete HTTP message of invalid JSON).

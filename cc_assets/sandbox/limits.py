@@ -1,4 +1,4 @@
-"""Constant Contact's request limits on the API paths: 4 requests/second, 10,000 a UTC day (ref §6).
+"""Constant Contact's request limits on the API paths: 4 requests/second, 10,000 a UTC day.
 
 A pure ASGI middleware, because it sits in front of a server that must answer hundreds of
 pages a second: per request it does a deque check under a lock and nothing else; everything
@@ -11,13 +11,13 @@ Rules, each the stricter reading where the reference is silent (the sandbox must
 kinder than the real API):
 - Per second: sliding 1.0 s window across all connections; a request is refused when N or more
   requests were ACCEPTED in the preceding second. v3 answers 429
-  `{"error_key":"throttled",...}`, v2 answers 403 with Mashery's `over.qps` key (ref §6).
-- Per day: counted per UTC day of `clock`, reset at 00:00 UTC (ref §6, "resets each day at UTC
-  00:00:00"). v3 answers 429 `{"error_key":"quota_exceeded",...}`, v2 403 `over.ratelimit`.
-- A request refused as throttled STILL spends one unit of the daily quota. Ref §6 does not say
+  `{"error_key":"throttled",...}`, v2 answers 403 with Mashery's `over.qps` key.
+- Per day: counted per UTC day of `clock`, reset at 00:00 UTC. v3 answers 429
+  `{"error_key":"quota_exceeded",...}`, v2 403 `over.ratelimit`.
+- A request refused as throttled STILL spends one unit of the daily quota. CC's documents do not say
   whether refused calls are counted; counting them is the harsher choice, so a client that
   hammers through 429s learns to pace itself here rather than in production.
-- No Retry-After or X-RateLimit-* headers: none are documented (ref §6).
+- No Retry-After or X-RateLimit-* headers: none are documented.
 - 0 disables a limit.
 """
 

@@ -1,16 +1,16 @@
-"""The OAuth2 token endpoint and bearer-token checks, as Constant Contact runs them (ref §5).
+"""The OAuth2 token endpoint and bearer-token checks, as Constant Contact runs them.
 
 Why it is this strict: the sandbox must never be kinder than the real API, so every rule the
 reference documents is enforced, and the undocumented ones take the stricter reading.
 
 - Access tokens are HS256 JWTs (per-server random key) with `iat`, `exp` and `scp` claims. CC
-  tells clients to read `exp` (ref §10-K); `expires_in` is sent as a TTL in seconds, the OAuth2
+  tells clients to read `exp`; `expires_in` is sent as a TTL in seconds, the OAuth2
   meaning, because a client that trusts it as an epoch would be wrong on the live API anyway.
 - Refresh tokens are rotating (usable once; a new set voids every earlier one) or long-lived
-  (the same token comes back). Either dies 180 days after it was issued or last used (§5.5).
-  A refresh token is only returned when `offline_access` is granted (§5.6).
-- Authorization codes are single-use and live 5 minutes (§5.3).
-- The token endpoint takes 1 request per second (§5.7); more are answered 429.
+  (the same token comes back). Either dies 180 days after it was issued or last used.
+  A refresh token is only returned when `offline_access` is granted.
+- Authorization codes are single-use and live 5 minutes.
+- The token endpoint takes 1 request per second; more are answered 429.
 - Time comes from `clock`, which must be the wall clock in a served sandbox: clients compare
   `exp` with their own clock, so a simulated "now" in the past would make every token look
   expired to them.
@@ -183,7 +183,7 @@ class TokenAuthority:
 
     def refusal(self, authorization_header: str | None, needed_scope: str) -> JSON | None:
         """What CC answers a request that may not pass (401 object for a bad token, 403 array
-        for a missing scope, ref §2.3/§2.5), or None when it may. A Starlette response is an
+        for a missing scope), or None when it may. A Starlette response is an
         ASGI app, so a middleware can `await refusal(scope, receive, send)`."""
         try:
             scopes = self.verify(authorization_header)
@@ -236,7 +236,7 @@ class TokenAuthority:
         ) & secrets.compare_digest(secret.encode(), self.client_secret.encode())
 
     def _throttled(self) -> bool:
-        """Sliding 1-second window over accepted token requests (ref §5.7)."""
+        """Sliding 1-second window over accepted token requests."""
         if not self.token_requests_per_second:
             return False
         now = time.monotonic()

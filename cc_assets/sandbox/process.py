@@ -87,7 +87,7 @@ class SandboxServer:
         return cls(None, info.raise_for_status().json())
 
     def client_env(self) -> dict[str, str]:
-        """The environment a user sets for a real account (DESIGN §4), aimed at this server."""
+        """The environment a user sets for a real account, aimed at this server."""
         return {
             "CONSTANT_CONTACT_BASE_URL": self.base_url,
             "CONSTANT_CONTACT_ACCESS_TOKEN": self.access_token,

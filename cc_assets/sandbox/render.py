@@ -1,6 +1,6 @@
 """Tracking rows as Constant Contact serves them, rendered straight to JSON a page at a time.
 
-The sandbox must serve at least 500 pages of 500 rows a second (DESIGN §8) so that it is never
+The sandbox must serve at least 500 pages of 500 rows a second so that it is never
 the bottleneck of what it tests. A dict per row plus a serialiser cost more than the whole HTTP
 stack, so every value that repeats (a contact's name pair and `deleted_at`, the parts of an
 address around the contact's number, a device, a link, a bounce code) is a JSON fragment made

@@ -1,4 +1,4 @@
-"""Response bodies shaped the way Constant Contact shapes them (reference §2.3, §2.4, §6).
+"""Response bodies shaped the way Constant Contact shapes them.
 
 Most errors are an ARRAY of `{error_key, error_message}`; 401 and 429 are a single object.
 """

@@ -42,7 +42,7 @@ def _campaign_summary(campaign: Campaign, epoch: int) -> dict[str, Any]:
 
 
 async def list_campaigns(request: Request) -> JSON:
-    """`GET /emails`: newest `updated_at` first, filtered on `updated_at` (reference §4)."""
+    """`GET /emails`: newest `updated_at` first, filtered on `updated_at`."""
     service = service_of(request)
     params = request.query_params
     try:

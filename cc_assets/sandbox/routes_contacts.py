@@ -57,7 +57,7 @@ def _contact_resource(service: SandboxService, index: int) -> dict[str, Any]:
 
 
 async def list_contacts(request: Request) -> JSON:
-    """`GET /contacts` with a `cursor` (reference §2.2); deleted contacts only with status=all."""
+    """`GET /contacts` with a `cursor`; deleted contacts only with status=all."""
     service = service_of(request)
     params = request.query_params
     try:
@@ -88,7 +88,7 @@ async def list_contacts(request: Request) -> JSON:
 
 
 def _requested_types(request: Request) -> set[str]:
-    """Exactly one of the two type parameters (reference §10-D); both or neither is a 400."""
+    """Exactly one of the two type parameters; both or neither is a 400."""
     repeated = request.query_params.getlist("tracking_activity_type")
     listed = request.query_params.get("tracking_activities_list")
     if bool(repeated) == bool(listed):

@@ -36,7 +36,7 @@ def service_of(request: Request) -> SandboxService:
 
 def next_link(request: Request, query: str) -> dict[str, Any]:
     """`_links` to the next page of this path: relative (`/v3/...`) as most of CC's documents
-    show it, or absolute as its opens-report example does (reference §10-N)."""
+    show it, or absolute as its opens-report example does."""
     href = f"{request.url.path}?{query}"
     if service_of(request).config.next_href == "absolute":
         href = f"{request.url.scheme}://{request.url.netloc}{href}"
@@ -222,7 +222,7 @@ async def campaign_stats_report(request: Request) -> JSON:
     for campaign_id in ids:
         campaign = service.account.campaign_by_id.get(campaign_id)
         stats = None if campaign is None else campaign_stats_of(service, campaign)
-        if stats is None:  # one invalid id fails the whole call (reference §10-F)
+        if stats is None:  # one invalid id fails the whole call
             return error_array(
                 404,
                 "reportingsvc.not_found.invalid_path_param.campaign_ids.",

@@ -1,4 +1,4 @@
-"""The legacy v2 tracking endpoints of the seed documents (reference §8).
+"""The legacy v2 tracking endpoints of the seed documents.
 
 A v2 campaign is the v3 campaign's primary email; ids are numeric strings. Pages carry
 `meta.pagination.next_link` and filter on `created_since` ("on or after").
@@ -126,7 +126,7 @@ async def campaign_tracking(request: Request) -> JSON:
 
 
 def _summary(stats: dict[str, int]) -> dict[str, int]:
-    """v2's summary fields (reference §8.5) from v3-style counts."""
+    """v2's summary fields from v3-style counts."""
     return {
         "sends": stats["em_sends"],
         "opens": stats["em_opens"],

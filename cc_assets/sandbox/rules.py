@@ -1,4 +1,4 @@
-"""The bearer-token check in front of the API paths (401 object, 403 array; reference §2.3).
+"""The bearer-token check in front of the API paths (401 object, 403 array, as CC answers).
 
 The middleware order is set in `app.py`: limits -> faults -> auth, outermost first, so a
 request that draws a fault or a 401 still counts against the rate and the quota.

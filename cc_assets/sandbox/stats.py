@@ -59,7 +59,7 @@ def _pct(numerator: float, denominator: float) -> float:
 
 
 def percents(stats: dict[str, int]) -> dict[str, float]:
-    """CC's `percents` (reference §7): open and did-not-open over delivered, click over opens,
+    """CC's `percents`: open and did-not-open over delivered, click over opens,
     device shares over all opens/clicks with everything but mobile and tablet as desktop."""
     delivered = stats["em_sends"] - stats["em_bounces"]
     mobile_opens = stats["em_opens_all_mobile"] + stats["em_opens_all_tablet"]
@@ -79,7 +79,7 @@ def percents(stats: dict[str, int]) -> dict[str, float]:
 
 def dotted(key: str) -> str:
     """`em_opens_all_mobile` -> `em_opens.all.mobile`, as CC's activity-stats docs spell it;
-    bounce subtypes keep their underscores there (reference §10-B)."""
+    bounce subtypes keep their underscores there."""
     for prefix in ("em_opens_all", "em_clicks_all"):
         if key.startswith(prefix):
             head = prefix.replace("_all", ".all")

@@ -156,7 +156,7 @@ def test_no_secret_reaches_the_logs(
 
 @pytest.mark.services
 def test_redis_budget_is_shared_by_every_process(sandbox_factory, tmp_path: Path) -> None:
-    """The deployment-wide limiter (DESIGN §9): state in Redis, so hosts share one budget."""
+    """The deployment-wide limiter: state in Redis, so hosts share one budget."""
     import redis  # noqa: PLC0415
 
     server = sandbox_factory(requests_per_second=4)

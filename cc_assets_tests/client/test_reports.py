@@ -54,7 +54,7 @@ def test_reports_survive_faults_and_token_expiry(sandbox_factory) -> None:
 
 
 def test_documented_variants_parse_to_the_same_columns(sandbox_factory) -> None:
-    """Every variant of reference §10 A, B, N and O the sandbox serves lands identically."""
+    """Every documented response variant the sandbox serves lands identically."""
     plain = sandbox_factory(contacts=2_500)  # a sends report of several 500-row pages
     variant = sandbox_factory(
         contacts=2_500,

@@ -17,7 +17,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 SPEC = Path(__file__).parent / "reference" / "cc_v3_openapi_official_csharp_client.yaml"
 """A copy of the spec Constant Contact's official C# client ships with
 (`constantcontact/constant-contact-v3api-client-csharp` : `api/openapi.yaml` @ 25991d73,
-as in `../shared/reference/`), kept in the repo so the suite runs wherever it is cloned."""
+), kept in the repo so the suite runs wherever it is cloned."""
 SPEC_SHA256 = "677a813ec25feb6cb3d6ce5101a95c97e3a657fbbfda396c74d2e05d7c7d01e2"
 SPEC_HOST = "https://api.cc.email"
 

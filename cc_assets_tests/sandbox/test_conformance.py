@@ -72,7 +72,7 @@ def test_unauthorized_and_throttled_bodies_match_the_spec(sandbox_factory) -> No
 
 
 def test_documented_variants_differ_from_the_spec_where_the_docs_do(sandbox_factory) -> None:
-    """Reference §10-A/B: CC's docs show dotted activity-stats keys and string summary counts,
+    """CC's docs show dotted activity-stats keys and string summary counts,
     where the spec says underscores and integers. The sandbox serves each variant on demand."""
     server = sandbox_factory(activity_stats_keys="dotted", summary_counts="string")
     aid = server.ground_truth().reportable_activities()[0]["campaign_activity_id"]
@@ -88,7 +88,7 @@ def test_documented_variants_differ_from_the_spec_where_the_docs_do(sandbox_fact
 
 
 def test_absolute_links_and_the_newer_type_field_are_served_on_demand(sandbox_factory) -> None:
-    """Reference §10-N/O: the opens-report docs show an absolute `next.href`, and the newer
+    """The opens-report docs show an absolute `next.href`, and the newer
     activity_details docs name the row's type field `tracking_activities_list`."""
     server = sandbox_factory(next_href="absolute", activity_type_field="tracking_activities_list")
     truth = server.ground_truth()

@@ -1,4 +1,4 @@
-"""The request limits over real HTTP: N/s across connections, the UTC-day quota (reference §6)."""
+"""The request limits over real HTTP: N/s across connections, the UTC-day quota."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_eight_concurrent_clients_never_get_more_than_n_per_second(serve):
     assert refused, "eight clients hammering must be throttled"
     assert {r.status_code for r in refused} == {429}
     assert all(r.json() == THROTTLED for r in refused)
-    assert all("retry-after" not in r.headers for r in refused)  # none documented (§6)
+    assert all("retry-after" not in r.headers for r in refused)  # none documented
 
     seen = limits.snapshot()
     assert seen["max_in_any_second"] == 4  # saturated, never exceeded

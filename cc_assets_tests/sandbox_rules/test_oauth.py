@@ -1,4 +1,4 @@
-"""The token endpoint and bearer checks over real HTTP (reference §5)."""
+"""The token endpoint and bearer checks over real HTTP."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_authorization_code_grant_issues_a_jwt_set_and_is_single_use(serve, cloc
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 86_400  # a TTL (reference §10-K)
+    assert body["expires_in"] == 86_400  # a TTL
     assert body["scope"].split() == [
         "campaign_data",
         "contact_data",

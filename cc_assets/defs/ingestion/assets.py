@@ -1,4 +1,4 @@
-"""Raw Constant Contact snapshots as Parquet: one asset per report (DESIGN §5).
+"""Raw Constant Contact snapshots as Parquet: one asset per report.
 
 The assets are thin: the client fetches, `cc_assets.pipeline` decides what to fetch and how
 to merge, the lake writes atomically; here we only wire them and report metadata.

@@ -1,4 +1,4 @@
-"""The Constant Contact resource: the client, configured from the environment (DESIGN §4).
+"""The Constant Contact resource: the client, configured from the environment.
 
 Secrets are read from the environment when a run starts, never at import and never from
 files in the repo. With no credentials at all the built-in sandbox is used, and said so.
