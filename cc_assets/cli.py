@@ -88,6 +88,11 @@ def refresh(day: str, verbose: bool) -> int:
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
+    from cc_assets.defs.analytics import project  # noqa: PLC0415
+
+    if project.manifest_is_stale(project.dbt_project):  # a fresh install, or an edited model
+        say("preparing the dbt manifest (dbt parse)...")
+        project.prepare_manifest(project.dbt_project)
     from cc_assets import runs  # noqa: PLC0415
 
     summary = runs.refresh(day, dg.DagsterInstance.get(), sent, discovery_error, verbose)
