@@ -42,7 +42,8 @@ def print_summary(summary: Summary, verbose: bool) -> None:
     """The closing lines: counts, landed per asset, then every failure and deferral by name."""
     print(
         f"summary: {len(summary.landed)} landed, {len(summary.failed)} failed, "
-        f"{len(summary.deferred)} deferred, {len(summary.warnings)} landed with warnings",
+        f"{len(summary.deferred)} deferred, {len(summary.warnings)} landed with warnings, "
+        f"{len(summary.unchanged)} unchanged (nothing new to read)",
         flush=True,
     )
     for asset, count in sorted(Counter(i.asset for i in summary.landed).items()):

@@ -47,6 +47,8 @@ class Summary:
     deferred: list[Item] = field(default_factory=list)
     warnings: list[Item] = field(default_factory=list)
     """Landed, but an optional source or some stats id failed (the reason names it)."""
+    unchanged: list[Item] = field(default_factory=list)
+    """Its step succeeded without writing: CC's stats showed nothing new, so nothing was read."""
     tracebacks: list[str] = field(default_factory=list)
     fatal: str | None = None
     """An account-wide refusal (credentials, quota): the rest of the refresh is deferred."""
@@ -123,6 +125,9 @@ def run_job(
         reason = per_asset.get(name) or error[1]
         if reason:
             summary.failed.append(Item(name, partition, reason))
+        elif result.success:
+            summary.unchanged.append(Item(name, partition))
+            landed.add(key)
         else:
             summary.deferred.append(Item(name, partition, "not run: an asset it reads failed"))
     return selected <= landed
