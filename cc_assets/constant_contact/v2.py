@@ -60,6 +60,10 @@ TRACKING_TYPE_OF_REPORT = {
 }
 """v2 `activity_type` -> lake report -> the v3 `tracking_activity_type` the lake holds."""
 
+ACTIVITY_STATUS_OF = {"SENT": "DONE", "RUNNING": "EXECUTING"}
+"""v2 campaign status -> the v3 activity status the lake holds (DRAFT, SCHEDULED: the same).
+A v2 campaign has one send and is its own activity: its id is also its activity id."""
+
 FIELDS: dict[str, str] = {
     "campaign_id": "campaign_activity_id",
     "contact_id": "contact_id",

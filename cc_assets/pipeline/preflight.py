@@ -105,7 +105,7 @@ def with_sandbox(settings: ClientSettings, port: int | None = None) -> ClientSet
     from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415 (a server's worth)
 
     info = ensure_local_sandbox(port)
-    return replace(
+    settings = replace(
         settings,
         base_url=info["base_url"],
         access_token=info["access_token"],
@@ -115,3 +115,6 @@ def with_sandbox(settings: ClientSettings, port: int | None = None) -> ClientSet
         token_url=info["token_url"],
         is_sandbox=True,
     )
+    if settings.api_version == "v2":  # the same account through its legacy v2 endpoints
+        settings = replace(settings, base_url=info["v2_base_url"], api_key=info["api_key"])
+    return settings

@@ -8,7 +8,7 @@ import dagster as dg
 from cc_assets.defs.automation.jobs import activity_reports_job
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, campaign_activity_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource
-from cc_assets.pipeline.discovery import ActivityStatus, campaign_activities
+from cc_assets.pipeline.discovery import ActivityStatus, campaign_activities, list_campaigns
 
 WAITING_STATUSES = {"DRAFT", "SCHEDULED", "EXECUTING"}
 
@@ -33,7 +33,7 @@ def campaign_discovery_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     pending = set(state.get("pending", []))
     with constant_contact.open(context.log) as client:
-        campaigns = list(client.iter_campaigns(after_date=_parse(state.get("updated_after"))))
+        campaigns = list_campaigns(client, _parse(state.get("updated_after")))
         found = campaign_activities(client, campaigns)
         seen = {a.campaign_activity_id for a in found}
         for activity_id in sorted(pending - seen):

@@ -15,6 +15,7 @@ from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
+from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
 from cc_assets.lake.schemas import (
@@ -34,7 +35,7 @@ from cc_assets.lake.writer import (
     read_partition,
     write_partition,
 )
-from cc_assets.pipeline import quality, snapshots
+from cc_assets.pipeline import quality, snapshots, v2_snapshots, v2_tracking
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 from cc_assets.pipeline.tracking import refresh_tracking
 
@@ -104,6 +105,7 @@ def _metadata(
         "rows": dg.MetadataValue.int(result.rows),
         "path": dg.MetadataValue.path(result.path),
         "source": source_label(client.settings),
+        "api_version": client.settings.api_version,
         "preview": _preview(read_partition(table, key, root=root)),
         **extra,
     }
@@ -231,14 +233,16 @@ def refresh_activity(
     the refresh (the reports already refreshed stay materialized). Shared by the partitioned
     multi-asset and the batched hot-activity job, so both record the same metadata."""
     captured_at = datetime.now(UTC)
-    for table in ACTIVITY_TABLES:
+    v2 = V2Reports(client) if _is_v2(client) else None
+    tables = ACTIVITY_TABLES if v2 is None else v2_tracking.in_refresh_order(ACTIVITY_TABLES)
+    for table in tables:
         if table.name not in selected:
             continue
         try:
             if table is EMAIL_LINKS:
-                yield _refresh_links(client, activity_id, root, captured_at)
+                yield _refresh_links(client, activity_id, root, captured_at, v2)
             else:
-                yield _refresh_report(client, activity_id, table, root, captured_at, log)
+                yield _refresh_report(client, activity_id, table, root, captured_at, log, v2)
         except ACCOUNT_WIDE_ERRORS:
             raise
         except READ_ERRORS as error:
@@ -253,9 +257,15 @@ def _refresh_report(
     root: UPath,
     captured_at: datetime,
     log: dg.DagsterLogManager,
+    v2: V2Reports | None = None,
 ) -> ActivityAssetRefresh:
     report = REPORT_OF_TABLE[table.name]
-    refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    if v2 is not None:
+        refresh = v2_tracking.refresh_lake_report(
+            v2, activity_id, report, captured_at=captured_at, root=root
+        )
+    else:
+        refresh = refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
     log.info(
         f"{table.name}[{activity_id}]: {refresh.new_rows} new rows, {refresh.rows} in all, "
         f"{refresh.api_calls} API calls"
@@ -278,11 +288,20 @@ def _refresh_report(
 
 
 def _refresh_links(
-    client: ConstantContactClient, activity_id: str, root: UPath, captured_at: datetime
+    client: ConstantContactClient,
+    activity_id: str,
+    root: UPath,
+    captured_at: datetime,
+    v2: V2Reports | None = None,
 ) -> ActivityAssetRefresh:
     calls = client.calls
-    links = [client.get_links(activity_id)]
-    result = write_partition(EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root)
+    if v2 is not None:
+        result = v2_tracking.refresh_links(v2, activity_id, captured_at=captured_at, root=root)
+    else:
+        links = [client.get_links(activity_id)]
+        result = write_partition(
+            EMAIL_LINKS, activity_id, links, captured_at=captured_at, root=root
+        )
     metadata = _metadata(
         client,
         result,
@@ -294,6 +313,11 @@ def _refresh_links(
     return ActivityAssetRefresh(
         asset_key(EMAIL_LINKS), metadata, list(_checks(EMAIL_LINKS, result.path, None, None, root))
     )
+
+
+def _is_v2(client: ConstantContactClient) -> bool:
+    """A legacy v2 key: the same assets, read from v2's reports (`cc_assets.pipeline.v2_*`)."""
+    return client.settings.api_version == "v2"
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
@@ -362,6 +386,8 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
     EMAIL_CAMPAIGNS, "Every campaign x activity: role, status, subject, sender and last send."
 )
 def email_campaigns(client: ConstantContactClient, context, root, captured_at):
+    if _is_v2(client):
+        return v2_snapshots.campaign_rows(V2Reports(client))
     return snapshots.campaign_rows(client)
 
 
@@ -369,6 +395,8 @@ def email_campaigns(client: ConstantContactClient, context, root, captured_at):
     EMAIL_CAMPAIGN_SUMMARIES, "The bulk campaign summaries: unique counts per sent campaign."
 )
 def email_campaign_summaries(client: ConstantContactClient, context, root, captured_at):
+    if _is_v2(client):
+        return v2_snapshots.campaign_summaries(V2Reports(client))
     return client.iter_campaign_summaries()
 
 
@@ -388,6 +416,8 @@ def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], li
 )
 def email_campaign_stats(client: ConstantContactClient, context, root, captured_at):
     campaign_ids, _ = _sent(context, root)
+    if _is_v2(client):
+        return v2_snapshots.campaign_stats(V2Reports(client), campaign_ids)
     return snapshots.campaign_stats(client, campaign_ids)
 
 
@@ -398,6 +428,8 @@ def email_campaign_stats(client: ConstantContactClient, context, root, captured_
 )
 def email_campaign_activity_stats(client: ConstantContactClient, context, root, captured_at):
     _, activity_ids = _sent(context, root)
+    if _is_v2(client) and activity_ids:
+        return v2_snapshots.activity_stats(V2Reports(client), activity_ids)
     return snapshots.activity_stats(client, activity_ids)
 
 
@@ -420,4 +452,7 @@ def contact_activity_details(client: ConstantContactClient, context, root, captu
             if index % 50 == 0:
                 context.log.info(f"contact activity: {index}/{len(contacts)} contacts")
 
-    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh(), root)
+    rows = (
+        v2_snapshots.contact_rows(V2Reports(client), contacts, since) if _is_v2(client) else fresh()
+    )
+    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, rows, root)
