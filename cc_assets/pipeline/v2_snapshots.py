@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from cc_assets.constant_contact.parsing import api_schema, batch
-from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2Reports
+from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2Reports, iso
 from cc_assets.lake.schemas import (
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
@@ -46,9 +46,9 @@ def campaign_rows(v2: V2Reports) -> Iterator[pa.RecordBatch]:
         yield batch([row], schema)
 
 
-def _summaries(v2: V2Reports, campaign_ids: Iterable[str]) -> Iterator[tuple[str, datetime, dict]]:
+def _summaries(v2: V2Reports, campaign_ids: Iterable[str]) -> Iterator[tuple[str, str, dict]]:
     for campaign_id in campaign_ids:
-        asked_at = datetime.now(UTC)
+        asked_at = iso(datetime.now(UTC))
         yield campaign_id, asked_at, v2.get_summary(campaign_id)
 
 

@@ -1,0 +1,185 @@
+"""A legacy v2 key, end to end: `cc-assets refresh` against the sandbox's v2 endpoints lands the
+same lake, metrics and marts as v3, incrementally, and fails clearly on bad input."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from cc_assets.lake.schemas import RAW_TABLES, TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
+from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.ingestion.test_refresh_cli import (
+    assert_no_partial_files,
+    environment,
+    refresh,
+)
+
+ORDER = [("created_time", "descending"), ("contact_id", "ascending"), ("url_id", "ascending")]
+V2_PAGED_REPORTS = ("sends", "opens", "clicks", "forwards", "unsubscribes", "bounces")
+
+
+def v2_environment(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return environment(server, tmp_path, **server.v2_client_env(), **extra)
+
+
+def partition(lake: Path, table: str, key: str) -> Path:
+    return lake / "constant_contact" / table / f"campaign_activity_id={key}" / "part-0.parquet"
+
+
+def assert_v2_lake_equals_truth(lake: Path, truth: V2GroundTruth) -> None:
+    sent = truth.sent_campaigns()
+    assert sent
+    for campaign_id in sent:
+        for report in TRACKING_REPORTS:
+            got = pq.read_table(partition(lake, TRACKING_TABLES[report].name, campaign_id))
+            expected = truth.tracking(campaign_id, report)
+            order = [o for o in ORDER if o[0] in expected.column_names]
+            got = got.drop_columns(["captured_at"])
+            assert got.sort_by(order).equals(expected.sort_by(order)), (campaign_id, report)
+        links = pq.read_table(partition(lake, "email_links", campaign_id))
+        expected = truth.links(campaign_id)
+        got = links.select(expected.column_names).sort_by("url_id")
+        assert got.equals(expected.sort_by("url_id")), campaign_id
+
+
+def read_lake(lake: Path, folder: str) -> list[dict]:
+    files = sorted((lake / folder).glob("**/part-*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def pct(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else 100.0 * numerator / denominator
+
+
+def test_v2_refresh_lands_every_report_metrics_and_marts(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    env = v2_environment(sandbox, tmp_path)
+    done = refresh(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lake = tmp_path / "lake"
+    truth = V2GroundTruth(sandbox.ground_truth())
+    assert_v2_lake_equals_truth(lake, truth)
+    assert_no_partial_files(lake)
+
+    # The summary report lands as the activity stats; the derived reports agree with it.
+    stats = {
+        r["campaign_activity_id"]: r
+        for r in read_lake(lake, "constant_contact/email_campaign_activity_stats")
+    }
+    assert sorted(stats) == sorted(truth.sent_campaigns())
+    for campaign_id, row in stats.items():
+        summary = truth.summary(campaign_id)
+        assert row["em_sends"] == summary["sends"] and row["em_opens"] == summary["opens"]
+        assert row["em_optouts"] == summary["unsubscribes"]
+        unique_opens = pq.read_table(partition(lake, "email_unique_opens", campaign_id))
+        assert unique_opens.num_rows == summary["opens"]
+        didnotopens = pq.read_table(partition(lake, "email_didnotopens", campaign_id))
+        floor = max(summary["sends"] - summary["opens"] - summary["bounces"], 0)
+        assert didnotopens.num_rows == floor
+
+    # email_metrics: DESIGN's formulas over the v2 summary counts; device splits null.
+    engagement = {
+        r["campaign_activity_id"]: r for r in read_lake(lake, "email_metrics/activity_engagement")
+    }
+    assert sorted(engagement) == sorted(truth.sent_campaigns())
+    for campaign_id, row in engagement.items():
+        s = truth.summary(campaign_id)
+        delivered = s["sends"] - s["bounces"]
+        expected = {
+            "open_rate": pct(s["opens"], delivered),
+            "click_rate": pct(s["clicks"], s["opens"]),
+            "bounce_rate": pct(s["bounces"], s["sends"]),
+            "did_not_open_rate": pct(max(s["sends"] - s["opens"] - s["bounces"], 0), delivered),
+            "unsubscribe_rate": pct(s["unsubscribes"], delivered),
+        }
+        for name, value in expected.items():
+            assert row[name] == pytest.approx(value), (campaign_id, name)
+        for name in ("mobile_open_rate", "desktop_open_rate", "mobile_click_rate"):
+            assert row[name] is None, (campaign_id, name)
+
+    # The dbt marts: the same rates, device splits null too.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        marts = con.execute(
+            "SELECT campaign_activity_id, open_rate, bounce_rate, mobile_open_rate "
+            "FROM fct_campaign_activity_performance"
+        ).fetchall()
+    assert sorted(m[0] for m in marts) == sorted(truth.sent_campaigns())
+    for campaign_id, open_rate, bounce_rate, mobile_open_rate in marts:
+        assert open_rate == pytest.approx(engagement[campaign_id]["open_rate"])
+        assert bounce_rate == pytest.approx(engagement[campaign_id]["bounce_rate"])
+        assert mobile_open_rate is None
+
+    # Contact reports: the v2 contacts with new engagement, their activity since the window.
+    details = pq.read_table(
+        next((lake / "constant_contact" / "contact_activity_details").glob("*/part-0.parquet"))
+    )
+    contacts = sorted(set(details["contact_id"].to_pylist()))
+    assert contacts
+    newest = max(
+        pc.max(pq.read_table(partition(lake, TRACKING_TABLES[r].name, c))["created_time"]).as_py()
+        for r in ("opens", "clicks", "bounces", "optouts", "forwards")
+        for c in truth.sent_campaigns()
+        if pq.read_table(partition(lake, TRACKING_TABLES[r].name, c)).num_rows
+    )
+    for contact in contacts[:5]:
+        expected = truth.contact_activity(contact, newest - timedelta(days=1))
+        got = details.filter(pc.equal(details["contact_id"], contact)).select(expected.column_names)
+        order = [("created_time", "descending"), ("campaign_activity_id", "ascending")]
+        assert got.sort_by(order).equals(expected.sort_by(order)), contact
+
+    # Every raw asset says where its rows came from.
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        for name in RAW_TABLES:
+            event = instance.get_latest_materialization_event(
+                dg.AssetKey(["constant_contact", name])
+            )
+            assert event is not None, name
+            metadata = event.asset_materialization.metadata
+            assert metadata["api_version"].value == "v2", name
+
+    outputs = done.stdout + done.stderr
+    assert sandbox.api_key not in outputs and sandbox.access_token not in outputs
+
+
+def test_v2_incremental_refresh_asks_created_since_and_spends_little(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    env = v2_environment(sandbox, tmp_path)
+    assert refresh(env).returncode == 0
+    lake = tmp_path / "lake"
+    before = V2GroundTruth(sandbox.ground_truth())
+    sandbox.advance_clock(36 * 3600)
+    after = V2GroundTruth(sandbox.ground_truth())
+    sandbox.reset_requests()
+    done = refresh(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_v2_lake_equals_truth(lake, after)
+
+    seen = sandbox.requests()
+    requests = [
+        {"path": path, "query": names}
+        for (_, path, _), names in zip(seen["log"], seen["query_names"], strict=True)
+    ]
+    for campaign_id in before.sent_campaigns():
+        for report, lake_report in zip(
+            V2_PAGED_REPORTS,
+            ("sends", "opens", "clicks", "forwards", "optouts", "bounces"),
+            strict=True,
+        ):
+            path = f"/v2/emailmarketing/campaigns/{campaign_id}/tracking/{report}"
+            calls = [r for r in requests if r["path"] == path]
+            new = (
+                after.tracking(campaign_id, lake_report).num_rows
+                - before.tracking(campaign_id, lake_report).num_rows
+            )
+            assert 1 <= len(calls) <= math.ceil(new / 500) + 1, (path, new, len(calls))
+            assert "created_since" in calls[0]["query"], path
