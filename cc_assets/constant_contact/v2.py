@@ -27,6 +27,7 @@ import pyarrow as pa
 from cc_assets.constant_contact import parsing
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import (
+    AuthenticationError,
     ConfigurationError,
     ConstantContactError,
     ForeignLinkError,
@@ -115,6 +116,18 @@ class V2Reports:
         require_v2_credentials(client.settings)
         self.client = client
 
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The transport's GET; a 401 says which two settings v2 checks (it does not say)."""
+        try:
+            return self.client.get(path, dict(params or {}))
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                exc.endpoint,
+                exc.status,
+                f"{exc.message}; v2 refused the API key or the access token: check "
+                "CONSTANT_CONTACT_API_KEY and CONSTANT_CONTACT_ACCESS_TOKEN",
+            ) from None
+
     # --- pagination ---------------------------------------------------------------------------
     def iter_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """The `results` of every page, following `next_link` (its `next` token only)."""
@@ -123,7 +136,7 @@ class V2Reports:
         query: Mapping[str, Any] = params
         seen: set[str] = set()
         while True:
-            body = self.client.get(path, dict(query))
+            body = self.get(path, query)
             self.client.pages += 1
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise ConstantContactError(endpoint, 200, "the page has no `results` list")
@@ -153,7 +166,7 @@ class V2Reports:
                 yield item
 
     def get_campaign(self, campaign_id: str) -> dict[str, Any]:
-        body = self.client.get(f"emailmarketing/campaigns/{campaign_id}")
+        body = self.get(f"emailmarketing/campaigns/{campaign_id}")
         if not isinstance(body, dict) or str(body.get("id")) != campaign_id:
             raise ConstantContactError(
                 f"/v2/emailmarketing/campaigns/{campaign_id}", 200, "not the campaign asked for"
@@ -163,7 +176,7 @@ class V2Reports:
     def get_summary(self, campaign_id: str) -> dict[str, int]:
         """The campaign summary report, updated now (`updateSummary=true`), as integers."""
         path = f"emailmarketing/campaigns/{campaign_id}/tracking/reports/summary"
-        body = self.client.get(path, {"updateSummary": "true"})
+        body = self.get(path, {"updateSummary": "true"})
         keys = ("sends", "opens", "clicks", "forwards", "unsubscribes", "bounces")
         try:
             counts = {key: int(body[key]) for key in keys}
@@ -255,7 +268,7 @@ def _next_token(base: httpx.URL, endpoint: str, body: dict[str, Any]) -> str | N
         base.scheme,
         base.netloc.decode(),
     ):
-        raise ForeignLinkError(parts.path, None, "a link to another host is not followed")
+        raise ForeignLinkError(parts.path, None, "a next_link to another host is not followed")
     if parts.path != endpoint:
         raise ForeignLinkError(parts.path, None, f"next_link leaves {endpoint}")
     tokens = parse_qs(parts.query).get("next", [])

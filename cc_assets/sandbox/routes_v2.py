@@ -88,8 +88,20 @@ class PageRequest:
         return cls(limit, since, position, fields)
 
     def next_link(self, request: Request, position: int, **extra: str) -> str:
+        """The documented relative link (absolute with `next_href=absolute`), or the broken
+        one the account's `v2_next_link` asks for."""
         token = encode_cursor(limit=self.limit, p=position, s=self.since, **extra)
-        return f"{request.url.path}?{urlencode({'next': token})}"
+        config = service_of(request).config
+        path, query = request.url.path, urlencode({"next": token})
+        if config.v2_next_link == "other_path":
+            path = path.rsplit("/", 1)[0] + "/elsewhere"
+        elif config.v2_next_link == "no_token":
+            query = urlencode({"limit": self.limit})
+        elif config.v2_next_link == "other_host":
+            return f"https://elsewhere.example{path}?{query}"
+        if config.next_href == "absolute":
+            return f"{request.url.scheme}://{request.url.netloc}{path}?{query}"
+        return f"{path}?{query}"
 
 
 def _rows(

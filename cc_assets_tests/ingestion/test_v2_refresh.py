@@ -4,6 +4,10 @@ same lake, metrics and marts as v3, incrementally, and fails clearly on bad inpu
 from __future__ import annotations
 
 import math
+import random
+import signal
+import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +20,9 @@ import pytest
 from cc_assets.lake.schemas import RAW_TABLES, TRACKING_REPORTS, TRACKING_TABLES
 from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.ingestion.conftest import materialize_activity
 from cc_assets_tests.ingestion.test_refresh_cli import (
+    CLI,
     assert_no_partial_files,
     environment,
     refresh,
@@ -183,3 +189,137 @@ def test_v2_incremental_refresh_asks_created_since_and_spends_little(
             )
             assert 1 <= len(calls) <= math.ceil(new / 500) + 1, (path, new, len(calls))
             assert "created_since" in calls[0]["query"], path
+
+
+def assert_one_clear_line(done, *names: str, secrets: tuple[str, ...] = ()) -> None:
+    """A failed refresh: non-zero, its last line says what to fix, no traceback, no secret."""
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("cc-assets:"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    for name in names:
+        assert name in last, last
+    for secret in secrets:
+        assert secret not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"CONSTANT_CONTACT_API_KEY": ""}, "CONSTANT_CONTACT_API_KEY"),
+        ({"CONSTANT_CONTACT_API_KEY": "wrong-api-key-0123456789"}, "CONSTANT_CONTACT_API_KEY"),
+        (
+            {
+                "CONSTANT_CONTACT_ACCESS_TOKEN": "",
+                "CONSTANT_CONTACT_CLIENT_ID": "",
+                "CONSTANT_CONTACT_REFRESH_TOKEN": "",
+            },
+            "CONSTANT_CONTACT_ACCESS_TOKEN",
+        ),
+    ],
+    ids=["no-api-key", "wrong-api-key", "no-access-token"],
+)
+def test_v2_bad_credentials_fail_in_one_line(
+    sandbox: SandboxServer, tmp_path: Path, change: dict[str, str], named: str
+) -> None:
+    env = v2_environment(sandbox, tmp_path, **change)
+    done = refresh(env)
+    secrets = (sandbox.api_key, sandbox.access_token, sandbox.refresh_token, sandbox.client_secret)
+    assert_one_clear_line(done, named, secrets=(*secrets, "wrong-api-key-0123456789"))
+    lake = tmp_path / "lake"
+    assert not lake.exists() or not list(lake.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("link", ["other_path", "other_host", "no_token"])
+def test_v2_malformed_next_link_fails_its_report(sandbox_factory, tmp_path: Path, link) -> None:
+    server = sandbox_factory(v2_next_link=link)
+    done = refresh(v2_environment(server, tmp_path))
+    assert_one_clear_line(done, "next_link", secrets=(server.api_key, server.access_token))
+    lake = tmp_path / "lake"
+    assert_no_partial_files(lake)
+    truth = V2GroundTruth(server.ground_truth())
+    for campaign_id in truth.sent_campaigns():  # a report either lands whole or not at all
+        for report in TRACKING_REPORTS:
+            path = partition(lake, TRACKING_TABLES[report].name, campaign_id)
+            if path.exists() and report not in ("unique_opens", "didnotopens"):
+                got = pq.read_table(path).drop_columns(["captured_at"])
+                assert got.num_rows == truth.tracking(campaign_id, report).num_rows
+
+
+def test_v2_unknown_campaign_fails_without_a_file(
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        **sandbox.v2_client_env(),
+        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
+        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    with dg.instance_for_test() as instance, pytest.raises(Exception, match="404") as failure:
+        materialize_activity(instance, "999999")
+    assert "/v2/emailmarketing/campaigns/999999/tracking/sends" in str(failure.value)
+    assert sandbox.api_key not in str(failure.value)
+    assert not list((tmp_path / "lake").rglob("*999999*"))
+
+
+def test_v2_refresh_under_faults_lands_the_truth_within_the_rate(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    server = sandbox_factory(seed=5, contacts=700, campaigns=3, requests_per_second=4)
+    server.set_faults(p_5xx=0.06, p_429=0.06, p_drop=0.04, p_truncate=0.04)
+    done = refresh(v2_environment(server, tmp_path, CONSTANT_CONTACT_REQUESTS_PER_SECOND="4"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_v2_lake_equals_truth(tmp_path / "lake", V2GroundTruth(server.ground_truth()))
+    seen = server.requests()
+    assert seen["by_status"].get("500", 0) + seen["by_status"].get("503", 0) > 0
+    assert seen["throttled"] == 0 and seen["max_in_any_second"] <= 4
+
+
+def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    server = sandbox_factory(seed=5, contacts=700, campaigns=3, latency_ms=15)
+    truth = V2GroundTruth(server.ground_truth())
+    env = v2_environment(server, tmp_path)
+    lake = tmp_path / "lake"
+    process = subprocess.Popen(
+        [CLI, "refresh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(random.Random(2026).uniform(3.0, 8.0))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    if lake.exists():
+        assert_no_partial_files(lake)
+    done = refresh(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_v2_lake_equals_truth(lake, truth)
+
+    server.set_limits(requests_per_second=4)
+    server.reset_requests()
+    shared_state = str(tmp_path / "shared-state")
+    runs = []
+    for index in range(2):
+        home = tmp_path / f"run{index}"
+        home.mkdir()
+        run_env = v2_environment(
+            server, home, CONSTANT_CONTACT_REQUESTS_PER_SECOND="4", CC_ASSETS_STATE_DIR=shared_state
+        )
+        runs.append(
+            (
+                home,
+                subprocess.Popen(
+                    [CLI, "refresh"],
+                    env=run_env,
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                ),
+            )
+        )
+    for home, run in runs:
+        _, stderr = run.communicate(timeout=900)
+        assert run.returncode == 0, stderr[-2000:]
+        assert_v2_lake_equals_truth(home / "lake", truth)
+    seen = server.requests()
+    assert seen["throttled"] == 0 and seen["max_in_any_second"] <= 4

@@ -38,6 +38,7 @@ compared as (
         on campaigns.campaign_id = stats.campaign_id
         and stats.recency = 1
     where stats.last_refresh_time >= campaigns.last_event_time
+        and stats.percents_open is not null  -- v2 reports no percents
 
 )
 
