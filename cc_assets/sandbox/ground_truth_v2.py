@@ -12,11 +12,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS, EMAIL_LINKS, TRACKING_TABLES
+from cc_assets.lake.schemas import CONTACT_ACTIVITY_DETAILS, TRACKING_TABLES
 from cc_assets.sandbox.account import Campaign
 from cc_assets.sandbox.events import BOUNCE_CODES, OPT_OUT_REASONS, REPORT_TYPES, EventColumns
 from cc_assets.sandbox.ground_truth import GroundTruth, lake_schema, rows_to_table
-from cc_assets.sandbox.render import link_url, timestamps, url_id
+from cc_assets.sandbox.render import timestamps, url_id
+from cc_assets.sandbox.routes_v2 import v2_summary
 
 V2_REPORTS = ("sends", "opens", "clicks", "forwards", "optouts", "bounces")
 """The lake reports v2 serves directly (`optouts` as v2's `unsubscribes`)."""
@@ -71,30 +72,10 @@ class V2GroundTruth:
 
     def summary(self, v2_id: str) -> dict[str, int]:
         """The v2 summary report's counts, current (as `updateSummary=true` asks)."""
-        stats = self.truth.activity_stats(self.campaign(v2_id).primary.activity_id)
-        return {
-            "sends": stats["em_sends"],
-            "opens": stats["em_opens"],
-            "clicks": stats["em_clicks"],
-            "forwards": stats["em_forwards"],
-            "unsubscribes": stats["em_optouts"],
-            "bounces": stats["em_bounces"],
-        }
+        return v2_summary(self.truth.activity_stats(self.campaign(v2_id).primary.activity_id))
 
     def links(self, v2_id: str) -> pa.Table:
-        activity = self.campaign(v2_id).primary
-        events = self.service.events(activity)
-        clicks = events.clicks.as_of(self._epoch())
-        rows = [
-            {
-                "campaign_activity_id": v2_id,
-                "url_id": url_id(activity, link),
-                "link_url": link_url(activity, link),
-                "unique_clicks": len(set(clicks.contact[clicks.extra == link].tolist())),
-            }
-            for link in range(events.links)
-        ]
-        return rows_to_table(rows, lake_schema(EMAIL_LINKS))
+        return self.truth.links(self.campaign(v2_id).primary.activity_id, partition_key=v2_id)
 
     def contact_activity(self, contact_id: str, since: datetime | None) -> pa.Table:
         """A v2 contact's email events across sent campaigns since `since` (on or after)."""

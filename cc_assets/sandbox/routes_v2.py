@@ -196,7 +196,7 @@ async def campaign_tracking(request: Request) -> JSON:
     return _page(request, campaign.primary, report)
 
 
-def _summary(stats: dict[str, int]) -> dict[str, int]:
+def v2_summary(stats: dict[str, int]) -> dict[str, int]:
     """v2's summary fields (reference §8.5) from v3-style counts."""
     return {
         "sends": stats["em_sends"],
@@ -216,7 +216,7 @@ async def campaign_summary(request: Request) -> JSON:
         return not_found("Campaign not found.")
     update = request.query_params.get("updateSummary", "false").lower() == "true"
     as_of = service.clock.epoch() if update else service.stats_time()
-    return JSON(_summary(activity_stats(service.events(campaign.primary), as_of)))
+    return JSON(v2_summary(activity_stats(service.events(campaign.primary), as_of)))
 
 
 async def contact_summary(request: Request) -> JSON:
@@ -232,7 +232,7 @@ async def contact_summary(request: Request) -> JSON:
         for report in V2_SUMMARY_REPORTS:
             columns = getattr(events, report).as_of(epoch)
             totals[f"em_{report}"] += int((columns.contact == contact).sum())
-    return JSON({**_summary(totals), "contact_id": str(contact + 1)})
+    return JSON({**v2_summary(totals), "contact_id": str(contact + 1)})
 
 
 def _contact_rows(

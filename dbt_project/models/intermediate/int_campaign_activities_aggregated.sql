@@ -19,20 +19,10 @@ select
     sum(case when event_type = 'bounce' then 1 else 0 end) as bounces,
     sum(case when event_type = 'open' then 1 else 0 end) as opens,
     sum(case when event_type = 'open' then events else 0 end) as opens_all,
-    case
-        when sum(case when event_type = 'open' then device_events else 0 end) = 0
-            and sum(case when event_type = 'open' then 1 else 0 end) > 0
-            then null
-        else sum(case when event_type = 'open' then mobile_events else 0 end)
-    end as mobile_opens_all,
+    {{ cc_mobile_events('open') }} as mobile_opens_all,
     sum(case when event_type = 'click' then 1 else 0 end) as clicks,
     sum(case when event_type = 'click' then events else 0 end) as clicks_all,
-    case
-        when sum(case when event_type = 'click' then device_events else 0 end) = 0
-            and sum(case when event_type = 'click' then 1 else 0 end) > 0
-            then null
-        else sum(case when event_type = 'click' then mobile_events else 0 end)
-    end as mobile_clicks_all,
+    {{ cc_mobile_events('click') }} as mobile_clicks_all,
     sum(case when event_type = 'forward' then 1 else 0 end) as forwards,
     sum(case when event_type = 'optout' then 1 else 0 end) as optouts,
     min(case when event_type = 'send' then first_time end) as first_send_time,
