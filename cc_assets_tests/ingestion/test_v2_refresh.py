@@ -33,7 +33,7 @@ V2_PAGED_REPORTS = ("sends", "opens", "clicks", "forwards", "unsubscribes", "bou
 
 
 def v2_environment(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return environment(server, tmp_path, **server.v2_client_env(), **extra)
+    return environment(server, tmp_path, **{**server.v2_client_env(), **extra})
 
 
 def partition(lake: Path, table: str, key: str) -> Path:
