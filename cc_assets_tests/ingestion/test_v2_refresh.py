@@ -29,6 +29,7 @@ from cc_assets_tests.ingestion.test_refresh_cli import (
 )
 
 ORDER = [("created_time", "descending"), ("contact_id", "ascending"), ("url_id", "ascending")]
+TIMEOUT = 1200  # seconds a refresh may take on a busy CI machine (a hang still fails)
 V2_PAGED_REPORTS = ("sends", "opens", "clicks", "forwards", "unsubscribes", "bounces")
 
 
@@ -65,11 +66,12 @@ def pct(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else 100.0 * numerator / denominator
 
 
+@pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_refresh_lands_every_report_metrics_and_marts(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     env = v2_environment(sandbox, tmp_path)
-    done = refresh(env)
+    done = refresh(env, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     lake = tmp_path / "lake"
     truth = V2GroundTruth(sandbox.ground_truth())
@@ -152,21 +154,30 @@ def test_v2_refresh_lands_every_report_metrics_and_marts(
             metadata = event.asset_materialization.metadata
             assert metadata["api_version"].value == "v2", name
 
+    # No secret anywhere: terminal, run logs and storage, Parquet.
     outputs = done.stdout + done.stderr
-    assert sandbox.api_key not in outputs and sandbox.access_token not in outputs
+    for path in (tmp_path / "dagster_home").rglob("*"):
+        if path.is_file():
+            outputs += path.read_bytes().decode("utf-8", "replace")
+    for path in lake.rglob("*.parquet"):
+        outputs += path.read_bytes().decode("latin-1")
+    for secret in (sandbox.api_key, sandbox.access_token, sandbox.refresh_token):
+        assert secret not in outputs
 
 
+@pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_incremental_refresh_asks_created_since_and_spends_little(
-    sandbox: SandboxServer, tmp_path: Path
+    sandbox_factory, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_factory(seed=5, contacts=1200, campaigns=3)  # sends span several pages
     env = v2_environment(sandbox, tmp_path)
-    assert refresh(env).returncode == 0
+    assert refresh(env, timeout=TIMEOUT).returncode == 0
     lake = tmp_path / "lake"
     before = V2GroundTruth(sandbox.ground_truth())
     sandbox.advance_clock(36 * 3600)
     after = V2GroundTruth(sandbox.ground_truth())
     sandbox.reset_requests()
-    done = refresh(env)
+    done = refresh(env, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_v2_lake_equals_truth(lake, after)
 
@@ -223,7 +234,7 @@ def test_v2_bad_credentials_fail_in_one_line(
     sandbox: SandboxServer, tmp_path: Path, change: dict[str, str], named: str
 ) -> None:
     env = v2_environment(sandbox, tmp_path, **change)
-    done = refresh(env)
+    done = refresh(env, timeout=TIMEOUT)
     secrets = (sandbox.api_key, sandbox.access_token, sandbox.refresh_token, sandbox.client_secret)
     assert_one_clear_line(done, named, secrets=(*secrets, "wrong-api-key-0123456789"))
     lake = tmp_path / "lake"
@@ -233,7 +244,7 @@ def test_v2_bad_credentials_fail_in_one_line(
 @pytest.mark.parametrize("link", ["other_path", "other_host", "no_token"])
 def test_v2_malformed_next_link_fails_its_report(sandbox_factory, tmp_path: Path, link) -> None:
     server = sandbox_factory(v2_next_link=link)
-    done = refresh(v2_environment(server, tmp_path))
+    done = refresh(v2_environment(server, tmp_path), timeout=TIMEOUT)
     assert_one_clear_line(done, "next_link", secrets=(server.api_key, server.access_token))
     lake = tmp_path / "lake"
     assert_no_partial_files(lake)
@@ -263,12 +274,14 @@ def test_v2_unknown_campaign_fails_without_a_file(
     assert not list((tmp_path / "lake").rglob("*999999*"))
 
 
+@pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_refresh_under_faults_lands_the_truth_within_the_rate(
     sandbox_factory, tmp_path: Path
 ) -> None:
     server = sandbox_factory(seed=5, contacts=700, campaigns=3, requests_per_second=4)
     server.set_faults(p_5xx=0.06, p_429=0.06, p_drop=0.04, p_truncate=0.04)
-    done = refresh(v2_environment(server, tmp_path, CONSTANT_CONTACT_REQUESTS_PER_SECOND="4"))
+    env = v2_environment(server, tmp_path, CONSTANT_CONTACT_REQUESTS_PER_SECOND="4")
+    done = refresh(env, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_v2_lake_equals_truth(tmp_path / "lake", V2GroundTruth(server.ground_truth()))
     seen = server.requests()
@@ -276,6 +289,7 @@ def test_v2_refresh_under_faults_lands_the_truth_within_the_rate(
     assert seen["throttled"] == 0 and seen["max_in_any_second"] <= 4
 
 
+@pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
     sandbox_factory, tmp_path: Path
 ) -> None:
@@ -291,7 +305,7 @@ def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
     process.wait()
     if lake.exists():
         assert_no_partial_files(lake)
-    done = refresh(env)
+    done = refresh(env, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_v2_lake_equals_truth(lake, truth)
 
@@ -318,7 +332,7 @@ def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
             )
         )
     for home, run in runs:
-        _, stderr = run.communicate(timeout=900)
+        _, stderr = run.communicate(timeout=TIMEOUT)
         assert run.returncode == 0, stderr[-2000:]
         assert_v2_lake_equals_truth(home / "lake", truth)
     seen = server.requests()
