@@ -336,4 +336,4 @@ def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
         assert run.returncode == 0, stderr[-2000:]
         assert_v2_lake_equals_truth(home / "lake", truth)
     seen = server.requests()
-    assert seen["throttled"] == 0 and seen["max_in_any_second"] <= 4
+    assert seen["max_in_any_second"] <= 4  # accepted requests in any one second
