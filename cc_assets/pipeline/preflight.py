@@ -18,6 +18,7 @@ from cc_assets.constant_contact.errors import (
     QuotaExceededError,
 )
 from cc_assets.constant_contact.settings import ClientSettings, state_dir
+from cc_assets.constant_contact.v2 import require_v2_credentials
 from cc_assets.lake.paths import lake_root
 
 ACCOUNT_WIDE_ERRORS = (AuthenticationError, QuotaExceededError)
@@ -61,13 +62,9 @@ def check_settings(environ: dict[str, str] | None = None) -> ClientSettings:
 
 
 def check_credentials(settings: ClientSettings) -> None:
-    """Credentials that fit the API version: v2 takes an API key, v3 a token."""
-    if settings.api_version == "v2" and not settings.api_key:
-        raise ConfigurationError(
-            "CONSTANT_CONTACT_API_KEY",
-            "CONSTANT_CONTACT_API_VERSION=v2 needs the v2 API key; set it, or unset "
-            "CONSTANT_CONTACT_API_VERSION to use v3",
-        )
+    """Credentials that fit the API version: v2 takes an API key and a token, v3 a token."""
+    if settings.api_version == "v2":
+        require_v2_credentials(settings)  # the key and a token: v2 checks both on every call
     if (
         settings.api_version == "v3"
         and settings.api_key
