@@ -27,7 +27,6 @@ import pyarrow as pa
 from cc_assets.constant_contact import parsing
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import (
-    AuthenticationError,
     ConfigurationError,
     ConstantContactError,
     ForeignLinkError,
@@ -117,16 +116,8 @@ class V2Reports:
         self.client = client
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """The transport's GET; a 401 says which two settings v2 checks (it does not say)."""
-        try:
-            return self.client.get(path, dict(params or {}))
-        except AuthenticationError as exc:
-            raise AuthenticationError(
-                exc.endpoint,
-                exc.status,
-                f"{exc.message}; v2 refused the API key or the access token: check "
-                "CONSTANT_CONTACT_API_KEY and CONSTANT_CONTACT_ACCESS_TOKEN",
-            ) from None
+        """The transport's GET (it adds `api_key` and says which settings a 401 concerns)."""
+        return self.client.get(path, dict(params or {}))
 
     # --- pagination ---------------------------------------------------------------------------
     def iter_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
