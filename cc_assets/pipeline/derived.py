@@ -151,7 +151,7 @@ def derive_links(
 ) -> WriteResult:
     """The stored links with `unique_clicks` recounted from the clicks held (links without a
     click keep 0), in the order the API served them."""
-    links = str(partition_file(EMAIL_LINKS, activity_id, root).path)
+    links = location(partition_file(EMAIL_LINKS, activity_id, root))
     clicks = partition_file(TRACKING_TABLES["clicks"], activity_id, root)
     counted = (
         "SELECT url_id, count(DISTINCT contact_id) AS n FROM read_parquet(?) GROUP BY url_id"
@@ -163,7 +163,7 @@ def derive_links(
         "coalesce(c.n, 0)::BIGINT AS unique_clicks FROM read_parquet(?, file_row_number = true) "
         f"AS l LEFT JOIN ({counted}) AS c USING (url_id) ORDER BY l.file_row_number"
     )
-    parameters = [links, str(clicks.path)] if clicks.exists() else [links]
+    parameters = [links, location(clicks)] if clicks.exists() else [links]
     return write_partition(
         EMAIL_LINKS, activity_id, _stream(sql, parameters, root), captured_at=captured_at, root=root
     )

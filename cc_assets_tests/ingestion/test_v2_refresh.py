@@ -117,7 +117,7 @@ def test_v2_refresh_lands_every_report_metrics_and_marts(
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         marts = con.execute(
             "SELECT campaign_activity_id, open_rate, bounce_rate, mobile_open_share "
-            "FROM fct_campaign_activity_performance"
+            "FROM marts.fct_campaign_activity_performance"
         ).fetchall()
     assert sorted(m[0] for m in marts) == sorted(truth.sent_campaigns())
     for campaign_id, open_rate, bounce_rate, mobile_open_share in marts:
