@@ -39,7 +39,7 @@ from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_REPORTS, TRACKING_TABLE
 from cc_assets.lake.writer import write_partition
 from cc_assets.pipeline import derived, v2_tracking
 from cc_assets.pipeline.quality import STATS_OF_REPORT
-from cc_assets.pipeline.tracking import TrackingRefresh, previous_watermark, refresh_tracking
+from cc_assets.pipeline.tracking import TrackingRefresh, refresh_tracking
 
 TRICKLE = timedelta(days=7)
 """A report whose stats have not moved is still re-read this often (the API's stats could be
@@ -120,21 +120,6 @@ def _derived_agrees(report: str, activity_id: str, stats: ActivityStats, root) -
     return count == stats.counts[key]
 
 
-def _derived_result(report: str, activity_id: str, captured_at: datetime, root) -> TrackingRefresh:
-    result = derived.derive_tracking(report, activity_id, captured_at=captured_at, root=root)
-    return TrackingRefresh(
-        report=report,
-        rows=result.rows,
-        new_rows=0,
-        pages=0,
-        api_calls=0,
-        watermark=previous_watermark(UPath(result.path)),
-        path=result.path,
-        full_read=False,
-        read="derived",
-    )
-
-
 def planned_reads(
     client: ConstantContactClient,
     activity_id: str,
@@ -174,7 +159,13 @@ def planned_reads(
         elif read & set(derived.SOURCES[report]):
             yield (
                 TRACKING_TABLES[report],
-                partial(_derived_result, report, activity_id, captured_at, root),
+                partial(
+                    derived.derived_refresh,
+                    report,
+                    activity_id,
+                    captured_at=captured_at,
+                    root=root,
+                ),
             )
     if EMAIL_LINKS.name in selected:
         clicks_read = "clicks" in read
@@ -190,8 +181,21 @@ def _v2_reads(
     """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`."""
     tables = [*TRACKING_TABLES.values(), EMAIL_LINKS]
     for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected):
+        report = REPORT_OF_TABLE.get(table.name)
         if table is EMAIL_LINKS:
             yield table, partial(_v2_links, v2, campaign_id, captured_at, root)
+        elif report in derived.DERIVABLE_REPORTS:
+            if derived.can_derive(report, campaign_id, root):  # else a source failed: left alone
+                yield (
+                    table,
+                    partial(
+                        derived.derived_refresh,
+                        report,
+                        campaign_id,
+                        captured_at=captured_at,
+                        root=root,
+                    ),
+                )
         else:
             yield (
                 table,
@@ -199,7 +203,7 @@ def _v2_reads(
                     v2_tracking.refresh_lake_report,
                     v2,
                     campaign_id,
-                    REPORT_OF_TABLE[table.name],
+                    report,
                     captured_at=captured_at,
                     root=root,
                 ),

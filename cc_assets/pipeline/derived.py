@@ -25,6 +25,7 @@ from upath import UPath
 from cc_assets.lake.paths import connect, location, partition_file
 from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_TABLES
 from cc_assets.lake.writer import WriteResult, write_partition
+from cc_assets.pipeline.tracking import TrackingRefresh, previous_watermark
 
 DERIVABLE_REPORTS = ("didnotopens", "unique_opens")
 """Tracking reports the lake derives from the other reports of the same activity."""
@@ -97,6 +98,24 @@ def derive_tracking(
         _stream(sql, parameters, root),
         captured_at=captured_at,
         root=root,
+    )
+
+
+def derived_refresh(
+    report: str, activity_id: str, *, captured_at: datetime, root: UPath | None = None
+) -> TrackingRefresh:
+    """`derive_tracking` as a refresh result (no call, no new rows)."""
+    result = derive_tracking(report, activity_id, captured_at=captured_at, root=root)
+    return TrackingRefresh(
+        report=report,
+        rows=result.rows,
+        new_rows=0,
+        pages=0,
+        api_calls=0,
+        watermark=previous_watermark(UPath(result.path)),
+        path=result.path,
+        full_read=False,
+        read="derived",
     )
 
 

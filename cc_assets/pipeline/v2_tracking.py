@@ -7,8 +7,9 @@ are carried over, and the fresh rows are de-duplicated on the natural key. Calls
 new events only: ceil(k / 500) + 1 per report, whatever order the pages come in.
 
 v2 has no unique-opens or did-not-open report; both are derived from the events just landed
-(the last open of each contact; sent, never opened and not bounced), so they are exactly as
-complete as the opens, sends and bounces the lake holds. `email_links` comes from the
+(`pipeline.derived`, as for v3 once its stats agree: the last open of each contact; sent, never
+opened and not bounced), so they are exactly as complete as the opens, sends and bounces the
+lake holds. `email_links` comes from the
 campaign's `click_through_details` (its urls) with unique clicks counted from the lake.
 """
 
@@ -28,20 +29,9 @@ from cc_assets.constant_contact.v2 import V2_TRACKING, V2Reports
 from cc_assets.lake.paths import partition_file
 from cc_assets.lake.schemas import EMAIL_LINKS, TRACKING_TABLES, AssetTable
 from cc_assets.lake.writer import WriteResult, write_partition
+from cc_assets.pipeline.derived import DERIVABLE_REPORTS
 from cc_assets.pipeline.tracking import OVERLAP, TrackingRefresh, previous_watermark
 
-DERIVED_FROM = {"unique_opens": ("opens",), "didnotopens": ("sends", "opens", "bounces")}
-"""Lake reports v2 has no endpoint for, and the reports each is derived from."""
-
-UNIQUE_OPENS_SQL = """
-SELECT * FROM opens
-QUALIFY row_number() OVER (PARTITION BY contact_id ORDER BY created_time DESC) = 1
-"""
-DIDNOTOPENS_SQL = """
-SELECT * REPLACE ('em_didnotopens' AS tracking_activity_type) FROM sends
-WHERE contact_id NOT IN (SELECT contact_id FROM opens)
-  AND contact_id NOT IN (SELECT contact_id FROM bounces)
-"""
 LINKS_SQL = """
 SELECT ? AS campaign_activity_id, l.url_id, l.link_url,
        count(DISTINCT c.contact_id) AS unique_clicks,
@@ -120,35 +110,6 @@ def _batches(tables: list[pa.Table]) -> list[pa.RecordBatch]:
     return [batch for table in tables for batch in table.to_batches() if batch.num_rows]
 
 
-def derive_report(
-    campaign_id: str, report: str, *, captured_at: datetime, root: UPath | None = None
-) -> TrackingRefresh:
-    """`unique_opens` or `didnotopens` of a campaign, from the events its partitions hold."""
-    table = TRACKING_TABLES[report]
-    sources = {
-        name: _stored(TRACKING_TABLES[name], campaign_id, root) for name in DERIVED_FROM[report]
-    }
-    query = UNIQUE_OPENS_SQL if report == "unique_opens" else DIDNOTOPENS_SQL
-    with duckdb.connect() as con:
-        for name, source in sources.items():
-            con.register(name, source)
-        derived = con.sql(query).to_arrow_table()
-    derived = derived.select(api_schema(table).names).cast(api_schema(table))
-    result = write_partition(
-        table, campaign_id, _batches([derived]), captured_at=captured_at, root=root
-    )
-    return TrackingRefresh(
-        report=report,
-        rows=result.rows,
-        new_rows=0,
-        pages=0,
-        api_calls=0,
-        watermark=previous_watermark(UPath(result.path)),
-        path=result.path,
-        full_read=False,
-    )
-
-
 def refresh_links(
     v2: V2Reports, campaign_id: str, *, captured_at: datetime, root: UPath | None = None
 ) -> WriteResult:
@@ -183,9 +144,8 @@ def refresh_lake_report(
     captured_at: datetime,
     root: UPath | None = None,
 ) -> TrackingRefresh:
-    """One lake tracking report of a v2 campaign: read from v2, or derived from the others."""
-    if report in DERIVED_FROM:
-        return derive_report(campaign_id, report, captured_at=captured_at, root=root)
+    """One lake tracking report of a v2 campaign, read from v2 (`unique_opens` and
+    `didnotopens` have no v2 endpoint: `derived.derived_refresh` writes them)."""
     return refresh_report(
         v2, campaign_id, V2_REPORT_OF_LAKE[report], captured_at=captured_at, root=root
     )
@@ -194,7 +154,7 @@ def refresh_lake_report(
 def in_refresh_order(tables: Iterable[AssetTable]) -> list[AssetTable]:
     """Read reports first, then the derived ones (they need the fresh opens, sends and
     bounces), then the links (they count the fresh clicks)."""
-    derived = {TRACKING_TABLES[report].name for report in DERIVED_FROM}
+    derived = {TRACKING_TABLES[report].name for report in DERIVABLE_REPORTS}
 
     def rank(table: AssetTable) -> int:
         return 2 if table is EMAIL_LINKS else 1 if table.name in derived else 0
