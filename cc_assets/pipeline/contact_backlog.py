@@ -196,5 +196,5 @@ def _remember(root: UPath, done: list[tuple[str, datetime]], now: datetime) -> N
                 f"read_parquet('{location(reads)}') WHERE contact_id NOT IN "
                 "(SELECT contact_id FROM fresh)"
             )
-        merged = con.execute(sql).to_arrow_reader(65_536)
+        merged = con.sql(sql).to_arrow_reader(65_536)
         write_partition(CONTACT_REPORT_READS, None, merged, captured_at=now, root=root)

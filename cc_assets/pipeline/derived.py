@@ -83,7 +83,7 @@ def _query(report: str, activity_id: str, root: UPath | None) -> tuple[str, list
 
 def _stream(sql: str, parameters: list[str], root: UPath | None) -> Iterator[pa.RecordBatch]:
     with connect(root) as con:
-        reader = con.execute(sql, parameters).to_arrow_reader(BATCH_ROWS)
+        reader = con.sql(sql, params=parameters).to_arrow_reader(BATCH_ROWS)
         yield from reader
 
 

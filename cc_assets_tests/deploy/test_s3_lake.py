@@ -26,7 +26,7 @@ from cc_assets.lake.paths import RAW_PREFIX, lake_root
 from cc_assets.lake.schemas import RAW_TABLES, AssetTable
 from cc_assets.lake.writer import read_partition, write_partition
 from cc_assets.sandbox.process import SandboxServer
-from cc_assets_tests.analytics.test_dbt import assert_marts_equal_metrics, duckdb_marts
+from cc_assets_tests.analytics.test_dbt import assert_marts_equal_metrics, warehouse_marts
 from cc_assets_tests.fixtures.object_store import ObjectStore
 from cc_assets_tests.ingestion.test_refresh_cli import (
     assert_no_partial_files,
@@ -73,7 +73,7 @@ def test_refresh_on_s3_lands_every_asset_and_builds_metrics_and_marts(
     lake = download(object_store, tmp_path / "downloaded")
     assert_no_partial_files(lake)
     assert_tracking_equals_truth(lake, sandbox)
-    assert_marts_equal_metrics(duckdb_marts(tmp_path / "warehouse.duckdb"), lake)
+    assert_marts_equal_metrics(warehouse_marts(tmp_path / "warehouse.duckdb"), lake)
 
 
 WRITER_CHILD = textwrap.dedent(
