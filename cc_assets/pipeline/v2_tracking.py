@@ -60,16 +60,21 @@ def dedupe(table: pa.Table, key: Iterable[str]) -> pa.Table:
     return table.take(pc.take(rows, pc.sort_indices(rows)))
 
 
-def refresh_report(
+V2_REPORT_OF_LAKE = {lake: v2 for v2, (lake, _, _) in V2_TRACKING.items()}
+
+
+def refresh_lake_report(
     v2: V2Reports,
     campaign_id: str,
-    report: str,
+    lake_report: str,
     *,
     captured_at: datetime,
     root: UPath | None = None,
 ) -> TrackingRefresh:
-    """One v2 tracking report (a `V2_TRACKING` key) merged into its lake partition."""
-    lake_report = V2_TRACKING[report][0]
+    """One lake tracking report of a v2 campaign, read from its v2 report (`V2_TRACKING`) and
+    merged into its partition. `unique_opens` and `didnotopens` have no v2 report: they are
+    derived (`derived.derived_refresh`)."""
+    report = V2_REPORT_OF_LAKE[lake_report]
     table = TRACKING_TABLES[lake_report]
     client = v2.client
     target = partition_file(table, campaign_id, root)
@@ -130,24 +135,6 @@ def refresh_links(
     rows = rows.cast(api_schema(EMAIL_LINKS))
     return write_partition(
         EMAIL_LINKS, campaign_id, _batches([rows]), captured_at=captured_at, root=root
-    )
-
-
-V2_REPORT_OF_LAKE = {lake: v2 for v2, (lake, _, _) in V2_TRACKING.items()}
-
-
-def refresh_lake_report(
-    v2: V2Reports,
-    campaign_id: str,
-    report: str,
-    *,
-    captured_at: datetime,
-    root: UPath | None = None,
-) -> TrackingRefresh:
-    """One lake tracking report of a v2 campaign, read from v2 (`unique_opens` and
-    `didnotopens` have no v2 endpoint: `derived.derived_refresh` writes them)."""
-    return refresh_report(
-        v2, campaign_id, V2_REPORT_OF_LAKE[report], captured_at=captured_at, root=root
     )
 
 
