@@ -23,8 +23,9 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 
 manifest: $(MANIFEST)
 
+# `make demo API_VERSION=v2`: the same demo through the legacy v2 API of the sandbox account.
 demo: $(STAMP) $(MANIFEST)
-	$(BIN)/python -m cc_assets.demo
+	$(BIN)/python -m cc_assets.demo $(if $(API_VERSION),--api-version $(API_VERSION))
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a green run.
 test: $(STAMP) $(MANIFEST)
@@ -43,4 +44,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) data .dagster_home dbt_project/target dbt_project/logs
+	rm -rf $(VENV) data .dagster_home .dagster_home_v2 dbt_project/target dbt_project/logs

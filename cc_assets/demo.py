@@ -6,10 +6,14 @@ configured request rate (Constant Contact's real 4 requests/second by default), 
 `cc-assets refresh` against it exactly as a user would with real credentials, then prints a
 campaign performance table and where the files are. Run twice on one day, it prints the same
 table.
+`--api-version v2` (`make demo API_VERSION=v2`) does the same through the account's legacy v2
+endpoints, with a v2 API key and token, into a lake, warehouse and Dagster instance of its own
+(`data/v2`, `.dagster_home_v2`).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -24,6 +28,13 @@ from cc_assets.defs.metrics.tables import CAMPAIGN_ENGAGEMENT, METRICS_PREFIX
 from cc_assets.lake.paths import connect, lake_root, location, partition_files
 from cc_assets.sandbox.builtin import BUILTIN_CLOCK, builtin_options, describe
 from cc_assets.sandbox.process import SandboxServer
+
+V2_PLACES = {
+    "CC_ASSETS_STORAGE": "data/v2/lake",
+    "CC_ASSETS_WAREHOUSE": "data/v2/warehouse.duckdb",
+    "DAGSTER_HOME": ".dagster_home_v2",
+}
+"""Where the v2 demo writes unless told otherwise: apart from the v3 demo's partitions."""
 
 
 def performance_table(root: UPath) -> str:
@@ -42,6 +53,7 @@ def performance_table(root: UPath) -> str:
     with connect(root) as con:
         rows = con.execute(query, files).fetchall()
     header = ("campaign", "sends", "open %", "click %", "mobile opens %")
+    rows = [tuple("n/a" if v is None else v for v in row) for row in rows]  # v2: no devices
     widths = [max(len(str(v)) for v in column) for column in zip(header, *rows, strict=True)]
     lines = [
         "  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))
@@ -50,14 +62,20 @@ def performance_table(root: UPath) -> str:
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cc_assets.demo", description=__doc__)
+    parser.add_argument("--api-version", choices=("v3", "v2"), default="v3")
+    v2 = parser.parse_args(argv).api_version == "v2"
+    if v2:
+        for name, place in V2_PLACES.items():
+            os.environ.setdefault(name, str(Path(place).resolve()))
     rate = ClientSettings.from_env().requests_per_second
     print(f"Starting the built-in sandbox account ({rate:g} requests/second, like the real API)...")
     with SandboxServer.start(**builtin_options(), requests_per_second=rate) as server:
         account = describe(server.config.as_dict(), BUILTIN_CLOCK)
         print(f"Sandbox account {server.fingerprint}: {account}")
         print(f"Its clock: {server.now():%Y-%m-%d %H:%M} UTC")
-        env = {**os.environ, **server.client_env()}
+        env = {**os.environ, **(server.v2_client_env() if v2 else server.client_env())}
         cli = Path(sys.executable).with_name("cc-assets")
         done = subprocess.run([str(cli), "refresh"], env=env, check=False)
     if done.returncode != 0:

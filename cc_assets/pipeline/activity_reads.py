@@ -17,6 +17,9 @@ holds. The rules, per report:
   the trickle.
 - Without stats (an unsent activity, or stats the API did not give) every report is read as
   before: nothing can prove it unchanged.
+- A v2 account has no per-activity stats call: every selected report is refreshed, read reports
+  first (incrementally, `created_since`), then the ones v2 has no endpoint for (derived from
+  them), then the links (`v2_tracking`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import duckdb
 from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
@@ -37,11 +39,12 @@ from cc_assets.constant_contact.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
-from cc_assets.lake.paths import partition_file
+from cc_assets.constant_contact.v2 import V2Reports
+from cc_assets.lake.paths import connect, location, partition_file
 from cc_assets.lake.writer import write_partition
-from cc_assets.pipeline import derived
+from cc_assets.pipeline import derived, v2_tracking
 from cc_assets.pipeline.quality import STATS_OF_REPORT
-from cc_assets.pipeline.tracking import TrackingRefresh, previous_watermark, refresh_tracking
+from cc_assets.pipeline.tracking import TrackingRefresh, refresh_tracking
 
 TRICKLE = timedelta(days=7)
 """A report whose stats have not moved is still re-read this often (the API's stats could be
@@ -49,6 +52,8 @@ wrong; a week bounds how long the lake could be)."""
 
 LINKS = "links"
 """The links report in the refresh results (its table is `email_links`)."""
+
+REPORT_OF_TABLE = {table.name: report for report, table in TRACKING_TABLES.items()}
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,9 @@ def fetch_stats(
     client: ConstantContactClient, activity_ids: Sequence[str]
 ) -> dict[str, ActivityStats]:
     """Stats of `activity_ids`, ten a call. An id the API gives no stats for (unsent, unknown)
-    is simply absent: its reports are then read in full, never skipped."""
-    if not activity_ids:
+    is simply absent: its reports are then read in full, never skipped. A v2 account has no
+    such call (its summary is per campaign): no stats, nothing skipped."""
+    if not activity_ids or client.settings.api_version == "v2":
         return {}
     found: dict[str, ActivityStats] = {}
     for row in client.get_activity_stats(list(activity_ids)).batch.to_pylist():
@@ -87,10 +93,10 @@ def _moved(report: str, activity_id: str, stats: ActivityStats, now: datetime, r
     until = stats.last_refresh_time
     window = " FILTER (WHERE created_time <= $as_of)" if until is not None else ""
     aggregates = ", ".join(f"{expression}{window}" for _, expression in wanted)
-    parameters: dict[str, Any] = {"path": str(path.path)}
+    parameters: dict[str, Any] = {"path": location(path)}
     if until is not None:
         parameters["as_of"] = until
-    with duckdb.connect() as con:
+    with connect(root) as con:
         row = con.execute(
             f"SELECT max(captured_at), {aggregates} FROM read_parquet($path)", parameters
         ).fetchone()
@@ -119,21 +125,6 @@ def _derived_agrees(report: str, activity_id: str, stats: ActivityStats, root) -
     return count == stats.counts[key]
 
 
-def _derived_result(report: str, activity_id: str, captured_at: datetime, root) -> TrackingRefresh:
-    result = derived.derive_tracking(report, activity_id, captured_at=captured_at, root=root)
-    return TrackingRefresh(
-        report=report,
-        rows=result.rows,
-        new_rows=0,
-        pages=0,
-        api_calls=0,
-        watermark=previous_watermark(UPath(result.path)),
-        path=result.path,
-        full_read=False,
-        read="derived",
-    )
-
-
 def planned_reads(
     client: ConstantContactClient,
     activity_id: str,
@@ -148,6 +139,9 @@ def planned_reads(
     left for the caller to run, so that one failing report costs only itself. Reports left
     alone are not yielded: their files are unchanged. Run each read before asking for the next
     pair: what is derived depends on what was read."""
+    if client.settings.api_version == "v2":
+        yield from _v2_reads(V2Reports(client), activity_id, captured_at, root, selected)
+        return
     read: set[str] = set()
 
     def tracking(report: str) -> Callable[[], TrackingRefresh]:
@@ -170,7 +164,13 @@ def planned_reads(
         elif read & set(derived.SOURCES[report]):
             yield (
                 TRACKING_TABLES[report],
-                partial(_derived_result, report, activity_id, captured_at, root),
+                partial(
+                    derived.derived_refresh,
+                    report,
+                    activity_id,
+                    captured_at=captured_at,
+                    root=root,
+                ),
             )
     if EMAIL_LINKS.name in selected:
         clicks_read = "clicks" in read
@@ -178,6 +178,49 @@ def planned_reads(
             EMAIL_LINKS,
             partial(_refresh_links, client, activity_id, stats, captured_at, root, clicks_read),
         )
+
+
+def _v2_reads(
+    v2: V2Reports, campaign_id: str, captured_at: datetime, root: UPath, selected: set[str]
+) -> Iterator[tuple[AssetTable, Callable[[], TrackingRefresh]]]:
+    """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`."""
+    tables = [*TRACKING_TABLES.values(), EMAIL_LINKS]
+    for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected):
+        report = REPORT_OF_TABLE.get(table.name)
+        if table is EMAIL_LINKS:
+            yield table, partial(_v2_links, v2, campaign_id, captured_at, root)
+        elif report in derived.DERIVABLE_REPORTS:
+            if derived.can_derive(report, campaign_id, root):  # else a source failed: left alone
+                yield (
+                    table,
+                    partial(
+                        derived.derived_refresh,
+                        report,
+                        campaign_id,
+                        captured_at=captured_at,
+                        root=root,
+                    ),
+                )
+        else:
+            yield (
+                table,
+                partial(
+                    v2_tracking.refresh_lake_report,
+                    v2,
+                    campaign_id,
+                    report,
+                    captured_at=captured_at,
+                    root=root,
+                ),
+            )
+
+
+def _v2_links(
+    v2: V2Reports, campaign_id: str, captured_at: datetime, root: UPath
+) -> TrackingRefresh:
+    calls = v2.client.calls
+    result = v2_tracking.refresh_links(v2, campaign_id, captured_at=captured_at, root=root)
+    return _links_result(result.rows, result.path, v2.client.calls - calls, "api")
 
 
 def _refresh_links(
@@ -220,9 +263,9 @@ def _links_result(rows: int, path: str, calls: int, read: str) -> TrackingRefres
 
 
 def _stale(path: UPath, now: datetime) -> bool:
-    with duckdb.connect() as con:
+    with connect(path) as con:
         (written,) = con.execute(
-            "SELECT max(captured_at) FROM read_parquet(?)", [str(path.path)]
+            "SELECT max(captured_at) FROM read_parquet(?)", [location(path)]
         ).fetchone()
     return written is None or now - written > TRICKLE
 

@@ -15,15 +15,17 @@ and the newest engagement it covered) makes sure every one is read:
 - a contact's pages stop at the newest landing-page row the lake already holds for it.
 
 The backlog is written after the last contact of the run is read, just before the snapshot's
-file replaces the previous one. All selection is DuckDB over the Parquet files.
+file replaces the previous one. All selection is DuckDB over the Parquet files. A v2 account
+(no landing pages) goes through the same backlog with its own contact reader
+(`v2_snapshots.contact_activity`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from upath import UPath
@@ -36,7 +38,7 @@ from cc_assets.constant_contact.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
-from cc_assets.lake.paths import asset_dir, partition_file
+from cc_assets.lake.paths import connect, location, partition_file, partition_files
 from cc_assets.lake.writer import write_partition
 
 LANDING_PAGE_TYPES = ("p_contact_open", "p_contact_click", "p_contact_add", "p_contact_update")
@@ -64,26 +66,15 @@ CONTACT_REPORT_READS = AssetTable(
 that read covered."""
 
 
-def _globs(root: UPath) -> list[str]:
-    found = []
-    for report in ENGAGEMENT_REPORTS:
-        folder = asset_dir(TRACKING_TABLES[report], root)
-        if folder.exists() and any(folder.glob("*/part-*.parquet")):
-            found.append(f"{folder.path}/*/part-*.parquet")
-    return found
-
-
 def due_contacts(root: UPath, now: datetime, limit: int) -> list[tuple[str, datetime]]:
     """(contact, newest engagement) of the due contacts, newest engagement first."""
-    globs = _globs(root)
-    if not globs or limit <= 0:
+    files = [f for r in ENGAGEMENT_REPORTS for f in partition_files(TRACKING_TABLES[r], root)]
+    if not files or limit <= 0:
         return []
     reads = partition_file(CONTACT_REPORT_READS, None, root)
-    engaged = " UNION ALL ".join(
-        f"SELECT contact_id, created_time FROM read_parquet('{g}')" for g in globs
-    )
+    engaged = "SELECT contact_id, created_time FROM read_parquet($files, union_by_name = true)"
     if reads.exists():
-        known = f"SELECT contact_id, engaged_until, read_at FROM read_parquet('{reads.path}')"
+        known = f"SELECT contact_id, engaged_until, read_at FROM read_parquet('{location(reads)}')"
     else:
         known = (
             "SELECT NULL::VARCHAR AS contact_id, NULL::TIMESTAMPTZ AS engaged_until, "
@@ -97,22 +88,27 @@ def due_contacts(root: UPath, now: datetime, limit: int) -> list[tuple[str, date
         "AND (r.read_at IS NULL OR r.read_at <= $now - $period) "
         "ORDER BY e.engaged DESC, e.contact_id LIMIT $limit"
     )
-    with duckdb.connect() as con:
-        return con.execute(sql, {"now": now, "period": PERIOD, "limit": limit}).fetchall()
+    with connect(root) as con:
+        parameters = {"files": files, "now": now, "period": PERIOD, "limit": limit}
+        return con.execute(sql, parameters).fetchall()
 
 
-def newest_held(root: UPath, contacts: list[str]) -> dict[str, datetime]:
-    """Each contact's newest landing-page row already in contact_activity_details."""
-    folder = asset_dir(CONTACT_ACTIVITY_DETAILS, root)
-    if not contacts or not folder.exists() or not any(folder.glob("*/part-*.parquet")):
+def newest_held(
+    root: UPath, contacts: list[str], types: Sequence[str] | None = LANDING_PAGE_TYPES
+) -> dict[str, datetime]:
+    """Each contact's newest row (of `types`, or of any type) already in
+    contact_activity_details."""
+    files = partition_files(CONTACT_ACTIVITY_DETAILS, root)
+    if not contacts or not files:
         return {}
-    with duckdb.connect() as con:
+    typed = " AND tracking_activity_type IN (SELECT unnest($types))" if types else ""
+    parameters = {"files": files} | ({"types": list(types)} if types else {})
+    with connect(root) as con:
         con.register("wanted", pa.table({"contact_id": contacts}))
         rows = con.execute(
-            "SELECT contact_id, max(created_time) FROM read_parquet(?) "
-            "WHERE contact_id IN (SELECT contact_id FROM wanted) AND tracking_activity_type "
-            "IN ? GROUP BY 1",
-            [f"{folder.path}/*/part-*.parquet", list(LANDING_PAGE_TYPES)],
+            "SELECT contact_id, max(created_time) FROM read_parquet($files) "
+            f"WHERE contact_id IN (SELECT contact_id FROM wanted){typed} GROUP BY 1",
+            parameters,
         ).fetchall()
     return dict(rows)
 
@@ -133,14 +129,32 @@ def landing_page_activity(
 ) -> Iterator[pa.RecordBatch]:
     """The landing-page rows of today's due contacts (see the module docstring), then the
     backlog updated for the contacts read."""
+    read = partial(_newer_than_held, client)
+    return due_activity(client, root, captured_at, read, LANDING_PAGE_TYPES, log)
+
+
+ContactReader = Callable[[str, datetime | None], Iterator[pa.RecordBatch]]
+"""(contact, newest row of it the lake holds) -> the contact's newer rows."""
+
+
+def due_activity(
+    client: ConstantContactClient,
+    root: UPath,
+    captured_at: datetime,
+    read: ContactReader,
+    types: Sequence[str] | None,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """What `read` gives for today's due contacts, newest engagement first, each from the
+    newest row (of `types`) the lake holds for it; then the backlog updated for those read."""
     due = due_contacts(root, captured_at, daily_contacts(client))
-    held = newest_held(root, [contact for contact, _ in due])
+    held = newest_held(root, [contact for contact, _ in due], types)
     if log:
         log(f"contact reports: {len(due)} due contacts, newest engagement first")
     done: list[tuple[str, datetime]] = []
     for index, (contact_id, engaged) in enumerate(due, 1):
         try:
-            yield from _newer_than_held(client, contact_id, held.get(contact_id))
+            yield from read(contact_id, held.get(contact_id))
         except NotFoundError as error:  # the contact was deleted: nothing left to read
             if log:
                 log(f"contact {contact_id} skipped: {error}")
@@ -178,13 +192,13 @@ def _remember(root: UPath, done: list[tuple[str, datetime]], now: datetime) -> N
             "read_at": pa.array([now] * len(done), TIMESTAMP),
         }
     )
-    with duckdb.connect() as con:
+    with connect(root) as con:
         con.register("fresh", fresh)
         sql = "SELECT * FROM fresh"
         if reads.exists():
             sql += (
                 f" UNION ALL SELECT contact_id, engaged_until, read_at FROM "
-                f"read_parquet('{reads.path}') WHERE contact_id NOT IN "
+                f"read_parquet('{location(reads)}') WHERE contact_id NOT IN "
                 "(SELECT contact_id FROM fresh)"
             )
         merged = con.sql(sql).to_arrow_reader(65_536)

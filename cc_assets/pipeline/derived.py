@@ -25,6 +25,7 @@ from upath import UPath
 from cc_assets.constant_contact.schemas import EMAIL_LINKS, TRACKING_TABLES
 from cc_assets.lake.paths import connect, location, partition_file
 from cc_assets.lake.writer import WriteResult, write_partition
+from cc_assets.pipeline.tracking import TrackingRefresh, previous_watermark
 
 DERIVABLE_REPORTS = ("didnotopens", "unique_opens")
 """Tracking reports the lake derives from the other reports of the same activity."""
@@ -100,6 +101,24 @@ def derive_tracking(
     )
 
 
+def derived_refresh(
+    report: str, activity_id: str, *, captured_at: datetime, root: UPath | None = None
+) -> TrackingRefresh:
+    """`derive_tracking` as a refresh result (no call, no new rows)."""
+    result = derive_tracking(report, activity_id, captured_at=captured_at, root=root)
+    return TrackingRefresh(
+        report=report,
+        rows=result.rows,
+        new_rows=0,
+        pages=0,
+        api_calls=0,
+        watermark=previous_watermark(UPath(result.path)),
+        path=result.path,
+        full_read=False,
+        read="derived",
+    )
+
+
 def derived_count(
     report: str, activity_id: str, as_of: datetime | None, root: UPath | None = None
 ) -> int:
@@ -151,7 +170,7 @@ def derive_links(
 ) -> WriteResult:
     """The stored links with `unique_clicks` recounted from the clicks held (links without a
     click keep 0), in the order the API served them."""
-    links = str(partition_file(EMAIL_LINKS, activity_id, root).path)
+    links = location(partition_file(EMAIL_LINKS, activity_id, root))
     clicks = partition_file(TRACKING_TABLES["clicks"], activity_id, root)
     counted = (
         "SELECT url_id, count(DISTINCT contact_id) AS n FROM read_parquet(?) GROUP BY url_id"
@@ -163,7 +182,7 @@ def derive_links(
         "coalesce(c.n, 0)::BIGINT AS unique_clicks FROM read_parquet(?, file_row_number = true) "
         f"AS l LEFT JOIN ({counted}) AS c USING (url_id) ORDER BY l.file_row_number"
     )
-    parameters = [links, str(clicks.path)] if clicks.exists() else [links]
+    parameters = [links, location(clicks)] if clicks.exists() else [links]
     return write_partition(
         EMAIL_LINKS, activity_id, _stream(sql, parameters, root), captured_at=captured_at, root=root
     )

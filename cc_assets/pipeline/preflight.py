@@ -18,6 +18,7 @@ from cc_assets.constant_contact.errors import (
     QuotaExceededError,
 )
 from cc_assets.constant_contact.settings import ClientSettings, state_dir
+from cc_assets.constant_contact.v2 import require_v2_credentials
 from cc_assets.lake.paths import lake_root
 
 ACCOUNT_WIDE_ERRORS = (AuthenticationError, QuotaExceededError)
@@ -61,13 +62,9 @@ def check_settings(environ: dict[str, str] | None = None) -> ClientSettings:
 
 
 def check_credentials(settings: ClientSettings) -> None:
-    """Credentials that fit the API version: v2 takes an API key, v3 a token."""
-    if settings.api_version == "v2" and not settings.api_key:
-        raise ConfigurationError(
-            "CONSTANT_CONTACT_API_KEY",
-            "CONSTANT_CONTACT_API_VERSION=v2 needs the v2 API key; set it, or unset "
-            "CONSTANT_CONTACT_API_VERSION to use v3",
-        )
+    """Credentials that fit the API version: v2 takes an API key and a token, v3 a token."""
+    if settings.api_version == "v2":
+        require_v2_credentials(settings)  # the key and a token: v2 checks both on every call
     if (
         settings.api_version == "v3"
         and settings.api_key
@@ -105,7 +102,7 @@ def with_sandbox(settings: ClientSettings, port: int | None = None) -> ClientSet
     from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415 (a server's worth)
 
     info = ensure_local_sandbox(port)
-    return replace(
+    settings = replace(
         settings,
         base_url=info["base_url"],
         access_token=info["access_token"],
@@ -115,3 +112,6 @@ def with_sandbox(settings: ClientSettings, port: int | None = None) -> ClientSet
         token_url=info["token_url"],
         is_sandbox=True,
     )
+    if settings.api_version == "v2":  # the same account through its legacy v2 endpoints
+        settings = replace(settings, base_url=info["v2_base_url"], api_key=info["api_key"])
+    return settings

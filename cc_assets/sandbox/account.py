@@ -57,9 +57,12 @@ RESPONSE_VARIANTS = {
     "summary_counts": ("number", "string"),  # the bulk summary's counts and aggregate percents
     "next_href": ("relative", "absolute"),  # `/v3/...` | `http://host/v3/...`
     "activity_type_field": ("tracking_activity_type", "tracking_activities_list"),
+    "v2_next_link": ("documented", "other_path", "other_host", "no_token"),
 }
-"""Where Constant Contact's own documents disagree on a response's form, the sandbox serves each
-form on demand so the client is proven against all of them."""
+"""Where Constant Contact's own documents disagree on a response's form, the sandbox
+serves each form on demand so the client is proven against all of them.
+`v2_next_link` is the exception: past the documented form, each choice is a broken link (to
+another report, to another host, without its `next` token) that a client must refuse."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class AccountConfig:
     summary_counts: str = "number"
     next_href: str = "relative"
     activity_type_field: str = "tracking_activity_type"
+    v2_next_link: str = "documented"
 
     def __post_init__(self) -> None:
         if self.profile not in {"generated", "seed-example"}:
@@ -103,6 +107,7 @@ class AccountConfig:
             "summary_counts": self.summary_counts,
             "next_href": self.next_href,
             "activity_type_field": self.activity_type_field,
+            "v2_next_link": self.v2_next_link,
         }
 
 

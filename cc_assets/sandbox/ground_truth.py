@@ -95,13 +95,15 @@ class GroundTruth:
         rows = orjson.loads(self.service.renderer.page(activity, report, columns))
         return rows_to_table(rows, lake_schema(TRACKING_TABLES[report]))
 
-    def links(self, activity_id: str) -> pa.Table:
+    def links(self, activity_id: str, partition_key: str | None = None) -> pa.Table:
+        """The links report; `partition_key` names the partition if it is not the activity id
+        (a v2 campaign's numeric id)."""
         activity = self.account.activity_by_id[activity_id]
         events = self.service.events(activity)
         clicks = events.clicks.as_of(self.service.clock.epoch())
         rows = [
             {
-                "campaign_activity_id": activity_id,
+                "campaign_activity_id": partition_key or activity_id,
                 "url_id": url_id(activity, link),
                 "link_url": link_url(activity, link),
                 "unique_clicks": len(set(clicks.contact[clicks.extra == link].tolist())),

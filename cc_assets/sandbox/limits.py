@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from threading import Lock
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -158,7 +159,8 @@ class RequestLimits:
                 await _refusal(refusal, scope["path"])(scope, receive, recording_send)
         finally:
             with self._lock:
-                self._log.append((arrived, scope["path"], status, refusal is None))
+                names = sorted({k for k, _ in parse_qsl(scope.get("query_string", b"").decode())})
+                self._log.append((arrived, scope["path"], status, refusal is None, names))
                 self._by_status[status] += 1
                 self._total += 1
                 if refusal is not None:
@@ -166,13 +168,14 @@ class RequestLimits:
 
     def snapshot(self) -> dict[str, Any]:
         """Counters since the last `reset()`; `log` holds the last 100k requests as
-        [monotonic seconds, path, status]; `max_in_any_second` counts accepted requests only."""
+        [monotonic seconds, path, status] and `query_names` the names (never the values: one is
+        the api_key) of each one's query parameters; `max_in_any_second` counts accepted only."""
         with self._lock:
             log = list(self._log)
             by_status = dict(self._by_status)
             refused = dict(self._refused)
             total, used = self._total, self._used_today
-        accepted = sorted(t for t, _, _, ok in log if ok)
+        accepted = sorted(t for t, _, _, ok, _ in log if ok)
         return {
             "total": total,
             "by_status": {str(code): n for code, n in sorted(by_status.items())},
@@ -180,5 +183,6 @@ class RequestLimits:
             "throttled": refused.get("throttled", 0),
             "quota_exceeded": refused.get("quota_exceeded", 0),
             "used_today": used,
-            "log": [[t, path, code] for t, path, code, _ in log],
+            "log": [[t, path, code] for t, path, code, _, _ in log],
+            "query_names": [names for *_, names in log],
         }

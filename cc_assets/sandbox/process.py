@@ -97,6 +97,15 @@ class SandboxServer:
             "CONSTANT_CONTACT_TOKEN_URL": self.token_url,
         }
 
+    def v2_client_env(self) -> dict[str, str]:
+        """The same for a legacy v2 key: v2 root, `api_key` and the access token (v2 needs both)."""
+        return {
+            **self.client_env(),
+            "CONSTANT_CONTACT_API_VERSION": "v2",
+            "CONSTANT_CONTACT_BASE_URL": f"{self.root_url}/v2",
+            "CONSTANT_CONTACT_API_KEY": self.api_key,
+        }
+
     def __enter__(self) -> SandboxServer:
         return self
 

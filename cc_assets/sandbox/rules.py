@@ -15,6 +15,25 @@ from cc_assets.sandbox.responses import JSON
 CONTACT_PATHS = ("/v3/contacts", "/v3/reports/contact_reports")
 
 
+V2_ACCEPTED = ("application/json", "application/*", "*/*")
+
+
+def _v2_accept_refusal(scope: Scope) -> JSON | None:
+    """v2 answers 406 to an Accept header that rules out JSON (a missing one is fine)."""
+    accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1").lower()
+    if not accept or any(kind in accept for kind in V2_ACCEPTED):
+        return None
+    return JSON(
+        [
+            {
+                "error_key": "http.status.not_acceptable",
+                "error_message": "Unsupported accept header value, must be application/json",
+            }
+        ],
+        status_code=406,
+    )
+
+
 class BearerAuth:
     """A valid, unexpired bearer token with the scope the path needs; v2 also needs api_key."""
 
@@ -31,6 +50,8 @@ class BearerAuth:
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1") or None
         needed = "contact_data" if path.startswith(CONTACT_PATHS) else "campaign_data"
         refusal = self.authority.refusal(header, needed)
+        if refusal is None and path.startswith("/v2/"):
+            refusal = _v2_accept_refusal(scope)
         if refusal is None and path.startswith("/v2/"):
             query = scope.get("query_string", b"").decode()
             if f"api_key={self.api_key}" not in query.split("&"):

@@ -25,6 +25,7 @@ from cc_assets.constant_contact.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
+from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
 from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
@@ -34,7 +35,7 @@ from cc_assets.lake.writer import (
     read_partition,
     write_partition,
 )
-from cc_assets.pipeline import activity_reads, contact_backlog, quality, snapshots
+from cc_assets.pipeline import activity_reads, contact_backlog, quality, snapshots, v2_snapshots
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 from cc_assets.pipeline.tracking import TrackingRefresh
 
@@ -83,6 +84,7 @@ def _metadata(
     return {
         **table_metadata(table, result.rows, result.path),
         "source": source_label(client.settings),
+        "api_version": client.settings.api_version,
         "preview": preview(read_partition(table, key, root=root)),
         **extra,
     }
@@ -261,6 +263,11 @@ def _refreshed(
     return ActivityAssetRefresh(asset_key(table), metadata, list(_checks(table, refresh.path)))
 
 
+def _is_v2(client: ConstantContactClient) -> bool:
+    """A legacy v2 key: the same assets, read from v2's reports (`cc_assets.pipeline.v2_*`)."""
+    return client.settings.api_version == "v2"
+
+
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
     """A daily snapshot asset around `fetch(client, context, root, captured_at)`, which returns
     batches, or a `snapshots.Capture` when some of its calls may fail without failing the
@@ -328,6 +335,8 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
     EMAIL_CAMPAIGNS, "Every campaign x activity: role, status, subject, sender and last send."
 )
 def email_campaigns(client: ConstantContactClient, context, root, captured_at):
+    if _is_v2(client):
+        return v2_snapshots.campaign_rows(V2Reports(client))
     return snapshots.campaign_rows(client)
 
 
@@ -335,6 +344,8 @@ def email_campaigns(client: ConstantContactClient, context, root, captured_at):
     EMAIL_CAMPAIGN_SUMMARIES, "The bulk campaign summaries: unique counts per sent campaign."
 )
 def email_campaign_summaries(client: ConstantContactClient, context, root, captured_at):
+    if _is_v2(client):
+        return v2_snapshots.campaign_summaries(V2Reports(client))
     return client.iter_campaign_summaries()
 
 
@@ -354,6 +365,8 @@ def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], li
 )
 def email_campaign_stats(client: ConstantContactClient, context, root, captured_at):
     campaign_ids, _ = _sent(context, root)
+    if _is_v2(client):
+        return v2_snapshots.campaign_stats(V2Reports(client), campaign_ids)
     return snapshots.campaign_stats(client, campaign_ids)
 
 
@@ -364,6 +377,8 @@ def email_campaign_stats(client: ConstantContactClient, context, root, captured_
 )
 def email_campaign_activity_stats(client: ConstantContactClient, context, root, captured_at):
     _, activity_ids = _sent(context, root)
+    if _is_v2(client) and activity_ids:
+        return v2_snapshots.activity_stats(V2Reports(client), activity_ids)
     return snapshots.activity_stats(client, activity_ids)
 
 
@@ -371,8 +386,13 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
     CONTACT_ACTIVITY_DETAILS,
     "Landing-page activity (p_contact_*) of engaged contacts, read from a persistent backlog "
     "newest engagement first within the day's leftover quota (email events are in the tracking "
-    "reports).",
+    "reports). A v2 account has no landing-page activity: its contacts' email activity.",
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
-    fresh = contact_backlog.landing_page_activity(client, root, captured_at, context.log.info)
+    if _is_v2(client):
+        fresh = v2_snapshots.contact_activity(
+            V2Reports(client), root, captured_at, context.log.info
+        )
+    else:
+        fresh = contact_backlog.landing_page_activity(client, root, captured_at, context.log.info)
     return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)

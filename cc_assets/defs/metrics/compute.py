@@ -5,7 +5,8 @@ device share and curve the UI, the checks and the dbt marts show is computed her
 SQL serves one activity partition (the assets) and a whole lake (the benchmark): the tracking
 reports are exposed as views `t_<report>` over whichever files are in scope, and the
 activities to compute as the table `wanted`. Rates are percents at full precision, null when
-their denominator is 0.
+their denominator is 0. Device counts and shares are null, not zero, when an activity has opens
+(clicks) but none of them carries a device type (a v2 account's events carry none).
 """
 
 from __future__ import annotations
@@ -101,12 +102,14 @@ bounces AS (
     FROM t_bounces GROUP BY 1),
 opens AS (
     SELECT campaign_activity_id, count(DISTINCT contact_id) AS opens, count(*) AS opens_all,
-           count(*) FILTER (WHERE device_type IN ({_MOBILE})) AS mobile_opens_all,
+           CASE WHEN count(device_type) > 0
+                THEN count(*) FILTER (WHERE device_type IN ({_MOBILE})) END AS mobile_opens_all,
            min(created_time) AS first_open_time, max(created_time) AS last_time
     FROM t_opens GROUP BY 1),
 clicks AS (
     SELECT campaign_activity_id, count(DISTINCT contact_id) AS clicks, count(*) AS clicks_all,
-           count(*) FILTER (WHERE device_type IN ({_MOBILE})) AS mobile_clicks_all,
+           CASE WHEN count(device_type) > 0
+                THEN count(*) FILTER (WHERE device_type IN ({_MOBILE})) END AS mobile_clicks_all,
            max(created_time) AS last_time
     FROM t_clicks GROUP BY 1),
 forwards AS (
@@ -126,10 +129,10 @@ counted AS (
         coalesce(s.sends, 0) - coalesce(b.bounces, 0) AS delivered,
         coalesce(o.opens, 0) AS opens,
         coalesce(o.opens_all, 0) AS opens_all,
-        coalesce(o.mobile_opens_all, 0) AS mobile_opens_all,
+        if(o.opens_all IS NULL, 0, o.mobile_opens_all) AS mobile_opens_all,
         coalesce(c.clicks, 0) AS clicks,
         coalesce(c.clicks_all, 0) AS clicks_all,
-        coalesce(c.mobile_clicks_all, 0) AS mobile_clicks_all,
+        if(c.clicks_all IS NULL, 0, c.mobile_clicks_all) AS mobile_clicks_all,
         coalesce(f.forwards, 0) AS forwards,
         coalesce(u.optouts, 0) AS optouts,
         greatest(coalesce(s.sends, 0) - coalesce(o.opens, 0) - coalesce(b.bounces, 0), 0)
