@@ -180,6 +180,7 @@ TRACKING_JOB = "activity_reports_job"
 CONTACTS_JOB = "contact_activity_job"
 METRICS_JOB = "activity_metrics_job"
 CAMPAIGN_METRICS_JOB = "campaign_engagement_job"
+DAILY_METRICS_JOB = "activity_stats_daily_job"
 DBT_JOB = "dbt_build_job"
 METRIC_ASSETS = ("email_metrics/activity_engagement", "email_metrics/activity_device_breakdown")
 
@@ -229,6 +230,8 @@ def refresh(
         if not stop(METRIC_ASSETS, [activity_id]):
             run_job(defs, instance, METRICS_JOB, activity_id, summary, verbose)
         say(f"metrics: {index}/{len(complete)} activities")
+    if not stop(["email_metrics/activity_stats_daily"], [day]):
+        run_job(defs, instance, DAILY_METRICS_JOB, day, summary, verbose)
     if incomplete or summary.fatal:
         reason = "deferred: not every activity's reports and metrics landed"
         summary.defer(["email_metrics/campaign_engagement", "dbt build"], [None], reason)

@@ -15,7 +15,11 @@ from cc_assets.defs.ingestion.assets import (
     email_campaign_summaries,
     email_campaigns,
 )
-from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
+from cc_assets.defs.metrics.assets import (
+    activity_metrics,
+    activity_stats_daily,
+    campaign_engagement,
+)
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -47,6 +51,11 @@ activity_metrics_job = _job(
     "activity_metrics_job",
     "One activity's engagement metrics and device breakdown.",
     activity_metrics,
+)
+activity_stats_daily_job = _job(
+    "activity_stats_daily_job",
+    "The day's rates from CC's own activity stats (the daily time series).",
+    activity_stats_daily,
 )
 campaign_engagement_job = _job(
     "campaign_engagement_job", "Per-campaign engagement over every activity.", campaign_engagement
