@@ -12,7 +12,7 @@ import pytest
 from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.sandbox.builtin import BUILTIN_ACCOUNT, BUILTIN_FINGERPRINT
 from cc_assets.sandbox.clock import SandboxClock
-from cc_assets.sandbox.process import SandboxServer, ensure_local_sandbox
+from cc_assets.sandbox.process import TEST_CLOCK_START, SandboxServer, ensure_local_sandbox
 
 
 def _today() -> datetime:
@@ -53,7 +53,7 @@ def test_a_sandbox_of_another_account_on_the_port_is_refused(
     assert f"port {port} already serves another sandbox account" in message
     assert f"kill {sandbox.process.pid}" in message and sandbox.fingerprint in message
     assert sandbox.process.poll() is None  # left alone, still serving its own account
-    assert sandbox.now() == datetime(2026, 11, 20, 12, tzinfo=UTC)
+    assert sandbox.now() == datetime.fromisoformat(TEST_CLOCK_START)  # its own clock, untouched
 
 
 def test_a_port_held_by_something_else_fails_with_the_port_named(local_sandbox_port) -> None:
