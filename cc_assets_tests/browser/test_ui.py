@@ -216,7 +216,9 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
         )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         try:
-            page.goto(f"{dagster_ui}/assets/{'/'.join(SUMMARIES)}", wait_until="networkidle")
+            page.goto(
+                f"{dagster_ui}/assets/{'/'.join(SUMMARIES)}", wait_until="load", timeout=120_000
+            )
             _dismiss_dialogs(page)
             page.get_by_text("email_campaign_summaries").first.wait_for(timeout=60_000)
             page.get_by_text("sandbox").first.wait_for(timeout=60_000)  # `source` metadata
@@ -225,7 +227,8 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
             page.goto(
                 f"{dagster_ui}/assets/email_metrics/activity_engagement"
                 f"?view=partitions&partition={activity_id}",
-                wait_until="networkidle",
+                wait_until="load",
+                timeout=120_000,
             )
             _dismiss_dialogs(page)
             page.get_by_text(campaign_name).first.wait_for(timeout=60_000)
@@ -235,7 +238,7 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
             picture.first.wait_for(timeout=60_000)
             assert picture.first.evaluate("img => img.naturalWidth") > 100
             page.screenshot(path=str(ARTIFACTS / "activity-page.png"), full_page=True)
-            page.goto(f"{dagster_ui}/asset-groups", wait_until="networkidle")
+            page.goto(f"{dagster_ui}/asset-groups", wait_until="load", timeout=120_000)
             _dismiss_dialogs(page)
             page.get_by_text("constant_contact").first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
