@@ -122,10 +122,12 @@ def run_job(
         error = step_errors.get(key.to_python_identifier()) or next(
             (e for step, e in step_errors.items() if step not in own_steps), ("", "")
         )
-        reason = per_asset.get(name) or error[1]
+        # a partial failure names each asset it cost: the others of its step ran, and wrote
+        # nothing only because nothing was new (or what they derive from did not move)
+        reason = per_asset.get(name) or ("" if per_asset else error[1])
         if reason:
             summary.failed.append(Item(name, partition, reason))
-        elif result.success:
+        elif result.success or per_asset:
             summary.unchanged.append(Item(name, partition))
             landed.add(key)
         else:
