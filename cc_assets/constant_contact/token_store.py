@@ -123,15 +123,23 @@ class PostgresTokenStore:
     def __init__(self, url: str, key: str) -> None:
         self.url = url
         self.key = key
+        self._table_ready = False
 
     def _connect(self):
         import psycopg  # noqa: PLC0415 - only deployments that configure Postgres need it
 
         conn = psycopg.connect(self.url, autocommit=True)
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.TABLE} (store_key text PRIMARY KEY, "
-            "access_token text, refresh_token text, saved_at double precision)"
-        )
+        if not self._table_ready:
+            # CREATE TABLE IF NOT EXISTS is not safe against itself: two hosts creating the
+            # table at once can both pass the check and one fails on the catalog's unique
+            # index. A transaction-scoped advisory lock makes the first creation the only one.
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [self.TABLE])
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.TABLE} (store_key text PRIMARY KEY, "
+                    "access_token text, refresh_token text, saved_at double precision)"
+                )
+            self._table_ready = True
         return conn
 
     def read(self) -> TokenPair | None:
