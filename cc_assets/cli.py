@@ -1,8 +1,9 @@
 """`cc-assets refresh`: the whole pipeline once, on the configured Dagster instance and API.
 
 Settings are checked first, before any call (numbers, URLs, credentials for the API version,
-writable lake, state folder and token store). Then discovery (adds sent activities as
-partitions), the daily snapshots, every activity's tracking reports, the contact reports and
+writable lake, state folder and token store), then one call proves the credentials. Then the
+daily snapshots, discovery from today's campaign snapshot (adds sent activities as
+partitions), every activity's tracking reports, the contact reports and
 what runs downstream (metrics, dbt), each as a named Dagster job. Progress goes to the
 terminal; each failure is one line (its traceback is in the run log, and on the terminal with
 `--verbose`); the run ends with a summary of what landed, failed and was deferred. Exit codes:
@@ -20,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.instance import ensure_dagster_home
-from cc_assets.pipeline.discovery import sent_activity_ids
 from cc_assets.pipeline.preflight import (
     FIRST_CALL_FATAL,
     SANDBOX_NOTICE,
     check_settings,
+    reach_account,
     with_sandbox,
 )
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
@@ -70,22 +71,21 @@ def print_summary(summary: Summary, verbose: bool) -> None:
 
 
 def refresh(day: str, verbose: bool) -> int:
-    """Validate the settings and make the first call (discovery), then run the jobs. Dagster
-    and the code location (dbt's manifest: seconds, minutes on a fresh clone) are imported
-    only after both, so a misconfiguration or a refused account is one line within seconds."""
+    """Validate the settings and make the first call, then run the jobs. Dagster and the code
+    location (dbt's manifest: seconds, minutes on a fresh clone) are imported only after both,
+    so a misconfiguration or a refused account is one line within seconds."""
     require_today(day)
     settings = with_sandbox(check_settings())
     if settings.is_sandbox:
         say(SANDBOX_NOTICE)
-    say("discovery...")
-    sent, discovery_error = None, None
+    say("checking the account...")
     try:
-        sent = sent_activity_ids(settings, on_event=say)
+        reach_account(settings, on_event=say)
     except FIRST_CALL_FATAL as error:
         _error(f"{type(error).__name__}: {error}")
         return 1
-    except ConstantContactError as error:
-        discovery_error = f"{type(error).__name__}: {error}"
+    except ConstantContactError as error:  # the campaign snapshot will fail and say so itself
+        say(f"the first call failed ({type(error).__name__}: {error}); going on")
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
@@ -96,7 +96,7 @@ def refresh(day: str, verbose: bool) -> int:
         project.prepare_manifest(project.dbt_project)
     from cc_assets import runs  # noqa: PLC0415
 
-    summary = runs.refresh(day, dg.DagsterInstance.get(), sent, discovery_error, verbose)
+    summary = runs.refresh(day, dg.DagsterInstance.get(), verbose)
     print_summary(summary, verbose)
     if summary.ok:
         say("refresh complete")

@@ -17,14 +17,19 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster._utils.error import SerializableErrorInfo
 
+from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
 from cc_assets.definitions import defs as load_definitions
 from cc_assets.defs.ingestion.assets import FAILED_ASSETS
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.lake.paths import lake_root
+from cc_assets.lake.writer import read_partition
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
+from cc_assets.pipeline.snapshots import sent_ids
 from cc_assets.progress import say
 
 PID_TAG = "cc_assets/cli_pid"
 ACCOUNT_WIDE = {cls.__name__ for cls in ACCOUNT_WIDE_ERRORS} | {"ConfigurationError"}
+CAMPAIGNS_ASSET = f"constant_contact/{EMAIL_CAMPAIGNS.name}"
 
 
 @dataclass(frozen=True)
@@ -135,16 +140,24 @@ def run_job(
     return selected <= landed
 
 
-def record_discovery(
-    instance: dg.DagsterInstance, summary: Summary, sent: list[str] | None, error: str | None
-) -> list[str]:
-    """Add the sent activities as partitions. When discovery failed for a reason of its own,
-    the activities already known are refreshed anyway: tracking never waits on it."""
+def record_discovery(instance: dg.DagsterInstance, summary: Summary, day: str) -> list[str]:
+    """The sent activities of today's `email_campaigns` snapshot, added as partitions: discovery
+    reads the snapshot's campaign walk instead of walking the campaigns again. An activity
+    already known whose status could not be read today (an optional call failed, its status
+    is null) is kept. Without any snapshot today the activities already known are refreshed
+    anyway: tracking never waits on discovery."""
     known = instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)
-    if sent is None:
-        summary.failed.append(Item("discovery", None, error or "failed"))
-        say(f"discovery failed; refreshing the {len(known)} activities already known")
+    campaigns = read_partition(EMAIL_CAMPAIGNS, day, root=lake_root())
+    if campaigns is None:
+        cause = next((i.reason for i in summary.failed if i.asset == CAMPAIGNS_ASSET), "")
+        reason = f"no campaign snapshot today{f' ({cause})' if cause else ''}"
+        summary.failed.append(Item("discovery", None, reason))
+        say(f"discovery failed: {reason}; refreshing the {len(known)} activities already known")
         return list(known)
+    _, sent = sent_ids(campaigns)
+    statuses = campaigns.select(["campaign_activity_id", "activity_status"]).to_pylist()
+    unread = {r["campaign_activity_id"] for r in statuses if r["activity_status"] is None}
+    sent = sorted(set(sent) | (unread & set(known)))
     new = [a for a in sent if a not in set(known)]
     if new:
         instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, new)
@@ -187,18 +200,12 @@ DBT_JOB = "dbt_build_job"
 METRIC_ASSETS = ("email_metrics/activity_engagement", "email_metrics/activity_device_breakdown")
 
 
-def refresh(
-    day: str,
-    instance: dg.DagsterInstance,
-    sent: list[str] | None,
-    discovery_error: str | None = None,
-    verbose: bool = False,
-) -> Summary:
+def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Summary:
     """The whole pipeline once. Order puts what cannot be read later first (today's
-    snapshots), but nothing waits on a snapshot's success: every activity's reports are read
-    even when discovery or a snapshot failed. What reads a failed input is deferred, not run
-    on half its data. An account-wide refusal (credentials, quota) defers everything left.
-    `sent` is what discovery found (None when it failed, with `discovery_error`)."""
+    snapshots, whose campaign list is also discovery's), but nothing waits on a snapshot's
+    success: every known activity's reports are read even when the snapshot failed. What
+    reads a failed input is deferred, not run on half its data. An account-wide refusal
+    (credentials, quota) defers everything left."""
     summary = Summary()
     recover_dead_runs(instance)
 
@@ -208,12 +215,12 @@ def refresh(
         summary.defer(assets, partitions, f"not attempted: {summary.fatal}")
         return True
 
-    sent = record_discovery(instance, summary, sent, discovery_error)
     defs = load_definitions()
     say("daily snapshots...")
     if not stop(["campaign snapshots"], [day]):
         for job in DAILY_JOBS:
             run_job(defs, instance, job, day, summary, verbose)
+    sent = record_discovery(instance, summary, day)
     say("tracking reports...")
     complete: list[str] = []
     for index, activity_id in enumerate(sent, 1):

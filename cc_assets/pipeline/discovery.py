@@ -1,19 +1,19 @@
 """Which activities have reports: sent (`DONE`) `primary_email` and `resend` activities.
 
-Shared by the discovery sensor and `cc-assets refresh`, so both add exactly the same
-partitions. The campaign list has no activity ids, so each campaign costs one more call,
-and each reported activity one more to read its status.
+The discovery sensor's tick (`discovery_tick`). The campaign list has no activity ids, so
+each changed campaign costs one more call, and each reported activity one more to read its
+status. `cc-assets refresh` makes no walk of its own: it discovers from the `email_campaigns`
+snapshot it takes anyway (`snapshots.sent_ids`, the same rule), so a refresh walks once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2Reports
 
 REPORTED_ROLES = ("primary_email", "resend")
@@ -92,14 +92,6 @@ def _v2_activities(campaigns: Iterable[dict[str, Any]]) -> list[ActivityStatus]:
 def discover(client: ConstantContactClient, after: datetime | None = None) -> list[ActivityStatus]:
     """Every reported-role activity of campaigns updated after `after` (all when None)."""
     return campaign_activities(client, list_campaigns(client, after))
-
-
-def sent_activity_ids(
-    settings: ClientSettings, on_event: Callable[[str], None] | None = None
-) -> list[str]:
-    """The ids of every sent reported activity: the partitions a refresh reads."""
-    with ConstantContactClient(settings, on_event=on_event) as client:
-        return [a.campaign_activity_id for a in discover(client) if a.sent]
 
 
 WAITING_STATUSES = frozenset({"SCHEDULED", "EXECUTING"})

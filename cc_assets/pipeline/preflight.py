@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from upath import UPath
 
+from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -18,7 +20,7 @@ from cc_assets.constant_contact.errors import (
     QuotaExceededError,
 )
 from cc_assets.constant_contact.settings import ClientSettings, state_dir
-from cc_assets.constant_contact.v2 import require_v2_credentials
+from cc_assets.constant_contact.v2 import V2Reports, require_v2_credentials
 from cc_assets.lake.paths import lake_root
 
 ACCOUNT_WIDE_ERRORS = (AuthenticationError, QuotaExceededError)
@@ -26,7 +28,7 @@ ACCOUNT_WIDE_ERRORS = (AuthenticationError, QuotaExceededError)
 refused the same way, so they end a run instead of failing one report after another."""
 
 FIRST_CALL_FATAL = (*ACCOUNT_WIDE_ERRORS, ConnectionFailedError)
-"""What ends a run at its first call (discovery): the API cannot be reached at all either."""
+"""What ends a run at its first call (`reach_account`): the API cannot be reached at all."""
 
 SANDBOX_NOTICE = (
     "No Constant Contact credentials are set: running against the built-in sandbox account "
@@ -76,6 +78,19 @@ def check_credentials(settings: ClientSettings) -> None:
             "(CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET, _REFRESH_TOKEN); an API key alone is "
             "for CONSTANT_CONTACT_API_VERSION=v2",
         )
+
+
+def reach_account(settings: ClientSettings, on_event: Callable[[str], None] | None = None) -> None:
+    """The run's first call, made before Dagster is loaded: the first page of the campaign list.
+
+    A wrong token, a refused key or an unreachable server is then one line within seconds,
+    not a failed snapshot minutes later. It is the only call a refresh spends outside the
+    campaign walk of the `email_campaigns` snapshot, which discovery reads (one walk a day)."""
+    with ConstantContactClient(settings, on_event=on_event) as client:
+        if settings.api_version == "v2":
+            next(iter(V2Reports(client).iter_sent_campaigns()), None)
+        else:
+            next(iter(client.iter_campaigns()), None)
 
 
 def check_writable(folder: UPath, variable: str, what: str) -> None:

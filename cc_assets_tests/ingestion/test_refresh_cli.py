@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,12 +94,22 @@ def assert_tracking_equals_truth(lake: Path, source: SandboxServer | GroundTruth
             ), (aid, report)
 
 
+def assert_one_campaign_walk(paths: list[str]) -> None:
+    """Discovery reads the campaign snapshot's walk: each campaign and activity is read once,
+    and the list twice at most (the first call that checks the account, and the walk)."""
+    walk = Counter(p for p in paths if re.fullmatch(r"/v3/emails(/activities)?/[^/]+", p))
+    assert walk and max(walk.values()) == 1, walk.most_common(3)
+    assert 1 <= paths.count("/v3/emails") <= 2
+
+
 def test_refresh_lands_everything_exactly(sandbox: SandboxServer, tmp_path: Path) -> None:
     # a small quota: the contact backlog reads only its leftover share (about 100 contacts)
     env = environment(sandbox, tmp_path, CONSTANT_CONTACT_DAILY_QUOTA="300")
+    sandbox.reset_requests()
     done = refresh(env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "refresh complete" in done.stdout
+    assert_one_campaign_walk([path for _, path, _ in sandbox.requests()["log"]])
     lake = tmp_path / "lake"
     assert_tracking_equals_truth(lake, sandbox)
     truth = sandbox.ground_truth()
