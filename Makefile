@@ -28,8 +28,11 @@ demo: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m cc_assets.demo $(if $(API_VERSION),--api-version $(API_VERSION))
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a green run.
+# Most of a test's time is spent waiting on rate-limited sandboxes and subprocesses, so four
+# workers (pytest-xdist) finish the suite in about half the time even on two cores.
+PYTEST_WORKERS ?= 4
 test: $(STAMP) $(MANIFEST)
-	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 
 ui: $(STAMP) $(MANIFEST)

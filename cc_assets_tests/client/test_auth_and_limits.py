@@ -121,6 +121,17 @@ def assert_shared_budget_kept(server: SandboxServer, rate: int, calls: int) -> N
     assert max_in_window(arrivals, window=2.0) <= 2 * rate + 1, seen["by_status"]
 
 
+def assert_key_rate_kept(server: SandboxServer, rate: int) -> None:
+    """Whole refreshes sharing one key: what the key was served never exceeds `rate` in any
+    second, and refusals stay rare. The shared budget spaces calls 4% wider than the limit; on
+    a loaded machine a call delayed by more than that slack can still arrive early and be
+    refused (retried, data unharmed): 1-2 in ~90 calls at a load average of 15 on 2 cores. A
+    budget that were not shared would be refused about half the time."""
+    seen = server.requests()
+    assert seen["max_in_any_second"] <= rate
+    assert seen["throttled"] <= seen["total"] // 20, (seen["throttled"], seen["total"])
+
+
 def test_concurrent_processes_share_the_request_rate(sandbox_factory, tmp_path: Path) -> None:
     server = sandbox_factory(requests_per_second=4)
     settings = settings_for(server, requests_per_second=4)

@@ -16,6 +16,7 @@ import redis
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.constant_contact.token_store import RedisTokenStore, token_store
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.client.test_auth_and_limits import assert_key_rate_kept
 from cc_assets_tests.ingestion.test_refresh_cli import (
     CLI,
     assert_tracking_equals_truth,
@@ -62,13 +63,7 @@ def test_two_hosts_share_budget_and_token_rotation(
             assert "invalid_grant" not in stdout + stderr
             assert_tracking_equals_truth(home / "lake", server)
             assert not list((home / "state").glob("tokens-*")), "the shared store was used"
-        seen = server.requests()
-        assert seen["max_in_any_second"] <= 4  # what the key was served: never over the limit
-        # The shared budget spaces calls 4% wider than the limit; on a loaded CI machine a call
-        # delayed by more than that slack between budget and server can still arrive early and
-        # be refused (retried, data unharmed): 1-2 in ~90 calls at a load average of 15 on
-        # 2 cores. A budget that were not shared would be refused about half the time.
-        assert seen["throttled"] <= seen["total"] // 20, seen["throttled"]
+        assert_key_rate_kept(server, rate=4)
         rotated = shared.read()
         assert rotated is not None and rotated.refresh_token not in {None, server.refresh_token}
     finally:
