@@ -107,6 +107,7 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
         dg.build_schedule_context(instance=instance, scheduled_execution_time=late)
     )
     assert isinstance(tight, dg.SkipReason)
+    monkeypatch.delenv("CONSTANT_CONTACT_DAILY_QUOTA")
 
     job = defs().resolve_job_def("hot_activity_refresh_job")
     sandbox.reset_requests()  # nothing new since the reads above: only the change detector
@@ -119,9 +120,14 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     assert all("/reports/stats/email_campaign_activities/" in p for p in paths)
 
     sandbox.advance_clock(6 * 3600)  # opens arrive: the batched run lands them
+    # a stats batch refused for good costs nothing but its own call: each activity then
+    # fetches its own stats (one id, no comma) and is refreshed as usual
+    assert len(chosen) > 1
+    sandbox.set_path_faults({r"/reports/stats/email_campaign_activities/[^/]*,": 404})
     result = job.execute_in_process(
         instance=instance, run_config=request.run_config, resources=RESOURCES
     )
+    sandbox.set_path_faults({})
     assert result.success
     truth = sandbox.ground_truth()
     refreshed = 0

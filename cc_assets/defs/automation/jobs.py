@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
+from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.schemas import (
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
@@ -14,6 +15,7 @@ from cc_assets.defs.ingestion.assets import (
     ACTIVITY_TABLES,
     FAILED_ASSETS,
     POOL,
+    READ_ERRORS,
     ReportFailure,
     asset_key,
     campaign_activity_reports,
@@ -26,6 +28,7 @@ from cc_assets.defs.ingestion.assets import (
 )
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
 from cc_assets.pipeline import activity_reads
+from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 
 activity_reports_job = dg.define_asset_job(
     "activity_reports_job",
@@ -57,6 +60,21 @@ class HotRefreshConfig(dg.Config):
     )
 
 
+def _batched_stats(
+    client: ConstantContactClient, activity_ids: list[str], log: dg.DagsterLogManager
+) -> dict[str, activity_reads.ActivityStats] | None:
+    """The change detector's stats, ten activities a call. A batch the API refuses must not
+    cost the run: then None, and each activity fetches its own stats (`refresh_activity`),
+    so only an activity whose own stats fail is read without them."""
+    try:
+        return activity_reads.fetch_stats(client, activity_ids)
+    except ACCOUNT_WIDE_ERRORS:
+        raise
+    except READ_ERRORS as error:
+        log.warning(f"batched activity stats unavailable, fetching them one by one: {error}")
+        return None
+
+
 @dg.op(pool=POOL, description="Refresh the tracking reports of many activities in one run.")
 def refresh_hot_activities(
     context: dg.OpExecutionContext,
@@ -75,7 +93,7 @@ def refresh_hot_activities(
             f"{config.deferred}"
         )
     with constant_contact.open(context.log) as client:
-        stats = activity_reads.fetch_stats(client, config.activity_ids)  # ten a call
+        stats = _batched_stats(client, config.activity_ids, context.log)
         for index, activity_id in enumerate(config.activity_ids, 1):
             for refreshed in refresh_activity(
                 client, activity_id, root, selected, context.log, stats
