@@ -1,6 +1,8 @@
 """A full `cc-assets refresh` on a local lake vs an S3 lake, same sandbox account.
 
-    .venv/bin/python benchmarks/s3_lake.py [--contacts 600] [--campaigns 6]
+    .venv/bin/python -m benchmarks.s3_lake [--contacts 600] [--campaigns 6]
+
+Run it as a module from the repository root: it borrows the test suite's moto_server fixture.
 
 The S3 lake is a `moto_server` on 127.0.0.1 (the dev extra installs it), reached through s3fs
 exactly as AWS would be: only AWS_ENDPOINT_URL and the AWS credentials variables differ. Each
