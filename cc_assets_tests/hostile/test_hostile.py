@@ -723,7 +723,7 @@ CLI_CASES = [
 ]
 
 
-@pytest.mark.timeout(540)
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(
     ("name", "mode", "params", "env"), CLI_CASES, ids=[c[0] for c in CLI_CASES]
 )
@@ -753,7 +753,7 @@ def test_cli_fails_in_one_clean_line(
     (tmp_path / "dagster_home").mkdir()
     proxy.reset(mode, "/v3/emails", **params)
     done = subprocess.run(
-        [CLI, "refresh"], env=values, capture_output=True, text=True, timeout=480, check=False
+        [CLI, "refresh"], env=values, capture_output=True, text=True, timeout=840, check=False
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr

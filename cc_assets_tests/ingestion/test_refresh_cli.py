@@ -48,7 +48,7 @@ def environment(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str
 
 
 def refresh(
-    env: dict[str, str], *args: str, timeout: float = 300
+    env: dict[str, str], *args: str, timeout: float = 540
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, "refresh", *args],
