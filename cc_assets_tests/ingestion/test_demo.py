@@ -41,6 +41,20 @@ def _clock(output: str) -> str:
     return _between(output, "Its clock: ", "\n")
 
 
+def _clock_time(output: str) -> datetime:
+    return datetime.strptime(_clock(output), "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+
+
+def _places(folder: Path) -> dict[str, str]:
+    """A lake, warehouse, state and Dagster instance of the demo's own under `folder`."""
+    return {
+        "CC_ASSETS_STORAGE": str(folder / "lake"),
+        "CC_ASSETS_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "CC_ASSETS_STATE_DIR": str(folder / "state"),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+    }
+
+
 def _rows(table: str) -> dict[str, list[str]]:
     """The campaign table's rows by campaign name, below its title, header and rule (columns
     are two or more spaces apart)."""
@@ -56,13 +70,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
     """`make demo` twice on one lake and instance: the environment and both outputs."""
     folder = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSTANT_CONTACT_")}
-    env |= {
-        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": RATE,
-        "CC_ASSETS_STORAGE": str(folder / "lake"),
-        "CC_ASSETS_WAREHOUSE": str(folder / "warehouse.duckdb"),
-        "CC_ASSETS_STATE_DIR": str(folder / "state"),
-        "DAGSTER_HOME": str(folder / "dagster_home"),
-    }
+    env |= {"CONSTANT_CONTACT_REQUESTS_PER_SECOND": RATE, **_places(folder)}
     first, second = _demo(env), _demo(env)
     if _clock(first) != _clock(second):  # the runs straddled 00:00 UTC: a new day's account
         first, second = second, _demo(env)
@@ -89,7 +97,7 @@ def test_the_ui_and_a_credential_less_refresh_serve_the_account_of_the_demo_lake
     settings = ConstantContactResource().client_settings()  # what a refresh's assets call
     assert settings.is_sandbox and settings.base_url == info["base_url"]
     assert f"Sandbox account {info['fingerprint']}:" in first
-    demo_clock = datetime.strptime(_clock(first), "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    demo_clock = _clock_time(first)
     with SandboxServer.attach(local_sandbox_port) as server:
         assert server.config == BUILTIN_ACCOUNT and server.now() >= demo_clock
         truth = GroundTruth(server.config, as_of=demo_clock)  # what it served on the demo's day
@@ -111,30 +119,24 @@ def test_make_demo_v2_prints_the_same_table_through_the_v2_api(demo_runs, tmp_pa
     v3 demo's campaigns, sends and rates. What v2 cannot give shows as such: no device types
     (n/a, never 0) and no resends (a resent campaign counts its first send only)."""
     env, v3_output, _ = demo_runs
-    v2_env = env | {
-        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
-        "CC_ASSETS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-    }
-    v2_output = _demo(v2_env, "--api-version", "v2")
+    v2_output = _demo(env | _places(tmp_path), "--api-version", "v2")
     if _clock(v2_output) != _clock(v3_output):  # straddled 00:00 UTC: compare the same day
         v3_output = _demo(env)
     v3, v2 = _rows(_table(v3_output)), _rows(_table(v2_output))
-    clock = datetime.strptime(_clock(v2_output), "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
-    truth = GroundTruth(BUILTIN_ACCOUNT, as_of=clock)
+    truth = GroundTruth(BUILTIN_ACCOUNT, as_of=_clock_time(v2_output))
     sent = truth.reportable_activities()
     names = {c.campaign_id: c.name for c in truth.account.campaigns}
     resent = {names[a["campaign_id"]] for a in sent if a["role"] == "resend"}
+    primary = {
+        names[a["campaign_id"]]: a["campaign_activity_id"]
+        for a in sent
+        if a["role"] == "primary_email"
+    }
     assert resent and resent < set(v2) == set(v3)
     for name, (sends, open_rate, click_rate, mobile) in v2.items():
         assert mobile == "n/a"
         if name in resent:
-            (primary,) = [
-                a["campaign_activity_id"]
-                for a in sent
-                if names[a["campaign_id"]] == name and a["role"] == "primary_email"
-            ]
-            assert int(sends) == truth.tracking(primary, "sends").num_rows < int(v3[name][0])
+            expected = truth.tracking(primary[name], "sends").num_rows
+            assert int(sends) == expected < int(v3[name][0])
         else:
             assert [sends, open_rate, click_rate] == v3[name][:3]
