@@ -25,6 +25,7 @@ from cc_assets_tests.metrics.lake import account, build_lake
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+COVER = ".bp5-overlay-backdrop"  # what a Dagster dialog lays over the page while it is open
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -126,12 +127,21 @@ mutation($params: ExecutionParams!) {
 STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
-def _dismiss_dialogs(page) -> None:
-    """Dagster's first-visit community dialog covers the page until skipped."""
-    page.wait_for_timeout(2_000)
-    skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.first.click()
+def _close_dialogs_that_cover_an_action(page) -> None:
+    """Dagster's first-visit community dialog covers the page until skipped, and it opens when
+    the UI gets round to it: seconds after load on a busy machine, after any fixed wait. So a
+    Playwright locator handler skips it whenever it covers an action, and the backdrop of any
+    other dialog is closed with Escape."""
+
+    def close() -> None:
+        skip = page.get_by_role("button", name="Skip")
+        print("closing a dialog that covers the page:", "Skip" if skip.count() else "Escape")
+        if skip.count():
+            skip.first.click()
+        else:
+            page.keyboard.press("Escape")
+
+    page.add_locator_handler(page.locator(COVER).first, close)
 
 
 def _materialize_one_activity(home: Path, lake: Path) -> tuple[str, str]:
@@ -215,11 +225,11 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
         )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        _close_dialogs_that_cover_an_action(page)
         try:
             page.goto(
                 f"{dagster_ui}/assets/{'/'.join(SUMMARIES)}", wait_until="load", timeout=120_000
             )
-            _dismiss_dialogs(page)
             page.get_by_text("email_campaign_summaries").first.wait_for(timeout=60_000)
             page.get_by_text("sandbox").first.wait_for(timeout=60_000)  # `source` metadata
             body = page.inner_text("body")
@@ -230,16 +240,16 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
                 wait_until="load",
                 timeout=120_000,
             )
-            _dismiss_dialogs(page)
             page.get_by_text(campaign_name).first.wait_for(timeout=60_000)
             picture = page.locator('img[src^="data:image/png;base64,"]')
             if not picture.count():  # markdown metadata may sit behind its "show" button
                 page.get_by_text("[Show Markdown]").first.click()
+                # The dialog just opened is the one to look at: closing covers stops here.
+                page.remove_locator_handler(page.locator(COVER).first)
             picture.first.wait_for(timeout=60_000)
             assert picture.first.evaluate("img => img.naturalWidth") > 100
             page.screenshot(path=str(ARTIFACTS / "activity-page.png"), full_page=True)
             page.goto(f"{dagster_ui}/asset-groups", wait_until="load", timeout=120_000)
-            _dismiss_dialogs(page)
             page.get_by_text("constant_contact").first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
         finally:
