@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import httpx
@@ -24,9 +25,14 @@ from cc_assets.defs.metrics.assets import activity_metrics
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.metrics.lake import account, build_lake
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 COVER = ".bp5-overlay-backdrop"  # what a Dagster dialog lays over the page while it is open
+# A launched run may queue behind the sensors' own runs for the one `constant_contact_api` slot.
+RUN_SECONDS = 480
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -92,7 +98,7 @@ def dagster_ui(sandbox: SandboxServer, tmp_path: Path) -> Iterator[str]:
             assert process.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
             time.sleep(1)
         else:
-            pytest.fail("dagster dev did not answer /server_info within 300 s")
+            pytest.fail("make ui did not answer /server_info within 300 s")
         yield base
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
@@ -110,10 +116,10 @@ def _survivors(group: int, seconds: float) -> list[str]:
     """The command lines still running in a process group once its leader has exited."""
     deadline = time.monotonic() + seconds
     while True:
-        left = subprocess.run(
+        listed = subprocess.run(
             ["ps", "-o", "args=", "--sid", str(group)], capture_output=True, text=True, check=False
-        ).stdout.split("\n")
-        left = [line for line in left if line.strip()]
+        ).stdout
+        left = [line for line in listed.splitlines() if line.strip()]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(1)
@@ -143,21 +149,24 @@ mutation($params: ExecutionParams!) {
 STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
-def _close_dialogs_that_cover_an_action(page) -> None:
+def _close_dialogs_that_cover_an_action(page: Page) -> Locator:
     """Dagster's first-visit community dialog covers the page until skipped, and it opens when
     the UI gets round to it: seconds after load on a busy machine, after any fixed wait. So a
     Playwright locator handler skips it whenever it covers an action, and the backdrop of any
-    other dialog is closed with Escape."""
+    other dialog is closed with Escape. Returns the handler's locator, to remove it by."""
+    cover = page.locator(COVER).first
 
     def close() -> None:
         skip = page.get_by_role("button", name="Skip")
-        print("closing a dialog that covers the page:", "Skip" if skip.count() else "Escape")
-        if skip.count():
+        community = skip.count() > 0
+        print("closing a dialog that covers the page:", "Skip" if community else "Escape")
+        if community:
             skip.first.click()
         else:
             page.keyboard.press("Escape")
 
-    page.add_locator_handler(page.locator(COVER).first, close)
+    page.add_locator_handler(cover, close)
+    return cover
 
 
 def _materialize_one_activity(home: Path, lake: Path) -> tuple[str, str]:
@@ -222,15 +231,14 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
     launched = _graphql(dagster_ui, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
-    # The run may queue behind the sensors' own runs for the one `constant_contact_api` slot.
-    deadline = time.monotonic() + 480
+    deadline = time.monotonic() + RUN_SECONDS
     status = None
     while time.monotonic() < deadline:
         status = _graphql(dagster_ui, STATUS, {"id": run_id})["runOrError"]["status"]
         if status in {"SUCCESS", "FAILURE", "CANCELED"}:
             break
         time.sleep(2)
-    assert status == "SUCCESS", f"run {run_id} is {status} after 480 s"
+    assert status == "SUCCESS", f"run {run_id} is {status} after {RUN_SECONDS} s"
     activity_id, campaign_name = _materialize_one_activity(
         tmp_path / "dagster_home", tmp_path / "lake"
     )
@@ -243,7 +251,7 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
         )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        _close_dialogs_that_cover_an_action(page)
+        cover = _close_dialogs_that_cover_an_action(page)
         try:
             page.goto(
                 f"{dagster_ui}/assets/{'/'.join(SUMMARIES)}", wait_until="load", timeout=120_000
@@ -263,7 +271,7 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
             if not picture.count():  # markdown metadata may sit behind its "show" button
                 page.get_by_text("[Show Markdown]").first.click()
                 # The dialog just opened is the one to look at: closing covers stops here.
-                page.remove_locator_handler(page.locator(COVER).first)
+                page.remove_locator_handler(cover)
             picture.first.wait_for(timeout=60_000)
             assert picture.first.evaluate("img => img.naturalWidth") > 100
             page.screenshot(path=str(ARTIFACTS / "activity-page.png"), full_page=True)
