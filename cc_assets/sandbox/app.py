@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,6 +29,7 @@ class ServerOptions:
     token_lifetime: int = 86_400
     rotating_refresh_tokens: bool = True
     clock: str = "fixed"  # fixed | live | daily (clock.py)
+    clock_start: datetime | None = None  # the account's `now` unless earlier (a replay)
     event_cache_mb: int = DEFAULT_CACHE_BYTES >> 20
     faults: FaultSettings = field(default_factory=FaultSettings)
     fault_seed: int | None = None
@@ -48,7 +50,10 @@ async def _not_found(request, exc) -> JSON:
 def build_app(config: AccountConfig, options: ServerOptions, base_url: str = "") -> Starlette:
     """The ASGI app. Its `state` holds the parts the control API turns at run time."""
     service = SandboxService(
-        config, clock_mode=options.clock, event_cache_bytes=options.event_cache_mb << 20
+        config,
+        clock_mode=options.clock,
+        event_cache_bytes=options.event_cache_mb << 20,
+        clock_start=options.clock_start,
     )
     authority = TokenAuthority(
         client_id=f"sandbox-{config.seed}",

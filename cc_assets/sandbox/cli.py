@@ -66,6 +66,7 @@ def serve(args: argparse.Namespace) -> int:
         token_lifetime=args.token_lifetime,
         rotating_refresh_tokens=args.refresh_tokens == "rotating",
         clock=args.clock,
+        clock_start=args.clock_start,
         event_cache_mb=args.event_cache_mb,
         faults=FaultSettings(
             p_5xx=args.fault_5xx,
@@ -112,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=CLOCK_MODES,
         default="fixed",
         help="fixed: stays at --now; live: follows wall time; daily: 00:00 UTC of today",
+    )
+    srv.add_argument(
+        "--clock-start",
+        type=_timestamp,
+        default=None,
+        help="start the clock before --now to replay the account's past (a day simulator)",
     )
     srv.add_argument(
         "--event-cache-mb",

@@ -59,9 +59,7 @@ class GroundTruth:
     """What the account holds at `as_of` (default: the config's start)."""
 
     def __init__(self, config: AccountConfig, as_of: datetime | None = None) -> None:
-        self.service = SandboxService(config)
-        if as_of is not None:
-            self.service.clock.advance((as_of - config.now).total_seconds())
+        self.service = SandboxService(config, clock_start=as_of)
         self.account = self.service.account
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 import numpy as np
@@ -211,3 +212,23 @@ def test_event_cache_is_bounded_in_bytes_and_regenerates_exactly(sandbox: Sandbo
         assert len(tight.store) == 1  # never more than one activity over its budget
     assert len(roomy.store) == len(activities)
     assert roomy.store.nbytes == sum(roomy.events(a).nbytes for a in activities) > 0
+
+
+def test_a_clock_started_before_the_account_replays_its_past(sandbox_factory) -> None:
+    """`--clock-start` (the day simulator's): the account as it was, then as time brings it."""
+    normal = sandbox_factory(days=8)
+    start = normal.config.now - timedelta(days=8)
+    replay = sandbox_factory(days=8, clock_start=start)
+    assert replay.now() == start and replay.config == normal.config
+    with api_client(replay) as http:
+        listed = http.get("/v3/emails").json()["campaigns"]
+    assert len(listed) < len(normal.ground_truth().account.campaigns)
+    assert replay.ground_truth().reportable_activities() == []  # nothing sent yet
+    replay.advance_clock((normal.config.now - start).total_seconds())
+    later, truth = replay.ground_truth(), normal.ground_truth()
+    activities = [a["campaign_activity_id"] for a in truth.reportable_activities()]
+    assert [a["campaign_activity_id"] for a in later.reportable_activities()] == activities
+    with api_client(replay) as http:
+        for activity_id in activities:
+            served = fetch_all(http, activity_id, "opens", 500)
+            assert len(served) == truth.tracking(activity_id, "opens").num_rows
