@@ -73,12 +73,12 @@ def contact_events(service: SandboxService, contact: int, types: set[str]) -> li
                             campaign.name,
                         )
                     )
-    out.extend(_landing_page_events(account, contact, epoch, types))
+    out.extend(landing_page_events(account, contact, epoch, types))
     out.sort(reverse=True)
     return out
 
 
-def _landing_page_events(
+def landing_page_events(
     account: Account, contact: int, epoch: int, types: set[str]
 ) -> list[ContactEvent]:
     """A few contacts visit the account's landing page; drawn from the contact's own seed."""
