@@ -14,6 +14,8 @@ registered on its connection, so it needs no extension of its own (httpfs) to re
 from __future__ import annotations
 
 import os
+import tempfile
+import uuid
 from collections.abc import Sequence
 
 import duckdb
@@ -24,6 +26,11 @@ from cc_assets.constant_contact.schemas import AssetTable
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
 PART_GLOB = "part-*.parquet"
+DUCKDB_MEMORY_LIMIT = "256MB"
+"""What one lake connection's DuckDB may hold before it spills to disk. DuckDB's default is
+80% of the machine's RAM, so a GROUP BY or join over a 1,000,000-row partition grew the
+process by hundreds of megabytes; the design holds every process of a refresh to 400 MB, and
+DuckDB's aggregates, joins and sorts spill to `temp_directory` instead of failing."""
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 
@@ -99,10 +106,17 @@ def partition_files(
 
 def connect(root: UPath | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection in UTC that reads the lake at `root` (default `lake_root()`): for an
-    object store, its fsspec filesystem is registered, so `read_parquet('s3://...')` works."""
+    object store, its fsspec filesystem is registered, so `read_parquet('s3://...')` works.
+    Its memory is bounded (`DUCKDB_MEMORY_LIMIT`); beyond that DuckDB spills to a temporary
+    folder of its own."""
     root = root or lake_root()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    # One folder per connection (DuckDB removes it on close): the default, `.tmp` in the
+    # working directory, would be shared by every process started there.
+    spill = os.path.join(tempfile.gettempdir(), f"cc_assets-duckdb-{uuid.uuid4().hex}")
+    con.execute(f"SET temp_directory = '{spill}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if not is_local(root):

@@ -146,5 +146,26 @@ def read_partition(
         return pq.read_table(handle)
 
 
+def read_head(
+    table: AssetTable,
+    key: str | None,
+    rows: int,
+    *,
+    root: UPath | None = None,
+    prefix: str = RAW_PREFIX,
+) -> pa.Table | None:
+    """The partition's first `rows` rows, or None when it was never written.
+
+    For previews: reading the whole partition to show five rows held a 1,000,000-row report
+    in memory (hundreds of megabytes); this decodes only the first row group's first batch."""
+    target = partition_dir(table, key, root, prefix) / PART_FILE
+    if not target.exists():
+        return None
+    with target.open("rb") as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=max(rows, 1)):
+            return pa.Table.from_batches([batch])
+    return table.schema.empty_table()
+
+
 def partition_exists(table: AssetTable, key: str | None, *, root: UPath | None = None) -> bool:
     return (partition_dir(table, key, root) / PART_FILE).exists()

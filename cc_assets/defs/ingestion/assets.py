@@ -28,10 +28,17 @@ from cc_assets.constant_contact.schemas import (
 from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
-from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
+from cc_assets.defs.metadata import (
+    OWNERS,
+    PREVIEW_ROWS,
+    preview,
+    spec_metadata,
+    table_metadata,
+)
 from cc_assets.lake.writer import (
     SchemaMismatchError,
     WriteResult,
+    read_head,
     read_partition,
     write_partition,
 )
@@ -85,7 +92,7 @@ def _metadata(
         **table_metadata(table, result.rows, result.path),
         "source": source_label(client.settings),
         "api_version": client.settings.api_version,
-        "preview": preview(read_partition(table, key, root=root)),
+        "preview": preview(read_head(table, key, PREVIEW_ROWS, root=root)),
         **extra,
     }
 
