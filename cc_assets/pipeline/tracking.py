@@ -15,7 +15,8 @@ Every row read is checked by the client (required fields, its own activity, a sa
 `created_time`); a refused page raises before the partition file is swapped, so the previous
 file stays exactly as it was and its watermark is never moved by a row that was not trusted.
 A row whose natural key was already read in this refresh is dropped, on first reads too: the
-keys are remembered as 64-bit hashes, about 60 bytes a row, not as the rows themselves.
+keys are remembered as 64-bit hashes (`SeenKeys`: a sorted NumPy array, about 8 bytes a row),
+not as the rows themselves.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -85,7 +87,7 @@ def refresh_tracking(
     cutoff = watermark - OVERLAP if watermark is not None else None
 
     def fresh() -> Iterator[pa.RecordBatch]:
-        seen: set[int] = set()
+        seen = SeenKeys()
         for batch in client.iter_tracking(activity_id, report, expected_rows=expected_rows):
             if cutoff is None:
                 recent = _dedupe(batch, table.natural_key, seen)
@@ -134,22 +136,65 @@ def refresh_tracking(
     )
 
 
-def _dedupe(batch: pa.RecordBatch, key: tuple[str, ...], seen: set[int]) -> pa.RecordBatch:
+class SeenKeys:
+    """The 64-bit hashes of the keys taken so far in one refresh, in bounded memory.
+
+    A Python set of a million hashes costs ~77 MB (an int object and a hash-table slot each);
+    here they live in a sorted int64 array (8 bytes each) plus a small set of the newest ones,
+    merged into the array once it holds `MERGE_AT`, so a million-row report costs ~10 MB and
+    about twenty merges."""
+
+    MERGE_AT = 65_536
+
+    def __init__(self) -> None:
+        self._sorted = np.empty(0, dtype=np.int64)
+        self._recent: set[int] = set()
+
+    def _held(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of `hashes` the sorted array already holds."""
+        if not len(self._sorted):
+            return np.zeros(len(hashes), dtype=bool)
+        at = np.searchsorted(self._sorted, hashes).clip(max=len(self._sorted) - 1)
+        return self._sorted[at] == hashes
+
+    def take(self, hashes: list[int]) -> list[bool] | None:
+        """Remember `hashes`; returns None when all are new and distinct (the usual page),
+        else for each whether it is the first of its key (seen neither before nor earlier in
+        `hashes`)."""
+        held = self._held(np.fromiter(hashes, dtype=np.int64, count=len(hashes)))
+        fresh = set(hashes)
+        if len(fresh) == len(hashes) and not held.any() and self._recent.isdisjoint(fresh):
+            self._add(fresh)
+            return None
+        mask = []
+        for digest, old in zip(hashes, held.tolist(), strict=True):
+            mask.append(not old and digest not in self._recent)
+            self._recent.add(digest)
+        self._add(set())
+        return mask
+
+    def _add(self, hashes: set[int]) -> None:
+        self._recent |= hashes
+        if len(self._recent) >= self.MERGE_AT:
+            merged = np.concatenate([self._sorted, np.fromiter(self._recent, dtype=np.int64)])
+            merged.sort()  # not np.unique: NumPy 2's hashing unique is ~50x slower here
+            first = np.ones(len(merged), dtype=bool)
+            first[1:] = merged[1:] != merged[:-1]
+            self._sorted = merged[first]
+            self._recent = set()
+
+
+def _dedupe(batch: pa.RecordBatch, key: tuple[str, ...], seen: SeenKeys) -> pa.RecordBatch:
     """Drop rows whose natural key was already taken in this refresh: a server that repeats a
     row (across pages or within one) must not double it. Keys are kept as their hash, so a
-    million-row report costs tens of megabytes; two different keys sharing a 64-bit hash (odds
-    about 1 in 10^7 for a million rows) would drop a row, a risk taken for bounded memory.
+    million-row report costs about ten megabytes; two different keys sharing a 64-bit hash
+    (odds about 1 in 10^7 for a million rows) would drop a row, a risk taken for bounded memory.
     The activity id is left out of the key: the client has checked it is the requested one."""
     if batch.num_rows == 0:
         return batch
     columns = [batch[name].to_pylist() for name in key if name != "campaign_activity_id"]
     hashes = list(map(hash, columns[0] if len(columns) == 1 else zip(*columns, strict=True)))
-    fresh = set(hashes)
-    if len(fresh) == len(hashes) and seen.isdisjoint(fresh):
-        seen |= fresh
+    mask = seen.take(hashes)
+    if mask is None:
         return batch  # the usual page: nothing repeated, no copy
-    mask = []
-    for digest in hashes:
-        mask.append(digest not in seen)
-        seen.add(digest)
     return batch.filter(pa.array(mask))
