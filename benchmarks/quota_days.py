@@ -184,6 +184,18 @@ class Simulation:
             for name in ("activity_reports_job", "hot_activity_refresh_job", "daily_snapshot_job")
         }
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+        def launch(job: str, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+            """What the daemon would launch for `request`, in process."""
+            return jobs[job].execute_in_process(
+                instance=instance,
+                run_config={**request.run_config, **quiet},
+                tags=request.tags,
+                partition_key=request.partition_key,
+                resources=resources,
+                raise_on_error=False,
+            )
+
         cursor: str | None = None
         now = self.start
         (self.folder / "dagster").mkdir()
@@ -197,7 +209,6 @@ class Simulation:
                 if now.hour == 0 and now.minute == 0 and now > self.start:
                     yesterday = (now - timedelta(days=1)).date().isoformat()
                     log(f"{yesterday}: {self.by_day[yesterday].total:,} calls")
-                since = now.replace(hour=0, minute=0)
                 if now.minute == 0 and now.hour in HOT_HOURS:
                     context = dg.build_schedule_context(
                         instance=instance, scheduled_execution_time=now
@@ -209,15 +220,9 @@ class Simulation:
                             day,
                             "hot refresh",
                             now,
-                            lambda r=request: jobs["hot_activity_refresh_job"].execute_in_process(
-                                instance=instance,
-                                run_config={**r.run_config, **quiet},
-                                tags=r.tags,
-                                resources=resources,
-                                raise_on_error=False,
-                            ),
+                            lambda r=request: launch("hot_activity_refresh_job", r),
                         )
-                if now - since == SNAPSHOT_AT:
+                if now - now.replace(hour=0, minute=0) == SNAPSHOT_AT:
                     context = dg.build_schedule_context(
                         instance=instance, scheduled_execution_time=now
                     )
@@ -227,13 +232,7 @@ class Simulation:
                         day,
                         "daily snapshot",
                         now,
-                        lambda r=request: jobs["daily_snapshot_job"].execute_in_process(
-                            instance=instance,
-                            partition_key=r.partition_key,
-                            run_config=quiet,
-                            resources=resources,
-                            raise_on_error=False,
-                        ),
+                        lambda r=request: launch("daily_snapshot_job", r),
                     )
                 with dg.build_sensor_context(
                     instance=instance, cursor=cursor, resources=resources
@@ -254,13 +253,7 @@ class Simulation:
                         day,
                         "first read",
                         now,
-                        lambda r=request: jobs["activity_reports_job"].execute_in_process(
-                            instance=instance,
-                            partition_key=r.partition_key,
-                            run_config=quiet,
-                            resources=resources,
-                            raise_on_error=False,
-                        ),
+                        lambda r=request: launch("activity_reports_job", r),
                     )
                 server.advance_clock(TICK.total_seconds())
                 now += TICK
@@ -319,6 +312,10 @@ class Simulation:
                 )
                 if report in ENGAGEMENT:
                     engaged.update(table["contact_id"].to_pylist())
+        if not events:
+            raise SystemExit(
+                "no activity was sent in the simulated days: raise --days or --per-week"
+            )
         everything = pa.concat_tables(events)  # noqa: F841 - read by DuckDB below
         con = self.landed
         end = int(self.end.timestamp())
