@@ -285,8 +285,10 @@ class ConstantContactClient:
         return retrying(self._get_once, url, endpoint, params, refreshed)
 
     def _get_once(self, url: httpx.URL, endpoint: str, params: Any, refreshed: list[bool]) -> Reply:
-        self._budget.acquire(endpoint)
+        # The token first: a refresh (or a wait on another process's rotation) after the slot
+        # was reserved would send the call late, bunched against the next process's slot.
         bearer = self._tokens.bearer()
+        self._budget.acquire(endpoint)
         query = params
         if self.settings.api_version == "v2" and self.settings.api_key:
             query = [

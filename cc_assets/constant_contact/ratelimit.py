@@ -19,7 +19,11 @@ from filelock import FileLock
 
 from cc_assets.constant_contact.errors import QuotaExceededError
 
-SAFETY = 1.04  # 4% slack absorbs scheduling and network jitter between processes and the server
+# Spacing 10% wider than the limit: a call that leaves up to 0.1 s after its slot (a process
+# descheduled on a loaded host, a slow event loop on the server) still cannot make a sliding
+# second on the server hold one call too many. At 4% a loaded CI host saw 13 of 229 calls
+# refused; the 6% of throughput given up is never the binding limit (the daily quota is).
+SAFETY = 1.10
 
 
 def next_reset(now: datetime | None = None) -> datetime:

@@ -123,10 +123,10 @@ def assert_shared_budget_kept(server: SandboxServer, rate: int, calls: int) -> N
 
 def assert_key_rate_kept(server: SandboxServer, rate: int) -> None:
     """Whole refreshes sharing one key: what the key was served never exceeds `rate` in any
-    second, and refusals stay rare. The shared budget spaces calls 4% wider than the limit; on
-    a loaded machine a call delayed by more than that slack can still arrive early and be
-    refused (retried, data unharmed): 1-2 in ~90 calls at a load average of 15 on 2 cores. A
-    budget that were not shared would be refused about half the time."""
+    second, and refusals stay rare. The shared budget spaces calls 10% wider than the limit; on
+    a loaded machine a call delayed by more than that slack (0.1 s) can still arrive early and
+    be refused (retried, data unharmed). A budget that were not shared would be refused about
+    half the time."""
     seen = server.requests()
     assert seen["max_in_any_second"] <= rate
     assert seen["throttled"] <= seen["total"] // 20, (seen["throttled"], seen["total"])
