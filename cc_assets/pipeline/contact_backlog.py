@@ -9,9 +9,11 @@ and the newest engagement it covered) makes sure every one is read:
 
 - a contact is due when it engaged after the engagement its last read covered (or was never
   read), and at most once per `PERIOD`;
-- due contacts are read newest engagement first, as many as the day's leftover budget allows
-  (`LEFTOVER_SHARE` of what is left of the day's quota when the snapshot runs); the rest stay
-  due for the next day, so every engaged contact is read within days;
+- due contacts are read newest engagement first, for as many calls as the day's leftover
+  allows: what is left of the day's quota when the snapshot runs, less `reserved`, the calls
+  the rest of the day's scheduled work needs (the caller measures it: the daily schedule from
+  the hot refreshes' recent costs); the rest stay due for the next day, so every engaged
+  contact is read within days;
 - a contact's pages stop at the newest landing-page row the lake already holds for it.
 
 The backlog is written after the last contact of the run is read, just before the snapshot's
@@ -46,7 +48,6 @@ ENGAGEMENT_REPORTS = ("opens", "clicks", "bounces", "optouts", "forwards")
 """A send alone is not engagement: every recipient has one."""
 
 PERIOD = timedelta(days=7)
-LEFTOVER_SHARE = 0.5
 UNLIMITED_DAILY_CONTACTS = 5_000  # when no daily quota is configured
 
 CONTACT_REPORT_READS = AssetTable(
@@ -113,24 +114,27 @@ def newest_held(
     return dict(rows)
 
 
-def daily_contacts(client: ConstantContactClient) -> int:
-    """How many contact reports today's snapshot may read: a share of what is left today."""
+def daily_calls(client: ConstantContactClient, reserved: int) -> int:
+    """Calls today's contact reports may spend: what is left of today's quota after
+    `reserved`. Spending every leftover call is the point: at 100,000 contacts several
+    thousand contacts become engaged a day, each needing at least one call."""
     quota = client.settings.daily_quota
     if not quota:
         return UNLIMITED_DAILY_CONTACTS
-    return int(max(quota - calls_used_today(client.settings), 0) * LEFTOVER_SHARE)
+    return max(quota - calls_used_today(client.settings) - reserved, 0)
 
 
 def landing_page_activity(
     client: ConstantContactClient,
     root: UPath,
     captured_at: datetime,
+    reserved: int,
     log: Callable[[str], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The landing-page rows of today's due contacts (see the module docstring), then the
     backlog updated for the contacts read."""
     read = partial(_newer_than_held, client)
-    return due_activity(client, root, captured_at, read, LANDING_PAGE_TYPES, log)
+    return due_activity(client, root, captured_at, read, LANDING_PAGE_TYPES, reserved, log)
 
 
 ContactReader = Callable[[str, datetime | None], Iterator[pa.RecordBatch]]
@@ -143,16 +147,28 @@ def due_activity(
     captured_at: datetime,
     read: ContactReader,
     types: Sequence[str] | None,
+    reserved: int,
     log: Callable[[str], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """What `read` gives for today's due contacts, newest engagement first, each from the
-    newest row (of `types`) the lake holds for it; then the backlog updated for those read."""
-    due = due_contacts(root, captured_at, daily_contacts(client))
+    newest row (of `types`) the lake holds for it; then the backlog updated for those read.
+    Reading stops when the day's calls for it are spent (a contact may take several pages):
+    the contacts not reached stay due."""
+    allowed = daily_calls(client, reserved)
+    due = due_contacts(root, captured_at, allowed)
     held = newest_held(root, [contact for contact, _ in due], types)
     if log:
-        log(f"contact reports: {len(due)} due contacts, newest engagement first")
+        log(
+            f"contact reports: {len(due)} due contacts, newest engagement first, within"
+            f" {allowed} calls ({reserved} kept for the rest of the day)"
+        )
     done: list[tuple[str, datetime]] = []
+    start = client.calls
     for index, (contact_id, engaged) in enumerate(due, 1):
+        if client.calls - start >= allowed:
+            if log:
+                log(f"contact reports: {allowed} calls spent, {len(due) - len(done)} stay due")
+            break
         try:
             yield from read(contact_id, held.get(contact_id))
         except NotFoundError as error:  # the contact was deleted: nothing left to read

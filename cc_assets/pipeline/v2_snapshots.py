@@ -115,6 +115,7 @@ def contact_activity(
     v2: V2Reports,
     root: UPath,
     captured_at: datetime,
+    reserved: int,
     log: Callable[[str], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The contact report of a v2 account through the contact backlog (due contacts, newest
@@ -122,7 +123,7 @@ def contact_activity(
     report is its email activity across campaigns, asked only from the newest row the lake
     holds for it (`created_since`)."""
     read = partial(_contact_rows, v2)
-    return contact_backlog.due_activity(v2.client, root, captured_at, read, None, log)
+    return contact_backlog.due_activity(v2.client, root, captured_at, read, None, reserved, log)
 
 
 def _contact_rows(

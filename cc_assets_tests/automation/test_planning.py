@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cc_assets.defs.automation.planning import (
     DISCOVERY_CALLS_PER_TICK,
+    STATS_BATCH,
     Candidate,
+    backlog_reserve,
     day_budget,
+    hot_run_cost,
+    hot_runs_after,
     plan_hot_refresh,
     reserve,
     run_budget,
@@ -109,3 +114,37 @@ def test_the_reserve_is_sized_from_measured_costs() -> None:
     assert day_budget(10_000, 9_990, 24) == 0
     assert day_budget(10_000, 1_000, 600) == 8_400
     assert run_budget(8_400, 4) == 2_100
+
+
+def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measured_cost() -> None:
+    snapshot_time = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
+    assert [hot_runs_after(snapshot_time.replace(hour=h)) for h in (0, 5, 6, 12, 18, 23)] == [
+        3,
+        3,
+        2,
+        1,
+        0,
+        0,
+    ]
+    candidates = [
+        Candidate("new", snapshot_time, None),  # never read: a first estimate
+        Candidate("hot", snapshot_time - timedelta(days=2), 40),
+        Candidate("settled", snapshot_time - timedelta(days=30), 900),  # not hot: not counted
+    ]
+    one_run = hot_run_cost(candidates, now=snapshot_time, hot_days=14)
+    assert (
+        one_run
+        == plan_hot_refresh(
+            candidates[:2], now=snapshot_time, hot_days=14, budget=10**6
+        ).estimated_calls
+    )
+    assert one_run == 9 + 40 + math.ceil(2 / STATS_BATCH)
+    reserved = backlog_reserve(
+        now=snapshot_time, daily_quota=10_000, hot_runs_left=3, hot_run_calls=one_run
+    )
+    discovery = reserve(now=snapshot_time, snapshot_calls=0, snapshot_taken=True)
+    assert reserved == discovery + 3 * one_run + 500  # 5% of the quota for the unforeseen
+    late = backlog_reserve(
+        now=snapshot_time.replace(hour=23), daily_quota=10_000, hot_runs_left=0, hot_run_calls=0
+    )
+    assert late == 9 * DISCOVERY_CALLS_PER_TICK + 500  # 23:15: nine ticks left

@@ -11,11 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.definitions import defs
+from cc_assets.defs.automation.planning import backlog_reserve
 from cc_assets.defs.automation.schedules import (
     daily_snapshot_schedule,
     hot_activity_refresh_schedule,
 )
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
+from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity, point_at
 
@@ -77,12 +79,14 @@ def test_an_api_error_keeps_the_cursor(sandbox, lake, instance, monkeypatch) -> 
     assert context.cursor == idle.cursor
 
 
-def test_daily_schedule_targets_the_day_of_its_tick() -> None:
-    context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
-    )
+def test_daily_schedule_targets_the_day_of_its_tick(lake, instance) -> None:
+    when = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = daily_snapshot_schedule(context)
     assert request.partition_key == "2026-11-24" and request.run_key == "daily-2026-11-24"
+    # nothing refreshed yet: the backlog keeps back only the discovery ticks and the margin
+    idle = backlog_reserve(now=when, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
+    assert request.tags[BACKLOG_RESERVE_TAG] == str(idle)
 
 
 def test_hot_refresh_is_one_batched_run_within_the_quota(
@@ -100,6 +104,14 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     assert set(chosen) <= set(activities) and chosen
     assert int(request.tags["estimated_api_calls"]) <= int(request.tags["run_budget"])
     assert request.tags["cc_assets/deferred_count"] == "0"
+    # the day's snapshot leaves the three hot refreshes still to come what one costs, measured
+    snapshot_time = datetime(2026, 11, 20, 0, 15, tzinfo=UTC)
+    daily = daily_snapshot_schedule(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=snapshot_time)
+    )
+    idle = backlog_reserve(now=snapshot_time, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
+    measured = (int(daily.tags[BACKLOG_RESERVE_TAG]) - idle) / 3
+    assert measured >= len(activities) + math.ceil(len(activities) / 10), "a page per activity"
     # 24 discovery ticks are left today (two calls each at most): nothing is left for a refresh
     monkeypatch.setenv("CONSTANT_CONTACT_DAILY_QUOTA", "48")
     late = datetime(2026, 11, 20, 22, tzinfo=UTC)

@@ -17,6 +17,8 @@ from cc_assets.lake.writer import write_partition
 from cc_assets.pipeline import contact_backlog
 from cc_assets_tests.ingestion.conftest import materialize_activity, point_at
 
+RESERVED = 50  # kept for the rest of the day's scheduled work: 70 of the 120 calls are left
+
 
 def _engaged(truth, activity_ids) -> set[str]:
     found = set()
@@ -43,8 +45,8 @@ def test_every_engaged_contacts_landing_page_activity_arrives(
         monkeypatch.setenv("CC_ASSETS_STATE_DIR", str(tmp_path / f"day-{n}"))
         sandbox.reset_requests()
         with ConstantContactClient(settings) as client:
-            allowed = contact_backlog.daily_contacts(client)
-            batches = contact_backlog.landing_page_activity(client, root, day)
+            allowed = contact_backlog.daily_calls(client, RESERVED)
+            batches = contact_backlog.landing_page_activity(client, root, day, RESERVED)
             write_partition(
                 CONTACT_ACTIVITY_DETAILS,
                 day.date().isoformat(),
@@ -54,7 +56,8 @@ def test_every_engaged_contacts_landing_page_activity_arrives(
             )
         log = sandbox.requests()["log"]
         per_day.append(len(log))
-        assert len(log) <= allowed, "never more than the day's leftover share"
+        assert allowed == 120 - RESERVED
+        assert len(log) <= allowed, "never more than what the rest of the day leaves over"
         assert all("/contact_reports/" in path for _, path, _ in log)
         sandbox.reset_quota()
         if not contact_backlog.due_contacts(root, day, 10**6):
@@ -84,5 +87,5 @@ def test_every_engaged_contacts_landing_page_activity_arrives(
 
     sandbox.reset_requests()  # everyone read: the next day's snapshot reads nobody
     with ConstantContactClient(settings) as client:
-        assert list(contact_backlog.landing_page_activity(client, root, day)) == []
+        assert list(contact_backlog.landing_page_activity(client, root, day, RESERVED)) == []
     assert sandbox.requests()["log"] == []

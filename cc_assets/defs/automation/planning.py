@@ -19,6 +19,11 @@ quota state, and this decides. The rules:
 - Every candidate is returned: chosen, deferred (due but over budget) or resting (settled, due
   in the day's first run), never dropped; the schedule records the deferred on the run (tags)
   and the op logs them.
+- The daily snapshot's contact backlog spends what the day leaves over: it keeps back the
+  discovery ticks still to come, every hot refresh still to come today at what one costs by the
+  candidates' measured costs, and `QUOTA_MARGIN` of the quota for what no estimate foresees (a
+  new send's first read, a manual run). The hot refreshes in turn reserve only the snapshot's
+  own calls, not the backlog's, since the backlog adapts to what is left.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links): a fi
 STATS_BATCH = 10  # activities per activity-stats call: the change detector's cost
 DISCOVERY_CALLS_PER_TICK = 2  # an idle tick is one list call; one more for a changed campaign
 DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes
+HOT_RUNS_PER_DAY = 4  # at 00, 06, 12 and 18 UTC
+QUOTA_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,28 @@ def reserve(*, now: datetime, snapshot_calls: int, snapshot_taken: bool) -> int:
     return ticks * DISCOVERY_CALLS_PER_TICK + (0 if snapshot_taken else snapshot_calls)
 
 
+def hot_runs_after(now: datetime) -> int:
+    """Hot refreshes still to come today after `now`."""
+    return HOT_RUNS_PER_DAY - 1 - now.hour * HOT_RUNS_PER_DAY // 24
+
+
+def hot_run_cost(candidates: Sequence[Candidate], *, now: datetime, hot_days: int) -> int:
+    """What one hot refresh of every hot candidate costs by their measured costs."""
+    hot = [c for c in candidates if _is_hot(c, now - timedelta(days=hot_days))]
+    return sum(estimate(c, hot=True) for c in hot) + math.ceil(len(hot) / STATS_BATCH)
+
+
+def backlog_reserve(
+    *, now: datetime, daily_quota: int, hot_runs_left: int, hot_run_calls: int
+) -> int:
+    """Calls the contact backlog leaves for the rest of the day (see the module docstring)."""
+    return (
+        reserve(now=now, snapshot_calls=0, snapshot_taken=True)
+        + hot_runs_left * hot_run_calls
+        + math.ceil(daily_quota * QUOTA_MARGIN)
+    )
+
+
 def day_budget(daily_quota: int, used_today: int, reserved: int) -> int:
     """What hot refreshes may still spend today."""
     return max(daily_quota - used_today - reserved, 0)
@@ -79,6 +108,10 @@ def estimate(candidate: Candidate, hot: bool) -> int:
     if not hot:
         return 1
     return max(candidate.last_calls, 1)
+
+
+def _is_hot(candidate: Candidate, horizon: datetime) -> bool:
+    return candidate.sent_time is None or candidate.sent_time >= horizon
 
 
 def _order(candidate: Candidate, now: datetime) -> tuple:
@@ -105,7 +138,7 @@ def plan_hot_refresh(
     share, `remaining_today` the day's budget (the run's share when not given)."""
     remaining = budget if remaining_today is None else remaining_today
     horizon = now - timedelta(days=hot_days)
-    is_hot = {c.activity_id: c.sent_time is None or c.sent_time >= horizon for c in candidates}
+    is_hot = {c.activity_id: _is_hot(c, horizon) for c in candidates}
     due = [c for c in candidates if is_hot[c.activity_id] or include_settled or c.deferred]
     resting = [c.activity_id for c in candidates if c not in due]
     chosen, deferred, spent = [], [], 0

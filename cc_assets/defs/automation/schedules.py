@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cc_assets.constant_contact.client import calls_used_today
-from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
+from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS, EMAIL_CAMPAIGNS
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
@@ -17,16 +17,19 @@ from cc_assets.defs.automation.jobs import (
     hot_activity_refresh_job,
 )
 from cc_assets.defs.automation.planning import (
+    HOT_RUNS_PER_DAY,
     Candidate,
+    backlog_reserve,
     day_budget,
+    hot_run_cost,
+    hot_runs_after,
     plan_hot_refresh,
     reserve,
     run_budget,
 )
+from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG, asset_key
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.lake.paths import connect, partition_files
-
-HOT_RUNS_PER_DAY = 4
 
 
 @dg.schedule(
@@ -35,11 +38,25 @@ HOT_RUNS_PER_DAY = 4
     cron_schedule=os.environ.get("CC_ASSETS_DAILY_SNAPSHOT_CRON", "15 0 * * *"),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Today's snapshots of campaigns, summaries, stats and contact reports.",
+    description="Today's snapshots of campaigns, summaries, stats and contact reports; the "
+    "contact backlog spends what the day's quota leaves after the hot refreshes still to come.",
 )
 def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    day = context.scheduled_execution_time.astimezone(UTC).date().isoformat()
-    return dg.RunRequest(partition_key=day, run_key=f"daily-{day}")
+    now = context.scheduled_execution_time.astimezone(UTC)
+    day = now.date().isoformat()
+    reserved = backlog_reserve(
+        now=now,
+        daily_quota=ClientSettings.from_env().daily_quota,
+        hot_runs_left=hot_runs_after(now),
+        hot_run_calls=hot_run_cost(hot_candidates(context.instance), now=now, hot_days=hot_days()),
+    )
+    return dg.RunRequest(
+        partition_key=day, run_key=f"daily-{day}", tags={BACKLOG_RESERVE_TAG: str(reserved)}
+    )
+
+
+def hot_days() -> int:
+    return int(os.environ.get("CC_ASSETS_HOT_DAYS", "14"))
 
 
 def sent_times() -> dict[str, datetime]:
@@ -84,6 +101,19 @@ def last_refresh(instance: dg.DagsterInstance, activity_id: str) -> tuple[int | 
     return calls, rate
 
 
+def hot_candidates(instance: dg.DagsterInstance) -> list[Candidate]:
+    """Every known activity with its send time and its latest refresh's measured cost."""
+    sent = sent_times()
+    deferred = previously_deferred(instance)
+    candidates = []
+    for activity_id in instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
+        calls, rate = last_refresh(instance, activity_id)
+        candidates.append(
+            Candidate(activity_id, sent.get(activity_id), calls, activity_id in deferred, rate)
+        )
+    return candidates
+
+
 def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
     """What the previous hot refresh deferred (its run's tag): first in line now."""
     runs = instance.get_runs(dg.RunsFilter(tags={KIND_TAG: "hot_refresh"}), limit=1)
@@ -91,9 +121,12 @@ def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
 
 
 def snapshot_cost(instance: dg.DagsterInstance, day: str) -> tuple[int, bool]:
-    """(API calls the latest daily snapshot spent, whether today's is taken)."""
+    """(API calls the latest daily snapshot spent, whether today's is taken). The contact
+    backlog's calls are not counted: it spends only what the day leaves over."""
     calls, taken = 0, False
     for key in DAILY_ASSET_KEYS:
+        if key == asset_key(CONTACT_ACTIVITY_DETAILS):
+            continue
         record = instance.fetch_materializations(key, limit=1).records
         if record:
             value = record[0].asset_materialization.metadata.get("api_calls")
@@ -115,14 +148,7 @@ def hot_activity_refresh_schedule(
     context: dg.ScheduleEvaluationContext,
 ) -> dg.RunRequest | dg.SkipReason:
     now = context.scheduled_execution_time.astimezone(UTC)
-    sent = sent_times()
-    deferred = previously_deferred(context.instance)
-    candidates = []
-    for activity_id in context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
-        calls, rate = last_refresh(context.instance, activity_id)
-        candidates.append(
-            Candidate(activity_id, sent.get(activity_id), calls, activity_id in deferred, rate)
-        )
+    candidates = hot_candidates(context.instance)
     settings = ClientSettings.from_env()
     snapshot_calls, snapshot_taken = snapshot_cost(context.instance, now.date().isoformat())
     reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
@@ -131,7 +157,7 @@ def hot_activity_refresh_schedule(
     plan = plan_hot_refresh(
         candidates,
         now=now,
-        hot_days=int(os.environ.get("CC_ASSETS_HOT_DAYS", "14")),
+        hot_days=hot_days(),
         budget=run_budget(remaining, runs_left),
         remaining_today=remaining,
         include_settled=now.hour * HOT_RUNS_PER_DAY < 24,

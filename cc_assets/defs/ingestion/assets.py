@@ -26,6 +26,7 @@ from cc_assets.constant_contact.schemas import (
     AssetTable,
 )
 from cc_assets.constant_contact.v2 import V2Reports
+from cc_assets.defs.automation import planning
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
 from cc_assets.defs.metadata import (
@@ -389,17 +390,37 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
     return snapshots.activity_stats(client, activity_ids)
 
 
+BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
+"""Calls the daily schedule tells the contact backlog to leave for the rest of the day."""
+
+
+def _backlog_reserve(
+    context: dg.AssetExecutionContext, client: ConstantContactClient, now: datetime
+) -> int:
+    """The daily schedule's reserve (its run tag); a run without one (the CLI, a manual run)
+    keeps back the discovery ticks still to come and the margin."""
+    tagged = context.run.tags.get(BACKLOG_RESERVE_TAG)
+    if tagged is not None:
+        return int(tagged)
+    quota = client.settings.daily_quota
+    return planning.backlog_reserve(now=now, daily_quota=quota, hot_runs_left=0, hot_run_calls=0)
+
+
 @_daily_asset(
     CONTACT_ACTIVITY_DETAILS,
     "Landing-page activity (p_contact_*) of engaged contacts, read from a persistent backlog "
-    "newest engagement first within the day's leftover quota (email events are in the tracking "
+    "newest engagement first within what the day's quota leaves after the hot refreshes still to "
+    "come (run tag cc_assets/backlog_reserve; email events are in the tracking "
     "reports). A v2 account has no landing-page activity: its contacts' email activity.",
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
+    reserved = _backlog_reserve(context, client, captured_at)
     if _is_v2(client):
         fresh = v2_snapshots.contact_activity(
-            V2Reports(client), root, captured_at, context.log.info
+            V2Reports(client), root, captured_at, reserved, context.log.info
         )
     else:
-        fresh = contact_backlog.landing_page_activity(client, root, captured_at, context.log.info)
+        fresh = contact_backlog.landing_page_activity(
+            client, root, captured_at, reserved, context.log.info
+        )
     return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)
