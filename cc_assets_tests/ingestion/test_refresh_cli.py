@@ -104,7 +104,7 @@ def assert_one_campaign_walk(paths: list[str]) -> None:
 
 
 def test_refresh_lands_everything_exactly(sandbox: SandboxServer, tmp_path: Path) -> None:
-    # a small quota: the contact backlog reads only its leftover share (about 100 contacts)
+    # a small quota: the contact backlog reads only what the refresh leaves of it, less 5%
     env = environment(sandbox, tmp_path, CONSTANT_CONTACT_DAILY_QUOTA="300")
     sandbox.reset_requests()
     done = refresh(env)

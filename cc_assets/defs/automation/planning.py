@@ -85,8 +85,13 @@ def backlog_reserve(
     return (
         reserve(now=now, snapshot_calls=0, snapshot_taken=True)
         + hot_runs_left * hot_run_calls
-        + math.ceil(daily_quota * QUOTA_MARGIN)
+        + margin(daily_quota)
     )
+
+
+def margin(daily_quota: int) -> int:
+    """Calls the contact backlog never spends: `QUOTA_MARGIN` of the quota."""
+    return math.ceil(daily_quota * QUOTA_MARGIN)
 
 
 def day_budget(daily_quota: int, used_today: int, reserved: int) -> int:

@@ -397,13 +397,10 @@ BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
 def _backlog_reserve(
     context: dg.AssetExecutionContext, client: ConstantContactClient, now: datetime
 ) -> int:
-    """The daily schedule's reserve (its run tag); a run without one (the CLI, a manual run)
-    keeps back the discovery ticks still to come and the margin."""
+    """The daily schedule's reserve (its run tag). A run without one (the CLI, a manual
+    materialization) keeps back only the margin: nothing it knows of is scheduled after it."""
     tagged = context.run.tags.get(BACKLOG_RESERVE_TAG)
-    if tagged is not None:
-        return int(tagged)
-    quota = client.settings.daily_quota
-    return planning.backlog_reserve(now=now, daily_quota=quota, hot_runs_left=0, hot_run_calls=0)
+    return int(tagged) if tagged is not None else planning.margin(client.settings.daily_quota)
 
 
 @_daily_asset(
