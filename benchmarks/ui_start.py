@@ -1,8 +1,12 @@
-"""Seconds from starting `dagster dev -w workspace.yaml` (what `make ui` runs) until it serves the
-full asset graph over GraphQL, on this venv (run it twice: the first start warms the caches),
-and the CPU seconds that start cost (wall time on a busy machine is mostly waiting).
+"""Seconds from starting `python -m cc_assets.ui` (what `make ui` runs) until it serves the full
+asset graph over GraphQL, on this venv (run it twice: the first start warms the caches), and
+the CPU seconds that start cost (wall time on a busy machine is mostly waiting).
 
-    .venv/bin/python benchmarks/ui_start.py [--runs 2]
+    .venv/bin/python benchmarks/ui_start.py [--runs 2] [--dagster-dev]
+
+`--dagster-dev` measures plain `dagster dev -w workspace.yaml` instead, for comparison. Without
+credentials `make ui` uses the built-in sandbox: one is started (and left running) if none
+answers on CC_ASSETS_SANDBOX_PORT, so the first run includes that start.
 
 Each run uses a fresh DAGSTER_HOME and lake in a temporary folder and the project's prepared
 dbt manifest (`make manifest`). Target: within 10 s on a warm venv.
@@ -48,7 +52,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(timeout: float) -> tuple[float, int, float]:
+def measure(timeout: float, dagster_dev: bool) -> tuple[float, int, float]:
     """(seconds until the graph is served, asset count, CPU seconds of the dagster dev tree
     from start until it was stopped: the figure a busy machine does not inflate)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -61,11 +65,15 @@ def measure(timeout: float) -> tuple[float, int, float]:
             "CC_ASSETS_WAREHOUSE": str(Path(scratch) / "warehouse.duckdb"),
         }
         port = _free_port()
-        dagster = Path(sys.executable).with_name("dagster")
+        if dagster_dev:
+            dagster = str(Path(sys.executable).with_name("dagster"))
+            command = [dagster, "dev", "-w", "workspace.yaml"]
+        else:
+            command = [sys.executable, "-m", "cc_assets.ui"]
         cpu_before = _children_cpu()
         start = time.perf_counter()
         process = subprocess.Popen(
-            [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"],
+            [*command, "-p", str(port), "-h", "127.0.0.1"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -81,7 +89,7 @@ def measure(timeout: float) -> tuple[float, int, float]:
                     break
                 time.sleep(0.2)
             else:
-                raise SystemExit(f"dagster dev served no asset graph within {timeout:.0f} s")
+                raise SystemExit(f"{command[-1]} served no asset graph within {timeout:.0f} s")
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)
@@ -92,10 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--dagster-dev", action="store_true", help="plain dagster dev instead")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     for run in range(1, args.runs + 1):
-        seconds, assets, cpu = measure(args.timeout)
+        seconds, assets, cpu = measure(args.timeout, args.dagster_dev)
         print(
             f"run {run}: full graph ({assets} assets) served {seconds:.1f} s after start, "
             f"{cpu:.1f} CPU s (load average {load:.1f} on {os.cpu_count()} cores)"

@@ -34,8 +34,8 @@ COVER = ".bp5-overlay-backdrop"  # what a Dagster dialog lays over the page whil
 # A launched run may queue behind the sensors' own runs for the one `constant_contact_api` slot.
 RUN_SECONDS = 480
 SHUTDOWN_SECONDS = 180
-"""`dagster dev` on Ctrl-C gives the webserver 60 s, then the daemon 60 s, then stops the code
-server: a loaded machine took longer than 60 s (the webserver alone), still within its bounds."""
+"""`make ui` on Ctrl-C waits `cc_assets.ui.STOP_SECONDS` (60 s) for its three processes, then
+SIGTERM (10 s) and SIGKILL for what is left: 180 s leaves a loaded machine room beyond that."""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
