@@ -144,6 +144,15 @@ def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measure
     )
     discovery = reserve(now=snapshot_time, snapshot_calls=0, snapshot_taken=True)
     assert reserved == discovery + 3 * one_run + 500  # 5% of the quota for the unforeseen
+    # a week with a first read of 2,800 calls keeps that much back, not three quiet runs' worth
+    busy = backlog_reserve(
+        now=snapshot_time,
+        daily_quota=10_000,
+        hot_runs_left=3,
+        hot_run_calls=one_run,
+        busiest_day_calls=2_800,
+    )
+    assert busy == discovery + 2_800 + 500
     late = backlog_reserve(
         now=snapshot_time.replace(hour=23), daily_quota=10_000, hot_runs_left=0, hot_run_calls=0
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -15,6 +15,7 @@ from cc_assets.defs.automation.planning import backlog_reserve
 from cc_assets.defs.automation.schedules import (
     daily_snapshot_schedule,
     hot_activity_refresh_schedule,
+    tracking_calls_by_day,
 )
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
 from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG
@@ -95,8 +96,16 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     sandbox = sandbox_factory(days=4)  # recent sends: their events still arrive
     point_at(sandbox, monkeypatch)
     activities = [a["campaign_activity_id"] for a in sandbox.ground_truth().reportable_activities()]
+    sandbox.reset_requests()
     for activity_id in activities:
         assert materialize_activity(instance, activity_id).success
+    # what the first reads spent, by the materializations' own counts, is what the API served
+    # (less the stats calls no single report owns)
+    now = datetime.now(UTC)
+    spent = tracking_calls_by_day(instance, now + timedelta(seconds=1))
+    served = len(sandbox.requests()["log"])
+    assert list(spent) == [now.date().isoformat()] and 0 < spent[now.date().isoformat()] <= served
+    assert tracking_calls_by_day(instance, now + timedelta(days=8)) == {}, "older than 7 days"
     when = datetime(2026, 11, 20, 18, tzinfo=UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = hot_activity_refresh_schedule(context)

@@ -1,7 +1,8 @@
 """Schedules where wall-clock time matters: the daily snapshot and the hot-activity refresh."""
 
 import os
-from datetime import UTC, datetime
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -17,6 +18,7 @@ from cc_assets.defs.automation.jobs import (
     hot_activity_refresh_job,
 )
 from cc_assets.defs.automation.planning import (
+    BUSY_DAYS,
     HOT_RUNS_PER_DAY,
     Candidate,
     backlog_reserve,
@@ -30,6 +32,8 @@ from cc_assets.defs.automation.planning import (
 from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG, asset_key
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.lake.paths import connect, partition_files
+
+CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
 
 
 @dg.schedule(
@@ -49,6 +53,7 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
         daily_quota=ClientSettings.from_env().daily_quota,
         hot_runs_left=hot_runs_after(now),
         hot_run_calls=hot_run_cost(hot_candidates(context.instance), now=now, hot_days=hot_days()),
+        busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
     )
     return dg.RunRequest(
         partition_key=day, run_key=f"daily-{day}", tags={BACKLOG_RESERVE_TAG: str(reserved)}
@@ -120,12 +125,37 @@ def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
     return set(filter(None, runs[0].tags.get(DEFERRED_TAG, "").split(","))) if runs else set()
 
 
+def tracking_calls_by_day(instance: dg.DagsterInstance, now: datetime) -> dict[str, int]:
+    """API calls of every materialization but the contact backlog's over the `BUSY_DAYS`
+    days before `now`, by UTC day: what first reads, hot refreshes and snapshots spend."""
+    since = (now - timedelta(days=BUSY_DAYS)).timestamp()
+    keys = [k for k in ACTIVITY_ASSET_KEYS + DAILY_ASSET_KEYS if k != CONTACTS_KEY]
+    by_day: dict[str, int] = defaultdict(int)
+    for key in keys:
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_timestamp=since),
+                limit=1_000,
+                cursor=cursor,
+            )
+            for record in page.records:
+                calls = record.asset_materialization.metadata.get("api_calls")
+                if calls is not None and record.timestamp < now.timestamp():
+                    day = datetime.fromtimestamp(record.timestamp, UTC).date().isoformat()
+                    by_day[day] += int(calls.value)
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return dict(by_day)
+
+
 def snapshot_cost(instance: dg.DagsterInstance, day: str) -> tuple[int, bool]:
     """(API calls the latest daily snapshot spent, whether today's is taken). The contact
     backlog's calls are not counted: it spends only what the day leaves over."""
     calls, taken = 0, False
     for key in DAILY_ASSET_KEYS:
-        if key == asset_key(CONTACT_ACTIVITY_DETAILS):
+        if key == CONTACTS_KEY:
             continue
         record = instance.fetch_materializations(key, limit=1).records
         if record:
