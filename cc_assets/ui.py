@@ -10,12 +10,13 @@ is due that soon). The code server is Dagster's own proxy (`dagster code-server 
 UI's "Reload definitions" re-imports the code as under `dagster dev`, and `DAGSTER_IS_DEV_CLI`
 is set, so the dbt manifest is re-parsed when a dbt file is newer.
 
-Ctrl-C (SIGINT to the process group) or SIGTERM stops all three within `STOP_SECONDS`.
+Ctrl-C or SIGTERM stops all three, and everything they started, within `STOP_SECONDS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -56,32 +57,53 @@ def _location_loaded(url: str) -> bool:
     return any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries or [])
 
 
-_TERMINATED: list[bool] = []
-
-
-def _terminated(*_: object) -> None:
-    """SIGTERM reaches this process alone: taken like Ctrl-C, passed on to the children."""
-    _TERMINATED.append(True)
+def _interrupt(*_: object) -> None:
+    """Ctrl-C or SIGTERM, even when this process was started with SIGINT ignored (a parent
+    that ignores it, as pytest-xdist workers do, would otherwise leave it ignored here)."""
     raise KeyboardInterrupt
 
 
-def _stop(processes: dict[str, subprocess.Popen], how: signal.Signals | None) -> None:
-    """Signal (`how`; None: Ctrl-C already reached the whole group) every process still
-    running and wait for them together; SIGTERM, then SIGKILL, what outlives `STOP_SECONDS`."""
-    running = [p for p in processes.values() if p.poll() is None]
-    for process in running if how else []:
-        process.send_signal(how)
-    deadline = time.monotonic() + STOP_SECONDS
-    for process in running:
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            process.terminate()
+class Services:
+    """The processes of `make ui`, in a process group of their own: what they start (the code
+    server's own server, the runs the daemon launches) is in it too, so stopping the group
+    leaves nothing behind, whichever of them started what."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.group: int | None = None
+
+    def start(self, name: str, command: list[str]) -> None:
+        process = subprocess.Popen(command, process_group=self.group or 0)
+        self.group = self.group or process.pid
+        self.processes[name] = process
+
+    def running(self) -> bool:
+        return all(p.poll() is None for p in self.processes.values())
+
+    def ended(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    def stop(self) -> None:
+        """SIGINT to the group (as Ctrl-C would), then SIGKILL to whatever of it is left after
+        `STOP_SECONDS`."""
+        if self.group is None:
+            return
+        for interrupt in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut it short
+            signal.signal(interrupt, signal.SIG_IGN)
+        self._signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_SECONDS
+        for process in self.processes.values():
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                break
+        self._signal(signal.SIGKILL)  # the group's stragglers, grandchildren included
+        for process in self.processes.values():
+            process.wait()
+
+    def _signal(self, how: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):  # every member has exited
+            os.killpg(self.group, how)
 
 
 def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
@@ -91,6 +113,8 @@ def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
     url = f"http://{options.host}:{options.port}"
     python = sys.executable
     os.environ["DAGSTER_IS_DEV_CLI"] = "1"
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="cc-assets-ui-") as scratch:
         socket = str(Path(scratch) / "code.sock")
         workspace = Path(scratch) / "workspace.yaml"
@@ -101,32 +125,30 @@ def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
         webserver = [python, "-m", "dagster_webserver", "-w", str(workspace)]
         webserver += ["-p", options.port, "-h", options.host, *extra]
         daemon = [python, "-m", "dagster._daemon", "run", "-w", str(workspace)]
-        signal.signal(signal.SIGTERM, _terminated)
-        processes: dict[str, subprocess.Popen] = {}
+        services = Services()
         try:
-            processes["code server"] = subprocess.Popen(code)
-            processes["webserver"] = subprocess.Popen(webserver)
+            services.start("code server", code)
+            services.start("webserver", webserver)
             refused = prepare()  # while the code loads: nothing of it needs the API
             if refused is not None:
-                _stop(processes, signal.SIGTERM)
                 return refused
             start = time.monotonic()
             while not _location_loaded(url) and time.monotonic() - start < LOAD_SECONDS:
-                if any(p.poll() is not None for p in processes.values()):
+                if not services.running():
                     break
                 time.sleep(0.25)
-            if all(p.poll() is None for p in processes.values()):
-                processes["daemon"] = subprocess.Popen(daemon)
+            if services.running():
+                services.start("daemon", daemon)
                 print(f"make ui: serving {url}; the daemon is starting")
-            while all(p.poll() is None for p in processes.values()):
+            while services.running():
                 time.sleep(0.5)
-            ended = [name for name, p in processes.items() if p.poll() is not None]
-            print(f"make ui: the {', '.join(ended)} stopped; stopping the rest", file=sys.stderr)
-            _stop(processes, signal.SIGTERM)
+            ended = ", ".join(services.ended())
+            print(f"make ui: the {ended} stopped; stopping the rest", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:  # Ctrl-C reaches every process of the group by itself
-            _stop(processes, signal.SIGTERM if _TERMINATED else None)
+        except KeyboardInterrupt:
             return 0
+        finally:
+            services.stop()
 
 
 def _sandbox_unless_credentials() -> int | None:
