@@ -114,6 +114,9 @@ def test_the_reserve_is_sized_from_measured_costs() -> None:
     assert day_budget(10_000, 9_990, 24) == 0
     assert day_budget(10_000, 1_000, 600) == 8_400
     assert run_budget(8_400, 4) == 2_100
+    # the three runs after this one keep what one costs: this one may take the rest
+    assert run_budget(1_000, 4, later_run_calls=150) == 1_000 - 3 * 150
+    assert run_budget(1_000, 4, later_run_calls=400) == 250  # never less than the even share
 
 
 def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measured_cost() -> None:

@@ -6,8 +6,8 @@ quota state, and this decides. The rules:
 
 - The day's budget is the quota left today minus a reserve sized from measured costs (the
   discovery ticks still to come today and the daily snapshot, if not yet taken); a run gets an
-  even share of that budget over the runs left today. Nothing is ever planned past the day's
-  budget.
+  even share of that budget over the runs left today, or more when the runs after it still keep
+  what one hot run is measured to cost. Nothing is ever planned past the day's budget.
 - Order: activities the previous run deferred (they waited longest), then activities never
   read (a new send is where the news is), then the most recently sent, then the rest by their
   observed arrival rate (new rows an hour at their last refresh).
@@ -110,9 +110,16 @@ def day_budget(daily_quota: int, used_today: int, reserved: int) -> int:
     return max(daily_quota - used_today - reserved, 0)
 
 
-def run_budget(remaining: int, runs_left_today: int) -> int:
-    """One run's even share of what is left today."""
-    return math.ceil(remaining / max(runs_left_today, 1))
+def run_budget(remaining: int, runs_left_today: int, later_run_calls: int | None = None) -> int:
+    """One run's even share of what is left today, or more when the runs after it still keep
+    `later_run_calls` each (one hot run's measured cost): once the contact backlog has spent
+    the day's leftover, an even share of the rest is smaller than the run after a send costs,
+    and a deferred activity's events wait six hours more."""
+    runs = max(runs_left_today, 1)
+    share = math.ceil(remaining / runs)
+    if later_run_calls is None:
+        return share
+    return max(share, remaining - (runs - 1) * later_run_calls)
 
 
 def estimate(candidate: Candidate, hot: bool) -> int:

@@ -188,7 +188,9 @@ def hot_activity_refresh_schedule(
         candidates,
         now=now,
         hot_days=hot_days(),
-        budget=run_budget(remaining, runs_left),
+        budget=run_budget(
+            remaining, runs_left, hot_run_cost(candidates, now=now, hot_days=hot_days())
+        ),
         remaining_today=remaining,
         include_settled=now.hour * HOT_RUNS_PER_DAY < 24,
     )
