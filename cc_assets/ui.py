@@ -4,8 +4,9 @@ It starts what `dagster dev` starts (a code server, the webserver, the daemon, o
 in the order that serves the asset graph soonest on a two-core machine. `dagster dev` imports
 Dagster itself, then starts the code server, and only when that answers the webserver and the
 daemon, which then compete with the code location's load and the first page for the two cores.
-Here the code server and the webserver start at once, and the daemon once the webserver has
-loaded the code location (its schedules and sensors start a few seconds later; nothing they do
+Here this process opens the instance's storage (created once, as `dagster dev` does), then
+the code server and the webserver start at once, and the daemon once the webserver has loaded
+the code location (its schedules and sensors start a few seconds later; nothing they do
 is due that soon). The code server is Dagster's own proxy (`dagster code-server start`), so the
 UI's "Reload definitions" re-imports the code as under `dagster dev`, and `DAGSTER_IS_DEV_CLI`
 is set, so the dbt manifest is re-parsed when a dbt file is newer.
@@ -37,7 +38,10 @@ LOCATION = "cc_assets"
 DEFINITIONS_MODULE = "cc_assets.definitions"
 LOAD_SECONDS = 300  # the daemon starts then even if the location never loads (it logs why)
 STOP_SECONDS = 60
-LOADED = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+LOADED = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus"
+    " locationOrLoadError { __typename } } } } }"
+)
 
 
 def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -48,13 +52,29 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def _location_loaded(url: str) -> bool:
-    """True once the webserver has loaded the code location (or failed to: it shows why)."""
+    """True once the webserver has loaded the code location. The webserver may ask before the
+    code server answers and show a load error until the code server says it is up: that is
+    not loaded yet."""
     try:
         body = httpx.post(f"{url}/graphql", json={"query": LOADED}, timeout=2).json()
     except (httpx.HTTPError, ValueError):
         return False
     entries = ((body.get("data") or {}).get("workspaceOrError") or {}).get("locationEntries")
-    return any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries or [])
+    return any(
+        e["name"] == LOCATION
+        and e["loadStatus"] == "LOADED"
+        and (e.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
+        for e in entries or []
+    )
+
+
+def _open_instance_storage() -> None:
+    """Create (or migrate) the instance's storage before any of the three opens it, as
+    `dagster dev` does: two processes creating a fresh SQLite schema at once break its
+    migration history ("more than one head"), and the webserver or the daemon dies at start."""
+    import dagster as dg  # noqa: PLC0415 - only `make ui` itself needs Dagster here
+
+    dg.DagsterInstance.get().dispose()
 
 
 def _interrupt(*_: object) -> None:
@@ -127,6 +147,7 @@ def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
         daemon = [python, "-m", "dagster._daemon", "run", "-w", str(workspace)]
         services = Services()
         try:
+            _open_instance_storage()
             services.start("code server", code)
             services.start("webserver", webserver)
             refused = prepare()  # while the code loads: nothing of it needs the API
