@@ -94,8 +94,8 @@ def measure(timeout: float, dagster_dev: bool) -> tuple[float, int, float]:
                 _session_cpu(process.pid, cpu)
                 found = _assets(f"http://127.0.0.1:{port}")
                 if found:
-                    _session_cpu(process.pid, cpu)
                     served = time.perf_counter() - start
+                    _session_cpu(process.pid, cpu)
                     break
                 time.sleep(0.2)
             else:

@@ -135,13 +135,15 @@ def tracking_calls_by_day(instance: dg.DagsterInstance, now: datetime) -> dict[s
         cursor = None
         while True:
             page = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, after_timestamp=since),
+                dg.AssetRecordsFilter(
+                    asset_key=key, after_timestamp=since, before_timestamp=now.timestamp()
+                ),
                 limit=1_000,
                 cursor=cursor,
             )
             for record in page.records:
                 calls = record.asset_materialization.metadata.get("api_calls")
-                if calls is not None and record.timestamp < now.timestamp():
+                if calls is not None:
                     day = datetime.fromtimestamp(record.timestamp, UTC).date().isoformat()
                     by_day[day] += int(calls.value)
             if not page.has_more:
@@ -183,14 +185,13 @@ def hot_activity_refresh_schedule(
     snapshot_calls, snapshot_taken = snapshot_cost(context.instance, now.date().isoformat())
     reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
     remaining = day_budget(settings.daily_quota, calls_used_today(settings), reserved)
-    runs_left = HOT_RUNS_PER_DAY - now.hour * HOT_RUNS_PER_DAY // 24
+    runs_left = hot_runs_after(now) + 1  # this one too
+    days = hot_days()
     plan = plan_hot_refresh(
         candidates,
         now=now,
-        hot_days=hot_days(),
-        budget=run_budget(
-            remaining, runs_left, hot_run_cost(candidates, now=now, hot_days=hot_days())
-        ),
+        hot_days=days,
+        budget=run_budget(remaining, runs_left, hot_run_cost(candidates, now=now, hot_days=days)),
         remaining_today=remaining,
         include_settled=now.hour * HOT_RUNS_PER_DAY < 24,
     )

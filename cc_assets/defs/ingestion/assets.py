@@ -394,9 +394,7 @@ BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
 """Calls the daily schedule tells the contact backlog to leave for the rest of the day."""
 
 
-def _backlog_reserve(
-    context: dg.AssetExecutionContext, client: ConstantContactClient, now: datetime
-) -> int:
+def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactClient) -> int:
     """The daily schedule's reserve (its run tag). A run without one (the CLI, a manual
     materialization) keeps back only the margin: nothing it knows of is scheduled after it."""
     tagged = context.run.tags.get(BACKLOG_RESERVE_TAG)
@@ -411,7 +409,7 @@ def _backlog_reserve(
     "reports). A v2 account has no landing-page activity: its contacts' email activity.",
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
-    reserved = _backlog_reserve(context, client, captured_at)
+    reserved = _backlog_reserve(context, client)
     if _is_v2(client):
         fresh = v2_snapshots.contact_activity(
             V2Reports(client), root, captured_at, reserved, context.log.info
