@@ -136,6 +136,7 @@ class Simulation:
             "created BIGINT, landed BIGINT)"
         )
         self._mtimes: dict[Path, float] = {}
+        self.deferrals = 0  # activities hot refreshes deferred (or runs skipped)
 
     # -- the account and the product ------------------------------------------------------
 
@@ -214,6 +215,7 @@ class Simulation:
                         instance=instance, scheduled_execution_time=now
                     )
                     request = hot_activity_refresh_schedule(context)
+                    self._show_deferrals(now, request)
                     if isinstance(request, dg.RunRequest):
                         self._step(
                             server,
@@ -257,6 +259,23 @@ class Simulation:
                     )
                 server.advance_clock(TICK.total_seconds())
                 now += TICK
+
+    def _show_deferrals(self, now: datetime, request: dg.RunRequest | dg.SkipReason) -> None:
+        """A hot refresh that defers activities, with its plan's estimate and budget."""
+        if isinstance(request, dg.SkipReason):
+            if "(0 deferred" not in (request.skip_message or ""):  # over the day's quota
+                self.deferrals += 1
+                print(f"  {now:%Y-%m-%d %H:%M} hot refresh skipped: {request.skip_message}")
+            return
+        count = int(request.tags.get("cc_assets/deferred_count", "0"))
+        if count:
+            self.deferrals += count
+            print(
+                f"  {now:%Y-%m-%d %H:%M} hot refresh deferred {count}: estimated "
+                f"{request.tags['estimated_api_calls']} calls within a run budget of "
+                f"{request.tags['run_budget']} (the day's: {request.tags['day_budget']})",
+                flush=True,
+            )
 
     def _step(self, server: SandboxServer, day: str, step: str, now: datetime, work):
         server.reset_requests()
@@ -444,6 +463,7 @@ class Simulation:
             "minimum_without_backlog": sum(rest_minima) / days,
             "ratio_without_backlog": sum(rest) / sum(rest_minima),
             "contact_reads": sum(contact_reads),
+            "deferrals": self.deferrals,
             "engaged_contacts": sum(engaged),
             **{f"lag_{name}": value for name, value in lag.items()},
         }
@@ -457,7 +477,8 @@ class Simulation:
         print(
             f"lag of {lag['events']:,.0f} tracking events (hours): p50 {lag['p50']:.2f}, "
             f"p95 {lag['p95']:.2f}, max {lag['max']:.2f}; "
-            f"not landed by the end {lag['missing']:,.0f}"
+            f"not landed by the end {lag['missing']:,.0f}; hot-refresh deferrals "
+            f"{self.deferrals}"
         )
         print(
             f"contact backlog: {summary['contact_reads']:,} contact reports for "

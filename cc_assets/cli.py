@@ -71,9 +71,9 @@ def print_summary(summary: Summary, verbose: bool) -> None:
 
 
 def refresh(day: str, verbose: bool) -> int:
-    """Validate the settings and make the first call, then run the jobs. Dagster and the code
-    location (dbt's manifest: seconds, minutes on a fresh clone) are imported only after both,
-    so a misconfiguration or a refused account is one line within seconds."""
+    """Validate the settings and make the first call, then run the jobs. Dagster and the
+    stages' modules are imported only after both, so a misconfiguration or a refused account is
+    one line within seconds; dbt (and its manifest) only in the dbt stage's own process."""
     require_today(day)
     settings = with_sandbox(check_settings())
     if settings.is_sandbox:
@@ -89,11 +89,6 @@ def refresh(day: str, verbose: bool) -> int:
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
-    from cc_assets.defs.analytics import project  # noqa: PLC0415
-
-    if project.manifest_is_stale(project.dbt_project):  # a fresh install, or an edited model
-        say("preparing the dbt manifest (dbt parse)...")
-        project.prepare_manifest(project.dbt_project)
     from cc_assets import runs  # noqa: PLC0415
 
     summary = runs.refresh(day, dg.DagsterInstance.get(), verbose)

@@ -31,3 +31,25 @@ def test_dagster_definitions_validate() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful for code location cc_assets" in result.stdout + result.stderr
+
+
+def test_refresh_stages_load_without_dbt() -> None:
+    """`cc-assets refresh` runs its stages in process on `stage_definitions`, which must hold
+    every stage's job but dbt's and import neither dagster-dbt nor dbt (~110 MB, the margin
+    that keeps the process within 400 MB on a 1,000,000-send account)."""
+    probe = (
+        "import sys\n"
+        "from cc_assets import runs\n"
+        "stages = runs.stage_definitions()\n"
+        "jobs = [runs.TRACKING_JOB, runs.CONTACTS_JOB, runs.METRICS_JOB, runs.DAILY_METRICS_JOB,"
+        " runs.CAMPAIGN_METRICS_JOB, *runs.DAILY_JOBS]\n"
+        "for name in jobs:\n"
+        "    stages.resolve_job_def(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+    assert defs().resolve_job_def("dbt_build_job").name == "dbt_build_job"

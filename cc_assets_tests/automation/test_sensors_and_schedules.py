@@ -15,6 +15,7 @@ from cc_assets.defs.automation.planning import backlog_reserve
 from cc_assets.defs.automation.schedules import (
     daily_snapshot_schedule,
     hot_activity_refresh_schedule,
+    hot_candidates,
     tracking_calls_by_day,
 )
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
@@ -106,6 +107,8 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     served = len(sandbox.requests()["log"])
     assert list(spent) == [now.date().isoformat()] and 0 < spent[now.date().isoformat()] <= served
     assert tracking_calls_by_day(instance, now + timedelta(days=8)) == {}, "older than 7 days"
+    # a first read (every send) says nothing of what a refresh costs: planned as never refreshed
+    assert {c.last_calls for c in hot_candidates(instance)} == {None}
     when = datetime(2026, 11, 20, 18, tzinfo=UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = hot_activity_refresh_schedule(context)
@@ -161,6 +164,9 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
             limit=1,
         ).records[0]
         refreshed += record.run_id == result.run_id
+        if record.run_id == result.run_id:  # refreshed once: its cost is measured now
+            (candidate,) = [c for c in hot_candidates(instance) if c.activity_id == activity_id]
+            assert candidate.last_calls is not None and candidate.last_calls > 0
         path = record.asset_materialization.metadata["path"].value
         assert pq.read_metadata(path).num_rows == truth.tracking(activity_id, "opens").num_rows
     assert refreshed

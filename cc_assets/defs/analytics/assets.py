@@ -130,7 +130,14 @@ def _relation_names(manifest_path) -> dict[str, str]:
     }
 
 
+dbt_build_job = dg.define_asset_job(
+    "dbt_build_job",
+    selection=dg.AssetSelection.assets(cc_assets_dbt),
+    description="`dbt build` of every model, with its tests as asset checks.",
+)
+
 defs = dg.Definitions(
     assets=[cc_assets_dbt],
+    jobs=[dbt_build_job],
     resources={"dbt": dbt_cli(dbt_project)},
 )

@@ -9,8 +9,8 @@ quota state, and this decides. The rules:
   even share of that budget over the runs left today, or more when the runs after it still keep
   what one hot run is measured to cost. Nothing is ever planned past the day's budget.
 - Order: activities the previous run deferred (they waited longest), then activities never
-  read (a new send is where the news is), then the most recently sent, then the rest by their
-  observed arrival rate (new rows an hour at their last refresh).
+  refreshed since their first read (a new send is where the news is), then the rest by their
+  observed arrival rate (new rows an hour at their last refresh), then the most recently sent.
 - The first activity in that order runs even when it alone costs more than one run's share (a
   million-send first read is larger than a share, and would otherwise be deferred forever), as
   long as it fits the day's budget.
@@ -49,7 +49,7 @@ BUSY_DAYS = 7
 class Candidate:
     activity_id: str
     sent_time: datetime | None
-    last_calls: int | None  # API calls its previous refresh spent (None: never read)
+    last_calls: int | None  # API calls its previous refresh spent (None: none since the first read)
     deferred: bool = False  # the previous run deferred it
     arrival_per_hour: float = 0.0  # new rows an hour its previous refresh found
 
