@@ -5,6 +5,7 @@ answer a BI user's questions in one query each, and compute no rate of their own
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,14 +106,19 @@ def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: 
         assert row["role"] == activity.role
         assert row["campaign_name"] == truth.account.campaign_by_id[activity.campaign_id].name
 
+    materialized = [m.materialization for m in result.get_asset_materialization_events()]
     counts = {
         m.asset_key.path[-1]: m.metadata["dagster/row_count"].value
-        for m in result.get_asset_materialization_events()
-        for m in [m.materialization]
+        for m in materialized
+        if "dagster/row_count" in m.metadata
     }
     assert counts["fct_campaign_activity_performance"] == len(ids)
     assert counts["fct_engagement_curve"] == len(marts["fct_engagement_curve"])
-    assert all(key.startswith(("stg_", "int_", "fct_", "dim_")) for key in counts)
+    # the models stored as tables are counted; views are not, as dagster-dbt does
+    models = json.loads(project.dbt_project.manifest_path.read_text())["nodes"].values()
+    views = {n["name"] for n in models if n["config"].get("materialized") == "view"}
+    built = {m.asset_key.path[-1] for m in materialized}
+    assert set(counts) == built - views and built & views
     with duckdb.connect(str(warehouse), read_only=True) as con:
         schemas = {
             r[0]

@@ -270,7 +270,7 @@ def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_pat
                 timeout=120_000,
             )
             page.get_by_text(campaign_name).first.wait_for(timeout=60_000)
-            picture = page.locator('img[src^="data:image/png;base64,"]')
+            picture = page.locator('img[src^="data:image/svg+xml;base64,"]')
             if not picture.count():  # markdown metadata may sit behind its "show" button
                 page.get_by_text("[Show Markdown]").first.click()
                 # The dialog just opened is the one to look at: closing covers stops here.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -111,8 +112,9 @@ def test_seed_example_gives_the_seed_documents_numbers(tmp_path: Path) -> None:
     assert metadata["subject"].value == activity.subject
     assert metadata["sent_time"].value == activity.send_at.isoformat()
     assert metadata["engagement"].value.startswith("![engagement curve and device split](data:")
-    png = base64.b64decode(metadata["engagement"].value.split("base64,")[1].rstrip(")"))
-    assert png.startswith(b"\x89PNG")
+    svg = base64.b64decode(metadata["engagement"].value.split("base64,")[1].rstrip(")"))
+    texts = [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert f"{campaign.name} ({activity.role})" in texts
     assert event.asset_materialization.tags["send_date"] == activity.send_at.date().isoformat()
     assert event.asset_materialization.tags["campaign_id"] == campaign.campaign_id
 

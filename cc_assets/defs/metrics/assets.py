@@ -244,9 +244,9 @@ def _engagement_metadata(
     metadata["seconds_to_first_open"] = _number(row["seconds_to_first_open"])
     metadata["campaign_id"] = dg.MetadataValue.text(row["campaign_id"] or "unknown")
     title = f"{naming['campaign_name'].value} ({naming['role'].value})"
-    png = charts.activity_png(metrics.curve, metrics.devices, title)
+    svg = charts.activity_svg(metrics.curve, metrics.devices, title)
     metadata["engagement"] = dg.MetadataValue.md(
-        charts.markdown_image(png, "engagement curve and device split")
+        charts.markdown_image(svg, "engagement curve and device split")
     )
     return metadata
 
