@@ -16,8 +16,8 @@ import pyarrow as pa
 
 DEVICE_ORDER = ("computer", "mobile", "tablet", "other", "none")
 WIDTH, HEIGHT = 720, 260
-CURVE_BOX = (60, 40, 400, 190)  # left, top, width, height of the curve's plot area
-SHARE_BOX = (560, 40, 140, 190)  # the device split's
+CURVE_BOX = (60, 50, 400, 180)  # left, top, width, height of the curve's plot area
+SHARE_BOX = (560, 50, 140, 180)  # the device split's
 COLORS = {"open": "#1f77b4", "click": "#ff7f0e"}
 
 
