@@ -26,13 +26,14 @@ from cc_assets.constant_contact.schemas import AssetTable
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
 PART_GLOB = "part-*.parquet"
-DUCKDB_MEMORY_LIMIT = "128MB"
+DUCKDB_MEMORY_LIMIT = "256MB"
 """What one lake connection's DuckDB may hold before it spills to disk. DuckDB's default is
 80% of the machine's RAM, so a GROUP BY or join over a 1,000,000-row partition grew the
 process by hundreds of megabytes; the design holds every process of a refresh to 400 MB, and
-DuckDB's aggregates, joins and sorts spill to `temp_directory` instead of failing. Measured on
-a 1,000,000-send activity's metrics: 256 MB grew the process by ~300 MB, 128 MB by ~210 MB
-(DuckDB holds more than its limit: readers, results), ~1.5 s slower."""
+DuckDB's aggregates, joins and sorts spill to `temp_directory` instead of failing. Not lower:
+`count(DISTINCT ...)` does not spill, and at 128MB the metrics over 10,000,000 events
+(`benchmarks/dbt_10m.py`) failed with DuckDB's out-of-memory error; on a 1,000,000-send
+activity 128MB would have saved only ~90 MB of the process's peak."""
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 
