@@ -6,8 +6,9 @@ logs. A run never raises here: its materializations and step failures are read b
 `Summary` of what landed, what failed (asset, partition, one-line reason) and what was
 deferred (not attempted: an input failed, or the account itself refused).
 
-Memory: every process of a refresh stays within 400 MB on a 1,000,000-send account. This
-process loads only the modules its stages need (`stage_definitions`, ~190 MB with Dagster,
+Memory (the design's target: every process within 400 MB on a 1,000,000-send account; this
+process does not reach it yet, see ARCHITECTURE). This process loads only the modules its
+stages need (`stage_definitions`, ~190 MB with Dagster,
 Arrow and DuckDB), not the whole code location: loading that also imports dagster-dbt, dbt and
 every installed Dagster component library (~110 MB more). The dbt stage runs in a process of
 its own (`python -m cc_assets.runs dbt_build_job`), which loads the whole location and reports
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import dagster as dg
@@ -82,7 +83,7 @@ class Summary:
 
     def add(self, other: Summary) -> None:
         """Take in what another process's run of a stage found."""
-        for name in ("landed", "failed", "deferred", "warnings", "unchanged", "tracebacks"):
+        for name in (*ITEM_LISTS, "tracebacks"):
             getattr(self, name).extend(getattr(other, name))
         self.fatal = self.fatal or other.fatal
 
@@ -92,11 +93,12 @@ class Summary:
     @classmethod
     def from_json(cls, text: str) -> Summary:
         data = json.loads(text)
-        items = {
-            name: [Item(**item) for item in data[name]]
-            for name in ("landed", "failed", "deferred", "warnings", "unchanged")
-        }
+        items = {name: [Item(**item) for item in data[name]] for name in ITEM_LISTS}
         return cls(**items, tracebacks=data["tracebacks"], fatal=data["fatal"])
+
+
+ITEM_LISTS = tuple(f.name for f in fields(Summary) if f.type == "list[Item]")
+"""The fields of a `Summary` that hold `Item`s."""
 
 
 def stage_definitions() -> dg.Definitions:
