@@ -25,6 +25,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from cc_assets.constant_contact.schemas import TRACKING_TABLES
+from cc_assets.lake.paths import DUCKDB_THREADS
 
 # events per send, by report (sums to ~1.8: every send, then opens, clicks, ...)
 MIX = {
@@ -90,7 +91,7 @@ def build_lake(root: Path, events: int, activities: int) -> int:
     return written
 
 
-def measure(root: Path, threads: int | None) -> dict[str, float]:
+def measure(root: Path, threads: int) -> dict[str, float]:
     from upath import UPath  # noqa: PLC0415
 
     from cc_assets.defs.metrics import compute  # noqa: PLC0415
@@ -112,7 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--activities", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (2 cores)")
+    parser.add_argument(
+        "--threads", type=int, default=DUCKDB_THREADS, help="DuckDB threads (the lake's: 1)"
+    )
     parser.add_argument("--lake", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -6,25 +6,29 @@ logs. A run never raises here: its materializations and step failures are read b
 `Summary` of what landed, what failed (asset, partition, one-line reason) and what was
 deferred (not attempted: an input failed, or the account itself refused).
 
-Memory (the design's target: every process within 400 MB on a 1,000,000-send account; this
-process does not reach it yet, see ARCHITECTURE). This process loads only the modules its
-stages need (`stage_definitions`, ~190 MB with Dagster,
-Arrow and DuckDB), not the whole code location: loading that also imports dagster-dbt, dbt and
-every installed Dagster component library (~110 MB more). The dbt stage runs in a process of
-its own (`python -m cc_assets.runs dbt_build_job`), which loads the whole location and reports
-its `Summary` back as JSON; `dbt build` itself is a third process, started by dagster-dbt.
+Memory (the design's target: every process within 400 MB on a 1,000,000-send account). The
+refresh runs the light stages itself (snapshots, discovery, campaign metrics) and each heavy
+one in a process of its own (`python -m cc_assets.runs STAGE_FILE SUMMARY_FILE`): the tracking
+reports, the contact reports, the activity metrics and dbt. What one stage's Arrow and DuckDB
+work leaves allocated never raises the next one's floor, which in one process grew past
+580 MB. Each process but dbt's loads only the modules its stages need (`stage_definitions`),
+not the whole code location: that also imports dagster-dbt, dbt and every installed Dagster
+component library (~110 MB more). `dbt build` itself is a further process, dagster-dbt's.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -254,7 +258,68 @@ METRICS_JOB = "activity_metrics_job"
 CAMPAIGN_METRICS_JOB = "campaign_engagement_job"
 DAILY_METRICS_JOB = "activity_stats_daily_job"
 DBT_JOB = "dbt_build_job"
-METRIC_ASSETS = ("email_metrics/activity_engagement", "email_metrics/activity_device_breakdown")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Runs of named jobs, one after another, under one progress label: what one child process
+    of the refresh does (or the refresh itself, for the light stages)."""
+
+    label: str
+    runs: list[tuple[str, str | None]]
+    """(job name, partition key or None), in order."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Stage:
+        data = json.loads(text)
+        return cls(data["label"], [(job, partition) for job, partition in data["runs"]])
+
+
+def job_assets(defs: dg.Definitions, job_name: str) -> list[str]:
+    """The asset names a job materializes (the job's own name when `defs` lacks it: dbt's)."""
+    try:
+        keys = defs.resolve_job_def(job_name).asset_layer.selected_asset_keys
+    except dg.DagsterInvariantViolationError:
+        return [job_name]
+    return sorted(key.to_user_string() for key in keys)
+
+
+def landed_all(
+    defs: dg.Definitions, summary: Summary, job_name: str, partition: str | None
+) -> bool:
+    """Whether every asset of the job's run for `partition` landed (or had nothing new)."""
+    done = {(i.asset, i.partition) for i in (*summary.landed, *summary.unchanged)}
+    return all((asset, partition) in done for asset in job_assets(defs, job_name))
+
+
+def not_attempted(
+    defs: dg.Definitions, summary: Summary, job_name: str, partition: str | None
+) -> None:
+    """Defer a run after an account-wide refusal (credentials, quota): it would be refused too."""
+    summary.defer(job_assets(defs, job_name), [partition], f"not attempted: {summary.fatal}")
+
+
+def run_stage(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    stage: Stage,
+    summary: Summary,
+    verbose: bool,
+    after_each: Callable[[], None] = lambda: None,
+) -> None:
+    """Each run of the stage in turn. An account-wide refusal (credentials, quota) defers every
+    run after it: none is attempted."""
+    for index, (job_name, partition) in enumerate(stage.runs, 1):
+        if summary.fatal is not None:
+            not_attempted(defs, summary, job_name, partition)
+        else:
+            run_job(defs, instance, job_name, partition, summary, verbose)
+        after_each()
+        if len(stage.runs) > 1:
+            say(f"{stage.label}: {index}/{len(stage.runs)}{f' ({partition})' if partition else ''}")
 
 
 def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Summary:
@@ -262,88 +327,123 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
     snapshots, whose campaign list is also discovery's), but nothing waits on a snapshot's
     success: every known activity's reports are read even when the snapshot failed. What
     reads a failed input is deferred, not run on half its data. An account-wide refusal
-    (credentials, quota) defers everything left."""
+    (credentials, quota) defers everything left.
+
+    The heavy stages (tracking reports, contact reports, metrics, dbt) each run in a process of
+    their own (`run_in_own_process`): what one stage's Arrow and DuckDB work leaves allocated
+    never raises the next one's floor, so every process stays within the design's 400 MB."""
     summary = Summary()
     recover_dead_runs(instance)
-
-    def stop(assets: Iterable[str], partitions: Iterable[str | None]) -> bool:
-        if summary.fatal is None:
-            return False
-        summary.defer(assets, partitions, f"not attempted: {summary.fatal}")
-        return True
-
     defs = stage_definitions()
     say("daily snapshots...")
-    if not stop(["campaign snapshots"], [day]):
-        for job in DAILY_JOBS:
-            run_job(defs, instance, job, day, summary, verbose)
+    snapshots = Stage("daily snapshots", [(job, day) for job in DAILY_JOBS])
+    run_stage(defs, instance, snapshots, summary, verbose)
     sent = record_discovery(instance, summary, day)
     say("tracking reports...")
-    complete: list[str] = []
-    for index, activity_id in enumerate(sent, 1):
-        if stop(["tracking reports"], [activity_id]):
-            continue
-        if run_job(defs, instance, TRACKING_JOB, activity_id, summary, verbose):
-            complete.append(activity_id)
-        say(f"tracking reports: {index}/{len(sent)} activities ({activity_id})")
+    tracking = Stage("tracking reports", [(TRACKING_JOB, a) for a in sent])
+    run_in_own_process(defs, instance, tracking, summary, verbose)
     say("contact reports...")
-    if not stop(["constant_contact/contact_activity_details"], [day]):
-        run_job(defs, instance, CONTACTS_JOB, day, summary, verbose)
+    contacts = Stage("contact reports", [(CONTACTS_JOB, day)])
+    run_in_own_process(defs, instance, contacts, summary, verbose)
     say("metrics...")
+    complete = [a for a in sent if landed_all(defs, summary, TRACKING_JOB, a)]
     incomplete = [a for a in sent if a not in complete]
-    summary.defer(METRIC_ASSETS, incomplete, "deferred: its tracking reports did not all land")
-    for index, activity_id in enumerate(complete, 1):
-        if not stop(METRIC_ASSETS, [activity_id]):
-            run_job(defs, instance, METRICS_JOB, activity_id, summary, verbose)
-        say(f"metrics: {index}/{len(complete)} activities")
-    if not stop(["email_metrics/activity_stats_daily"], [day]):
-        run_job(defs, instance, DAILY_METRICS_JOB, day, summary, verbose)
+    reason = "deferred: its tracking reports did not all land"
+    summary.defer(job_assets(defs, METRICS_JOB), incomplete, reason)
+    metrics = Stage("metrics", [(METRICS_JOB, a) for a in complete] + [(DAILY_METRICS_JOB, day)])
+    run_in_own_process(defs, instance, metrics, summary, verbose)
     if incomplete or summary.fatal:
         reason = "deferred: not every activity's reports and metrics landed"
-        summary.defer(["email_metrics/campaign_engagement", "dbt build"], [None], reason)
+        summary.defer([*job_assets(defs, CAMPAIGN_METRICS_JOB), "dbt build"], [None], reason)
         return summary
     if run_job(defs, instance, CAMPAIGN_METRICS_JOB, None, summary, verbose):
         say("dbt build...")
-        run_in_own_process(DBT_JOB, summary, verbose)
+        dbt = Stage("dbt build", [(DBT_JOB, None)])
+        run_in_own_process(defs, instance, dbt, summary, verbose)
     return summary
 
 
-def run_in_own_process(job_name: str, summary: Summary, verbose: bool) -> bool:
-    """`run_job` of an unpartitioned job of the whole code location, in a child process on
-    the same instance (`DAGSTER_HOME`), its output on this terminal; its `Summary` comes back
-    as JSON in a file."""
+def run_in_own_process(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    stage: Stage,
+    summary: Summary,
+    verbose: bool,
+) -> None:
+    """`run_stage` in a child process on the same instance (`DAGSTER_HOME`), its output on this
+    terminal. The child writes its `Summary` to a file after every run, so when it dies (out of
+    memory, killed) what it finished still counts, each run it did not finish fails, naming
+    the process, and the run it died in is marked failed at once, its pool slots freed for the
+    stages after it."""
+    if summary.fatal is not None:  # not worth a process: nothing would be attempted
+        for job_name, partition in stage.runs:
+            not_attempted(defs, summary, job_name, partition)
+        return
     with tempfile.TemporaryDirectory(prefix="cc_assets-stage-") as folder:
-        found_at = Path(folder) / "summary.json"
-        command = [sys.executable, "-m", "cc_assets.runs", job_name, str(found_at)]
-        child = subprocess.run([*command, *(["--verbose"] * verbose)], check=False)
-        if child.returncode != 0 or not found_at.exists():
-            reason = f"its process (python -m cc_assets.runs {job_name}) exited {child.returncode}"
-            summary.failed.append(Item(job_name, None, reason))
-            return False
-        found = Summary.from_json(found_at.read_text())
+        plan, found_at = Path(folder) / "stage.json", Path(folder) / "summary.json"
+        plan.write_text(stage.to_json())
+        command = [sys.executable, "-m", "cc_assets.runs", str(plan), str(found_at)]
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}
+        child = subprocess.run([*command, *(["--verbose"] * verbose)], check=False, env=env)
+        found = Summary.from_json(found_at.read_text()) if found_at.exists() else Summary()
     summary.add(found)
-    return not found.failed and not found.deferred
+    if child.returncode == 0:
+        return
+    recover_dead_runs(instance)
+    reason = f"its process (python -m cc_assets.runs, {stage.label}) exited {child.returncode}"
+    reported = {(i.asset, i.partition) for name in ITEM_LISTS for i in getattr(found, name)}
+    for job_name, partition in stage.runs:
+        for asset in job_assets(defs, job_name):
+            if (asset, partition) not in reported:
+                summary.failed.append(Item(asset, partition, reason))
+
+
+PARENT_ENV = "CC_ASSETS_PARENT_PID"
+"""The refresh's pid, handed to each stage's process so it can die with the refresh."""
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """A stage's process must not outlive a refresh that was killed: it would go on writing
+    the lake and holding its runs' pool slots beside the next refresh. Linux sends it SIGKILL
+    when its parent dies (`prctl(PR_SET_PDEATHSIG)`); if the parent is gone already, exit."""
+    with suppress(OSError, AttributeError):  # not Linux: no such call; the parent check stays
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = os.environ.get(PARENT_ENV)
+    if parent is not None and os.getppid() != int(parent):
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The child of `run_in_own_process`: one job of the whole code location (the dbt manifest
-    prepared first when a model changed), its `Summary` written to the given file."""
+    """The child of `run_in_own_process`: one stage on the stages' definitions, or on the
+    whole code location for dbt's (its manifest prepared first when a model changed)."""
     parser = argparse.ArgumentParser(prog="python -m cc_assets.runs")
-    parser.add_argument("job")
-    parser.add_argument("summary", type=Path, help="where to write the run's Summary (JSON)")
+    parser.add_argument("stage", type=Path, help="the Stage to run (JSON)")
+    parser.add_argument("summary", type=Path, help="where to write the runs' Summary (JSON)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    from cc_assets.defs.analytics import project  # noqa: PLC0415
+    die_with_parent()
+    stage = Stage.from_json(args.stage.read_text())
+    if any(job == DBT_JOB for job, _ in stage.runs):
+        from cc_assets.defs.analytics import project  # noqa: PLC0415
 
-    if project.manifest_is_stale(project.dbt_project):  # a fresh install, or an edited model
-        say("preparing the dbt manifest (dbt parse)...")
-        project.prepare_manifest(project.dbt_project)
-    from cc_assets.definitions import defs as load_definitions  # noqa: PLC0415
+        if project.manifest_is_stale(project.dbt_project):  # a fresh install, an edited model
+            say("preparing the dbt manifest (dbt parse)...")
+            project.prepare_manifest(project.dbt_project)
+        from cc_assets.definitions import defs as load_definitions  # noqa: PLC0415
 
+        defs = load_definitions()
+    else:
+        defs = stage_definitions()
     summary = Summary()
+
+    def save() -> None:
+        args.summary.write_text(summary.to_json())
+
     with dg.DagsterInstance.get() as instance:
-        run_job(load_definitions(), instance, args.job, None, summary, args.verbose)
-    args.summary.write_text(summary.to_json())
+        run_stage(defs, instance, stage, summary, args.verbose, after_each=save)
+    save()
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+from tabulate import tabulate
 
 from cc_assets.constant_contact.schemas import AssetTable
 
@@ -69,5 +70,6 @@ def preview(table: pa.Table | None, rows: int = PREVIEW_ROWS) -> dg.MetadataValu
     if table is None or table.num_rows == 0:
         return dg.MetadataValue.md("_no rows_")
     stamps = [c for c in ("captured_at", "computed_at") if c in table.column_names]
-    sample = table.slice(0, rows).drop_columns(stamps).to_pandas()
-    return dg.MetadataValue.md(sample.to_markdown(index=False, floatfmt=".1f"))
+    sample = table.slice(0, rows).drop_columns(stamps)
+    markdown = tabulate(sample.to_pylist(), headers="keys", tablefmt="pipe", floatfmt=".1f")
+    return dg.MetadataValue.md(markdown)

@@ -26,14 +26,18 @@ from cc_assets.constant_contact.schemas import AssetTable
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
 PART_GLOB = "part-*.parquet"
-DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_LIMIT = "128MB"
 """What one lake connection's DuckDB may hold before it spills to disk. DuckDB's default is
 80% of the machine's RAM, so a GROUP BY or join over a 1,000,000-row partition grew the
 process by hundreds of megabytes; the design holds every process of a refresh to 400 MB, and
-DuckDB's aggregates, joins and sorts spill to `temp_directory` instead of failing. Not lower:
-`count(DISTINCT ...)` does not spill, and at 128MB the metrics over 10,000,000 events
-(`benchmarks/dbt_10m.py`) failed with DuckDB's out-of-memory error; on a 1,000,000-send
-activity 128MB would have saved only ~90 MB of the process's peak."""
+DuckDB's aggregates, joins and sorts spill to `temp_directory` instead of failing. Distinct
+contacts are counted by grouping (`GROUP BY contact_id`, then `count`), never with
+`count(DISTINCT ...)`: that one does not spill, and at 128MB the metrics over 10,000,000
+events failed with DuckDB's out-of-memory error while it was used."""
+DUCKDB_THREADS = 1
+"""DuckDB threads of one lake connection. Each thread holds its own share of an aggregate
+before DuckDB spills: on two threads the metrics over 10,000,000 events failed out of memory
+at 128MB in some runs (one in two, on a loaded machine), on one they never did."""
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 
@@ -107,11 +111,11 @@ def partition_files(
     return sorted(location(f) for f in found)
 
 
-def connect(root: UPath | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(root: UPath | None = None, threads: int = DUCKDB_THREADS) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection in UTC that reads the lake at `root` (default `lake_root()`): for an
     object store, its fsspec filesystem is registered, so `read_parquet('s3://...')` works.
-    Its memory is bounded (`DUCKDB_MEMORY_LIMIT`); beyond that DuckDB spills to a temporary
-    folder of its own."""
+    Its memory is bounded (`DUCKDB_MEMORY_LIMIT` on `threads` threads); beyond that DuckDB
+    spills to a temporary folder of its own."""
     root = root or lake_root()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -120,8 +124,7 @@ def connect(root: UPath | None = None, threads: int | None = None) -> duckdb.Duc
     # working directory, would be shared by every process started there.
     spill = os.path.join(tempfile.gettempdir(), f"cc_assets-duckdb-{uuid.uuid4().hex}")
     con.execute(f"SET temp_directory = '{spill}'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET threads = {int(threads)}")
     if not is_local(root):
         con.register_filesystem(root.fs)
     return con

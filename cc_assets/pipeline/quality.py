@@ -58,7 +58,7 @@ def duplicate_keys(table: AssetTable, path: UPath) -> Finding:
         f"SELECT count(*) FROM (SELECT {keys} FROM read_parquet(?) "
         f"GROUP BY {keys} HAVING count(*) > 1)"
     )
-    with connect(path, threads=1) as con:
+    with connect(path) as con:  # one thread (the default): one hash table
         (duplicates,) = con.execute(by_hash, [location(path)]).fetchone()
         if duplicates:
             (duplicates,) = con.execute(exact, [location(path)]).fetchone()

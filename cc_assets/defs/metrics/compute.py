@@ -40,7 +40,7 @@ from cc_assets.defs.metrics.tables import (
     METRICS_PREFIX,
     PERCENT_OF_RATE,
 )
-from cc_assets.lake.paths import connect, partition_files
+from cc_assets.lake.paths import DUCKDB_THREADS, connect, partition_files
 from cc_assets.pipeline.quality import Finding
 
 REPORTS: dict[str, tuple[str, ...]] = {
@@ -90,36 +90,46 @@ the one definition of each formula, used for activities, campaigns and CC's dail
 
 _MOBILE = ", ".join(f"'{d}'" for d in MOBILE_DEVICES)
 
+
+def _per_contact(report: str, outer: str, inner: str = "") -> str:
+    """`<report>(campaign_activity_id, <report>, ...)`: the distinct contacts of the report per
+    activity, counted by grouping on the contact first and then counting the groups. Unlike
+    `count(DISTINCT contact_id)`, which DuckDB holds in memory whole, both groupings spill to
+    disk past the connection's memory limit. Each contact's group holds `first_time`,
+    `last_time` and the `inner` aggregates; `outer` aggregates those per activity."""
+    return f"""{report} AS (
+    SELECT campaign_activity_id, count(contact_id) AS {report}, {outer}
+    FROM (SELECT campaign_activity_id, contact_id, min(created_time) AS first_time,
+                 max(created_time) AS last_time{inner}
+          FROM t_{report} GROUP BY 1, 2)
+    GROUP BY 1)"""
+
+
+_DEVICE_COUNTS = (
+    f", count(*) AS events, count(device_type) AS typed,"
+    f" count(*) FILTER (WHERE device_type IN ({_MOBILE})) AS mobile"
+)
+
+
+def _device_totals(kind: str) -> str:
+    """Every event, and the mobile ones (null when no event carries a device type)."""
+    return (
+        f"CAST(sum(events) AS BIGINT) AS {kind}_all, "
+        f"CAST(CASE WHEN sum(typed) > 0 THEN sum(mobile) END AS BIGINT) AS mobile_{kind}_all"
+    )
+
+
+_LAST = "max(last_time) AS last_time"
+_OPENS_OUTER = f"{_device_totals('opens')}, min(first_time) AS first_open_time"
+
 ENGAGEMENT_SQL = f"""
 WITH
-sends AS (
-    SELECT campaign_activity_id, count(DISTINCT contact_id) AS sends,
-           min(created_time) AS first_send_time, max(created_time) AS last_time
-    FROM t_sends GROUP BY 1),
-bounces AS (
-    SELECT campaign_activity_id, count(DISTINCT contact_id) AS bounces,
-           max(created_time) AS last_time
-    FROM t_bounces GROUP BY 1),
-opens AS (
-    SELECT campaign_activity_id, count(DISTINCT contact_id) AS opens, count(*) AS opens_all,
-           CASE WHEN count(device_type) > 0
-                THEN count(*) FILTER (WHERE device_type IN ({_MOBILE})) END AS mobile_opens_all,
-           min(created_time) AS first_open_time, max(created_time) AS last_time
-    FROM t_opens GROUP BY 1),
-clicks AS (
-    SELECT campaign_activity_id, count(DISTINCT contact_id) AS clicks, count(*) AS clicks_all,
-           CASE WHEN count(device_type) > 0
-                THEN count(*) FILTER (WHERE device_type IN ({_MOBILE})) END AS mobile_clicks_all,
-           max(created_time) AS last_time
-    FROM t_clicks GROUP BY 1),
-forwards AS (
-    SELECT campaign_activity_id, count(DISTINCT contact_id) AS forwards,
-           max(created_time) AS last_time
-    FROM t_forwards GROUP BY 1),
-optouts AS (
-    SELECT campaign_activity_id, count(DISTINCT contact_id) AS optouts,
-           max(created_time) AS last_time
-    FROM t_optouts GROUP BY 1),
+{_per_contact("sends", f"min(first_time) AS first_send_time, {_LAST}")},
+{_per_contact("bounces", _LAST)},
+{_per_contact("opens", f"{_OPENS_OUTER}, {_LAST}", _DEVICE_COUNTS)},
+{_per_contact("clicks", f"{_device_totals('clicks')}, {_LAST}", _DEVICE_COUNTS)},
+{_per_contact("forwards", _LAST)},
+{_per_contact("optouts", _LAST)},
 counted AS (
     SELECT
         w.campaign_activity_id,
@@ -160,18 +170,20 @@ ORDER BY campaign_activity_id
 """
 
 DEVICE_SQL = """
-WITH events AS (
+WITH per_contact AS (
     SELECT campaign_activity_id, 'open' AS event_type,
-           coalesce(device_type, 'none') AS device_type,
-           count(*) AS events, count(DISTINCT contact_id) AS contacts
+           coalesce(device_type, 'none') AS device_type, contact_id, count(*) AS events
     FROM t_opens WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
     GROUP BY ALL
     UNION ALL
     SELECT campaign_activity_id, 'click' AS event_type,
-           coalesce(device_type, 'none') AS device_type,
-           count(*) AS events, count(DISTINCT contact_id) AS contacts
+           coalesce(device_type, 'none') AS device_type, contact_id, count(*) AS events
     FROM t_clicks WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY ALL)
+    GROUP BY ALL),
+events AS (  -- per contact first, then per device: both spill, unlike count(DISTINCT ...)
+    SELECT campaign_activity_id, event_type, device_type,
+           CAST(sum(events) AS BIGINT) AS events, count(contact_id) AS contacts
+    FROM per_contact GROUP BY 1, 2, 3)
 SELECT
     e.campaign_activity_id,
     ac.campaign_id,
@@ -243,11 +255,15 @@ links AS (
            max(unique_clicks) AS reported_unique_clicks
     FROM t_links WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
     GROUP BY 1, 2),
-clicked AS (
-    SELECT campaign_activity_id, url_id, any_value(link_url) AS link_url,
-           count(DISTINCT contact_id) AS unique_clicks, count(*) AS clicks_all
+per_contact AS (
+    SELECT campaign_activity_id, url_id, contact_id, any_value(link_url) AS link_url,
+           count(*) AS clicks
     FROM t_clicks WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY 1, 2)
+    GROUP BY 1, 2, 3),
+clicked AS (  -- per contact first, then per link: both spill, unlike count(DISTINCT ...)
+    SELECT campaign_activity_id, url_id, any_value(link_url) AS link_url,
+           count(contact_id) AS unique_clicks, CAST(sum(clicks) AS BIGINT) AS clicks_all
+    FROM per_contact GROUP BY 1, 2)
 SELECT
     campaign_activity_id,
     ac.campaign_id,
@@ -370,7 +386,7 @@ def prepare(
         con.execute("CREATE OR REPLACE TEMP VIEW wanted AS SELECT * FROM wanted_ids")
     else:
         union = " UNION ".join(f"SELECT campaign_activity_id FROM t_{r}" for r in REPORTS)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW wanted AS {union}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE wanted AS {union}")  # read once, not per use
     register_campaign_map(con, root)
 
 
@@ -421,7 +437,7 @@ def compute_activities(
     root: UPath,
     activity_ids: Sequence[str] | None,
     computed_at: datetime | None = None,
-    threads: int | None = None,
+    threads: int = DUCKDB_THREADS,
 ) -> ActivityMetrics:
     """Every per-activity metric table of the activities (all of the lake's when None), from
     one connection over the same views."""
@@ -566,8 +582,10 @@ def reconcile_derived_reports(row: dict[str, Any], root: UPath) -> Finding:
             if not files:
                 metadata[f"{report}_rows"] = "not in the lake yet"
                 continue
-            (contacts,) = con.execute(
-                "SELECT count(DISTINCT contact_id) FROM read_parquet($files)", {"files": files}
+            (contacts,) = con.execute(  # DISTINCT spills; count(DISTINCT ...) does not
+                "SELECT count(contact_id) FROM "
+                "(SELECT DISTINCT contact_id FROM read_parquet($files))",
+                {"files": files},
             ).fetchone()
             metadata[f"{report}_contacts"] = int(contacts)
             metadata[ours] = int(row[ours])
