@@ -1,10 +1,11 @@
 """`cc-assets refresh` as named Dagster jobs on an instance, and what each run landed.
 
 Each stage is a job of the code location (`cc_assets/defs/automation/refresh_jobs.py`), run
-in process on the configured instance, so the UI lists the runs by name and keeps their full
-logs. A run never raises here: its materializations and step failures are read back into a
-`Summary` of what landed, what failed (asset, partition, one-line reason) and what was
-deferred (not attempted: an input failed, or the account itself refused).
+with `execute_in_process` on the configured instance (in this process or in the stage's own,
+below), so the UI lists the runs by name and keeps their full logs. A run never raises here:
+its materializations and step failures are read back into a `Summary` of what landed, what
+failed (asset, partition, one-line reason) and what was deferred (not attempted: an input
+failed, or the account itself refused).
 
 Memory (the design's target: every process within 400 MB on a 1,000,000-send account). The
 refresh runs the light stages itself (snapshots, discovery, campaign metrics) and each heavy
