@@ -289,18 +289,12 @@ def job_assets(defs: dg.Definitions, job_name: str) -> list[str]:
 
 
 def landed_all(
-    defs: dg.Definitions, summary: Summary, job_name: str, partition: str | None
-) -> bool:
-    """Whether every asset of the job's run for `partition` landed (or had nothing new)."""
+    defs: dg.Definitions, summary: Summary, job_name: str, partitions: Iterable[str]
+) -> list[str]:
+    """The partitions whose run of the job landed every asset (or had nothing new)."""
     done = {(i.asset, i.partition) for i in (*summary.landed, *summary.unchanged)}
-    return all((asset, partition) in done for asset in job_assets(defs, job_name))
-
-
-def not_attempted(
-    defs: dg.Definitions, summary: Summary, job_name: str, partition: str | None
-) -> None:
-    """Defer a run after an account-wide refusal (credentials, quota): it would be refused too."""
-    summary.defer(job_assets(defs, job_name), [partition], f"not attempted: {summary.fatal}")
+    assets = job_assets(defs, job_name)
+    return [p for p in partitions if all((asset, p) in done for asset in assets)]
 
 
 def run_stage(
@@ -315,7 +309,8 @@ def run_stage(
     run after it: none is attempted."""
     for index, (job_name, partition) in enumerate(stage.runs, 1):
         if summary.fatal is not None:
-            not_attempted(defs, summary, job_name, partition)
+            reason = f"not attempted: {summary.fatal}"
+            summary.defer(job_assets(defs, job_name), [partition], reason)
         else:
             run_job(defs, instance, job_name, partition, summary, verbose)
         after_each()
@@ -347,7 +342,7 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
     contacts = Stage("contact reports", [(CONTACTS_JOB, day)])
     run_in_own_process(defs, instance, contacts, summary, verbose)
     say("metrics...")
-    complete = [a for a in sent if landed_all(defs, summary, TRACKING_JOB, a)]
+    complete = landed_all(defs, summary, TRACKING_JOB, sent)
     incomplete = [a for a in sent if a not in complete]
     reason = "deferred: its tracking reports did not all land"
     summary.defer(job_assets(defs, METRICS_JOB), incomplete, reason)
@@ -376,9 +371,8 @@ def run_in_own_process(
     memory, killed) what it finished still counts, each run it did not finish fails, naming
     the process, and the run it died in is marked failed at once, its pool slots freed for the
     stages after it."""
-    if summary.fatal is not None:  # not worth a process: nothing would be attempted
-        for job_name, partition in stage.runs:
-            not_attempted(defs, summary, job_name, partition)
+    if summary.fatal is not None:  # not worth a process: every run is deferred unattempted
+        run_stage(defs, instance, stage, summary, verbose)
         return
     with tempfile.TemporaryDirectory(prefix="cc_assets-stage-") as folder:
         plan, found_at = Path(folder) / "stage.json", Path(folder) / "summary.json"
