@@ -32,7 +32,7 @@ from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
 from cc_assets.progress import say
 
 if TYPE_CHECKING:
-    from cc_assets.runs import Summary
+    from cc_assets.refresh import Summary
 
 
 def _error(message: str) -> None:
@@ -89,9 +89,10 @@ def refresh(day: str, verbose: bool) -> int:
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
-    from cc_assets import runs  # noqa: PLC0415
+    from cc_assets import refresh as pipeline  # noqa: PLC0415
 
-    summary = runs.refresh(day, dg.DagsterInstance.get(), verbose)
+    with dg.DagsterInstance.get() as instance:
+        summary = pipeline.refresh(day, instance, verbose)
     print_summary(summary, verbose)
     if summary.ok:
         say("refresh complete")

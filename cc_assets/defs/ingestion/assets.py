@@ -29,6 +29,7 @@ from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.defs.automation import planning
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
+from cc_assets.defs.landed import Landed
 from cc_assets.defs.metadata import (
     OWNERS,
     PREVIEW_ROWS,
@@ -156,19 +157,9 @@ def campaign_activity_reports(
             if isinstance(refreshed, ReportFailure):
                 failures[refreshed.key.to_user_string()] = refreshed.reason
                 continue
-            yield dg.MaterializeResult(asset_key=refreshed.key, metadata=refreshed.metadata)
-            yield from refreshed.checks
+            yield from refreshed.results()
     if failures:
         raise ReportsFailed(context.partition_key, failures)
-
-
-@dataclass
-class ActivityAssetRefresh:
-    """One activity asset refreshed: what to record as its materialization and checks."""
-
-    key: dg.AssetKey
-    metadata: dict[str, Any]
-    checks: list[dg.AssetCheckResult]
 
 
 @dataclass
@@ -205,13 +196,13 @@ def refresh_activity(
     selected: set[str],
     log: dg.DagsterLogManager,
     stats: Mapping[str, activity_reads.ActivityStats] | None = None,
-) -> Iterator[ActivityAssetRefresh | ReportFailure]:
+) -> Iterator[Landed | ReportFailure]:
     """Refresh the selected activity assets of one activity, each on its own: a report that
     fails yields a `ReportFailure` and the next report is read; an account-wide refusal ends
     the refresh (the reports already refreshed stay materialized). Only the reports whose stats
     moved are read (`activity_reads`); the stats are fetched here (one call) unless the caller
     passes those it fetched in batches. Shared by the partitioned multi-asset and the batched
-    hot-activity job, so both record the same metadata."""
+    `activity_refresh_job`, so both record the same metadata and checks."""
     captured_at = datetime.now(UTC)
     if stats is None:
         try:
@@ -250,7 +241,7 @@ def _refreshed(
     refresh: TrackingRefresh,
     root: UPath,
     log: dg.DagsterLogManager,
-) -> ActivityAssetRefresh:
+) -> Landed:
     log.info(
         f"{table.name}[{activity_id}]: {refresh.read}, {refresh.new_rows} new rows, "
         f"{refresh.rows} in all, {refresh.api_calls} API calls"
@@ -268,7 +259,7 @@ def _refreshed(
         read=refresh.read,
         watermark=str(refresh.watermark) if refresh.watermark else "none",
     )
-    return ActivityAssetRefresh(asset_key(table), metadata, list(_checks(table, refresh.path)))
+    return Landed(asset_key(table), activity_id, metadata, list(_checks(table, refresh.path)))
 
 
 def _is_v2(client: ConstantContactClient) -> bool:
