@@ -49,6 +49,8 @@ PID_TAG = "cc_assets/cli_pid"
 ACCOUNT_WIDE = {cls.__name__ for cls in ACCOUNT_WIDE_ERRORS} | {"ConfigurationError"}
 DISCOVERY_CURSOR = "cc_assets/refresh/discovery_cursor"
 """Where the refresh keeps its discovery sensor cursor (the instance's key-value store)."""
+CRASH = "ChildProcessCrashException"
+"""The error of a step whose own process died; the executor's engine event says how."""
 DBT_JOB = "dbt_build_job"
 DBT_STEP = "cc_assets_dbt"
 
@@ -164,9 +166,13 @@ class Refresh:
         landed: set[tuple[str, str | None]] = set()
         steps: dict[str, str] = {}
         errors: dict[str, str] = {}
+        crashes: dict[str, str] = {}
         per_asset: dict[str, str] = {}
         for event in result.all_events:
-            if event.is_step_materialization:
+            if event.is_engine_event and event.step_key and event.engine_event_data.error:
+                # a step's process that died (killed, out of memory): the executor says how
+                crashes[event.step_key] = (event.message or "").split(". ")[0]
+            elif event.is_step_materialization:
                 materialization = event.step_materialization_data.materialization
                 name = materialization.asset_key.to_user_string()
                 partition = materialization.partition or event.partition
@@ -182,6 +188,7 @@ class Refresh:
             elif event.is_step_failure:
                 data = event.step_failure_data
                 cls_name, line = one_line(data.error)
+                line = crashes.get(event.step_key, line) if cls_name == CRASH else line
                 steps[event.step_key] = "failure"
                 errors[event.step_key] = line
                 self.summary.tracebacks.append(
@@ -338,8 +345,10 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
             expected(METRIC_KEYS, complete),
             config={"compute_activity_metrics": {"config": {"activity_ids": complete}}},
         )
-    everything = not incomplete and summary.fatal is None and summary.complete(
-        expected(METRIC_KEYS, complete)
+    everything = (
+        not incomplete
+        and summary.fatal is None
+        and summary.complete(expected(METRIC_KEYS, complete))
     )
     campaign_keys = [STATS_DAILY_KEY, *([CAMPAIGN_ENGAGEMENT_KEY] if everything else [])]
     campaigns = run.launch(

@@ -16,7 +16,6 @@ and the asset checks' results per asset and partition (`defs/landed.py`), exactl
 partitioned assets do, since dynamic partitions cannot be batched into one asset run.
 """
 
-
 import dagster as dg
 from pydantic import Field
 
@@ -211,4 +210,3 @@ def job_named(name: str) -> dg.JobDefinition:
     from cc_assets.definitions import defs  # noqa: PLC0415
 
     return defs().resolve_job_def(name)
-
