@@ -11,7 +11,7 @@ lands what a user asked for first:
 4. `activity_metrics_job` over the activities whose reports all landed, `campaign_metrics_job`;
 5. `dbt_build_job`;
 6. the contact backlog (`daily_snapshot_job`'s `contact_activity_details`), which spends what
-   the day's quota leaves, then `dbt_build_job` again for only the models that read it.
+   the day's quota leaves, then `dbt_build_job` again for only the tables that read it.
 
 Each run goes through `dg.execute_job` on the instance of `DAGSTER_HOME`, so the UI lists it
 with its full log. The heavy runs use the multiprocess executor: each step is a process of its
@@ -38,7 +38,7 @@ from cc_assets.defs.automation import jobs
 from cc_assets.defs.automation.schedules import sent_times
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
 from cc_assets.defs.ingestion import resources
-from cc_assets.defs.ingestion.assets import FAILED_ASSETS, asset_key
+from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG, FAILED_ASSETS, asset_key
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.defs.metrics.assets import ACTIVITY_SPECS, metric_key
 from cc_assets.defs.metrics.tables import ACTIVITY_STATS_DAILY, CAMPAIGN_ENGAGEMENT
@@ -131,6 +131,7 @@ class Refresh:
         config: dict[str, Any] | None = None,
         assets: Sequence[dg.AssetKey] | None = None,
         own_processes: bool = True,
+        tags: dict[str, str] | None = None,
     ) -> bool:
         """Run a job of the code location for `items`; True when every one landed. After an
         account-wide refusal nothing more is attempted: the items are deferred."""
@@ -144,7 +145,7 @@ class Refresh:
         }
         if config is not None:
             run_config["ops"] = config
-        tags = {PID_TAG: str(os.getpid())}
+        tags = {**(tags or {}), PID_TAG: str(os.getpid())}
         if partition is not None:
             tags["dagster/partition"] = partition
         job = dg.build_reconstructable_job(
@@ -302,17 +303,29 @@ def _code_location() -> dg.Definitions:
 
 
 def dbt_models(reading: dg.AssetKey | None = None) -> list[dg.AssetKey]:
-    """dbt's models, or only those that read `reading` (directly or through other models)."""
+    """dbt's models, or only the tables among those that read `reading` (directly or through
+    other models): a view reads the lake in place, so it never needs rebuilding for new data."""
     loaded = _code_location()
     models = loaded.resolve_job_def(DBT_JOB).asset_layer.selected_asset_keys
     if reading is None:
         return sorted(models)
-    downstream = dg.AssetSelection.assets(reading).downstream(include_self=False)
-    return sorted(downstream.resolve(loaded.resolve_asset_graph()) & models)
+    graph = loaded.resolve_asset_graph()
+    downstream = dg.AssetSelection.assets(reading).downstream(include_self=False).resolve(graph)
+    return sorted(
+        key
+        for key in downstream & models
+        if graph.get(key).metadata.get("dagster-dbt/materialization_type") != "view"
+    )
 
 
-def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Summary:
-    """The whole pipeline once (module docstring)."""
+def refresh(
+    day: str,
+    instance: dg.DagsterInstance,
+    verbose: bool = False,
+    contact_calls: int | None = None,
+) -> Summary:
+    """The whole pipeline once (module docstring). `contact_calls` caps the contact backlog's
+    calls (0: the contact reports are left to the next run or the daily schedule)."""
     run = Refresh(instance, day, verbose)
     summary = run.summary
     recover_dead_runs(instance)
@@ -365,9 +378,13 @@ def refresh(day: str, instance: dg.DagsterInstance, verbose: bool = False) -> Su
         reason = "deferred: not every activity's reports and metrics landed"
         late = [] if everything else expected([CAMPAIGN_ENGAGEMENT_KEY], [None])
         summary.defer([*late, Item("dbt build")], reason)
+    if contact_calls == 0:
+        say("contact reports: not read (--contact-calls 0); the next refresh reads them")
+        return summary
     say("contact reports...")
     contacts = expected([CONTACTS_KEY], [day])
-    if run.launch("daily_snapshot_job", contacts, partition=day, assets=[CONTACTS_KEY]):
+    cap = {} if contact_calls is None else {CONTACT_CALLS_TAG: str(contact_calls)}
+    if run.launch("daily_snapshot_job", contacts, partition=day, assets=[CONTACTS_KEY], tags=cap):
         readers = dbt_models(reading=CONTACTS_KEY)
         if readers and everything and campaigns:
             say("dbt build of the models that read the contact reports...")

@@ -383,6 +383,8 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
 
 BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
 """Calls the daily schedule tells the contact backlog to leave for the rest of the day."""
+CONTACT_CALLS_TAG = "cc_assets/contact_calls"
+"""A run's own cap on the contact backlog's calls (`cc-assets refresh --contact-calls`)."""
 
 
 def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactClient) -> int:
@@ -401,12 +403,14 @@ def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactC
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
     reserved = _backlog_reserve(context, client)
+    cap = context.run.tags.get(CONTACT_CALLS_TAG)
+    limit = int(cap) if cap is not None else None
     if _is_v2(client):
         fresh = v2_snapshots.contact_activity(
-            V2Reports(client), root, captured_at, reserved, context.log.info
+            V2Reports(client), root, captured_at, reserved, context.log.info, limit
         )
     else:
         fresh = contact_backlog.landing_page_activity(
-            client, root, captured_at, reserved, context.log.info
+            client, root, captured_at, reserved, context.log.info, limit
         )
     return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)
