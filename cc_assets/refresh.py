@@ -7,7 +7,7 @@ lands what a user asked for first:
 2. discovery: an evaluation of `campaign_discovery_sensor` itself (its cursor kept on the
    instance), adding newly sent activities as partitions; it reads today's campaign snapshot,
    so the campaigns are walked once;
-3. `activity_refresh_job` over every sent activity, newest send first;
+3. `activity_refresh_job` over every sent activity, in the hot-refresh planner's order;
 4. `activity_metrics_job` over the activities whose reports all landed, `campaign_metrics_job`;
 5. `dbt_build_job`;
 6. the contact backlog (`daily_snapshot_job`'s `contact_activity_details`), which spends what
@@ -26,8 +26,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -35,7 +37,8 @@ import dagster as dg
 
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS
 from cc_assets.defs.automation import jobs
-from cc_assets.defs.automation.schedules import sent_times
+from cc_assets.defs.automation.planning import plan_hot_refresh
+from cc_assets.defs.automation.schedules import hot_candidates, hot_days
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
 from cc_assets.defs.ingestion import resources
 from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG, FAILED_ASSETS, asset_key
@@ -284,9 +287,20 @@ def discover(refresh: Refresh) -> list[str]:
         storage.set_cursor_values({DISCOVERY_CURSOR: result.cursor or json.dumps({})})
         refresh.summary.landed.append(Item("discovery"))
         say(f"discovery: {len(result.run_requests)} newly sent activities")
-    sent = {a: moment.timestamp() for a, moment in sent_times().items()}
-    known = instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)
-    return sorted(known, key=lambda a: (-sent.get(a, float("inf")), a))
+    return in_refresh_order(instance)
+
+
+def in_refresh_order(instance: dg.DagsterInstance) -> list[str]:
+    """Every known activity in the hot-refresh planner's order (the one ordering rule): what
+    the previous hot refresh deferred, then what was never refreshed, then by arrival rate
+    and the newest send, the settled ones last."""
+    now = datetime.now(UTC)
+    candidates = hot_candidates(instance)
+    budget = sys.maxsize
+    plan = plan_hot_refresh(
+        candidates, now=now, hot_days=hot_days(), budget=budget, include_settled=True
+    )
+    return plan.chosen
 
 
 @cache
