@@ -127,10 +127,15 @@ def _header(source: LakeSource) -> str:
     )
 
 
-def _read_parquet(source: LakeSource, table: AssetTable) -> str:
-    """The DuckDB relation of the table's files. Partitioned tables keep one folder per
-    partition (`{name}` is dbt-duckdb's placeholder for the table's name)."""
-    files = "{name}/*/part-*.parquet" if table.partition_column else f"{table.name}/part-*.parquet"
+PARTITIONED_FILES = "{name}/*/part-*.parquet"
+"""A partitioned table's files, one folder per partition, below the source's folder (`{name}`
+is dbt-duckdb's placeholder for the table's name); an unpartitioned table's file is at the top
+of its folder, and its source table says so (`meta.partitioned: false`, read by
+`cc_lake_glob`)."""
+
+
+def _read_parquet(source: LakeSource, files: str) -> str:
+    """The DuckDB relation of a table's `files`."""
     hive = "true" if source.hive_partitioning else "false"
     return (
         "read_parquet('{{ env_var('CC_ASSETS_STORAGE', '../data/lake') }}"
@@ -143,8 +148,9 @@ def _columns(source: LakeSource, table: AssetTable) -> list[dict[str, str]]:
     for field in table.schema:
         if field.name not in source.descriptions:
             raise UndescribedError(
-                f"column {field.name} of {source.name}.{table.name} has no description: describe "
-                f"it in {source.declared_in}, then run `{COMMAND}`"
+                f"column {field.name} of {source.name}.{table.name} has no description: add it "
+                f"to the column descriptions beside the schemas in {source.declared_in}, then "
+                f"run `{COMMAND}`"
             )
         columns.append(
             {
@@ -163,8 +169,9 @@ def _source_table(source: LakeSource, table: AssetTable) -> dict:
             f"{source.declared_in}, then run `{COMMAND}`"
         )
     meta: dict = {}
-    if table.partition_column is None:  # `cc_lake_glob` and the external location must know
-        meta = {"partitioned": False, "external_location": _read_parquet(source, table)}
+    if table.partition_column is None:
+        files = f"{table.name}/part-*.parquet"
+        meta = {"partitioned": False, "external_location": _read_parquet(source, files)}
     meta["dagster"] = {"asset_key": [source.name, table.name]}
     return {
         "name": table.name,
@@ -176,7 +183,6 @@ def _source_table(source: LakeSource, table: AssetTable) -> dict:
 
 def sources_yaml(source: LakeSource) -> str:
     """The source's `_<source>__sources.yml`."""
-    some_partitioned = next(t for t in source.tables.values() if t.partition_column)
     document = {
         "version": 2,
         "sources": [
@@ -186,7 +192,7 @@ def sources_yaml(source: LakeSource) -> str:
                 "schema": (
                     f"{{{{ 'main' if target.type == 'duckdb' else '{source.warehouse_schema}' }}}}"
                 ),
-                "config": {"meta": {"external_location": _read_parquet(source, some_partitioned)}},
+                "config": {"meta": {"external_location": _read_parquet(source, PARTITIONED_FILES)}},
                 "tables": [_source_table(source, t) for t in source.tables.values()],
             }
         ],
