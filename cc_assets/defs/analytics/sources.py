@@ -116,6 +116,29 @@ Timestamps are selected as they are: every lake timestamp is UTC, already a `tim
 zone` on each target, and `dbt.type_timestamp()` would drop the zone on Postgres."""
 
 
+STAGING_SQL = """\
+{{# {header} #}}
+with
+
+source as (
+
+    select * from {{{{ cc_lake_guard(source('{source}', '{table}')) }}}}
+
+),
+
+renamed as (
+
+    select
+        {columns}
+
+    from source
+
+)
+
+select * from renamed
+"""
+
+
 class UndescribedError(ValueError):
     """A table or column has no description to generate its dbt YAML from."""
 
@@ -222,19 +245,11 @@ def staging_sql(source: LakeSource, table: AssetTable) -> str:
         else f"cast({field.name} as {STAGING_CASTS[field.type]}) as {field.name}"
         for field in table.schema
     ]
-    select_list = ",\n        ".join(selects)
-    return (
-        f"{{# {_header(source)} #}}\n"
-        "with\n\n"
-        "source as (\n\n"
-        f"    select * from {{{{ cc_lake_guard(source('{source.name}', '{table.name}')) }}}}\n\n"
-        "),\n\n"
-        "renamed as (\n\n"
-        "    select\n"
-        f"        {select_list}\n\n"
-        "    from source\n\n"
-        ")\n\n"
-        "select * from renamed\n"
+    return STAGING_SQL.format(
+        header=_header(source),
+        source=source.name,
+        table=table.name,
+        columns=",\n        ".join(selects),
     )
 
 
@@ -293,9 +308,9 @@ def write(project_dir: Path = PROJECT_DIR, sources: tuple[LakeSource, ...] = SOU
 
 
 class _Dumper(yaml.SafeDumper):
-    """dbt's own layout: list items indented under their key, long strings on one line, and a
-    string holding single quotes (Jinja's, an apostrophe) in double quotes rather than with
-    its quotes doubled."""
+    """dbt's own layout: list items indented under their key, a list of names on one line
+    (`asset_key`), long strings on one line, and a string holding single quotes (Jinja's, an
+    apostrophe) in double quotes rather than with its quotes doubled."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False)
@@ -305,8 +320,13 @@ class _Dumper(yaml.SafeDumper):
             "tag:yaml.org,2002:str", data, style='"' if "'" in data else None
         )
 
+    def represent_list(self, data: list) -> yaml.SequenceNode:
+        names = all(isinstance(item, str) for item in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=names)
+
 
 _Dumper.add_representer(str, _Dumper.represent_str)
+_Dumper.add_representer(list, _Dumper.represent_list)
 
 
 def _dump(document: dict, header: str) -> str:
