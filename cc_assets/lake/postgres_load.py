@@ -30,7 +30,7 @@ LOADED: tuple[tuple[str, str, dict[str, AssetTable]], ...] = (
     (METRICS_SCHEMA, METRICS_PREFIX, METRIC_TABLES),
 )
 """(schema, lake prefix, tables): what the warehouse holds of the lake."""
-PG_TYPES = {
+SQL_TYPES = {
     pa.string(): "text",
     pa.int32(): "integer",
     pa.int64(): "bigint",
@@ -39,8 +39,11 @@ PG_TYPES = {
 }
 
 
-def pg_type(dtype: pa.DataType) -> str:
-    return "timestamptz" if pa.types.is_timestamp(dtype) else PG_TYPES[dtype]
+def sql_type(dtype: pa.DataType) -> str:
+    """An Arrow column's SQL type, spelled as PostgreSQL and DuckDB both read it: the type of
+    the warehouse's lake tables here, and so the `data_type` the dbt sources over them declare
+    (`cc_assets.defs.analytics.sources`). Every timestamp of the lake is UTC."""
+    return "timestamp with time zone" if pa.types.is_timestamp(dtype) else SQL_TYPES[dtype]
 
 
 def load_lake(conn: Any, root: UPath | None = None) -> dict[str, int]:
@@ -52,7 +55,7 @@ def load_lake(conn: Any, root: UPath | None = None) -> dict[str, int]:
         for schema, prefix, tables in LOADED:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for name, table in tables.items():
-                columns = ", ".join(f'"{f.name}" {pg_type(f.type)}' for f in table.schema)
+                columns = ", ".join(f'"{f.name}" {sql_type(f.type)}' for f in table.schema)
                 names = ", ".join(f'"{f.name}"' for f in table.schema)
                 # emptied, not dropped: dbt's views over the table stay valid
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})")
