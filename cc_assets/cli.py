@@ -32,7 +32,7 @@ from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
 from cc_assets.progress import say
 
 if TYPE_CHECKING:
-    from cc_assets.refresh import Summary
+    from cc_assets.run_summary import Summary
 
 
 def _error(message: str) -> None:
