@@ -193,7 +193,10 @@ EMAIL_CAMPAIGNS = AssetTable(
     natural_key=(SNAPSHOT_DATE, "campaign_id", "campaign_activity_id"),
 )
 """Campaigns x activities. `activity_status` is the activity's `current_status` (upper case);
-`current_status` is the campaign's (title case). `sent_time` is the last completed send."""
+`current_status` is the campaign's, as the campaign detail sent it: title case in the spec
+(`Done`), upper case in recordings of the live API (`DONE`); staging normalizes it to title
+case. `sent_time` is the last completed send. Activities of roles without reports (`permalink`)
+are rows too, with their activity fields null: the snapshot spends no call on them."""
 
 EMAIL_CAMPAIGN_SUMMARIES = AssetTable(
     name="email_campaign_summaries",
@@ -231,12 +234,15 @@ EMAIL_CAMPAIGN_ACTIVITY_STATS = AssetTable(
             ("campaign_id", pa.string()),
             ("campaign_activity_id", pa.string()),
             ("last_refresh_time", TIMESTAMP),
+            ("campaign_activity_type", pa.int32()),
         )
         + _fields(*((key, pa.int64()) for key in ACTIVITY_STATS_KEYS))
     ),
     partition_column=SNAPSHOT_DATE,
     natural_key=(SNAPSHOT_DATE, "campaign_activity_id"),
 )
+"""`campaign_activity_type` is a result field the spec does not define and the docs' example
+carries (an integer, e.g. 10); null when the API does not send it."""
 
 EMAIL_LINKS = AssetTable(
     name="email_links",
