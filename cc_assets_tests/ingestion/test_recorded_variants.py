@@ -57,7 +57,7 @@ def _warnings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -
     ]
 
 
-def _env(root: Path) -> dict[str, str]:
+def lake_environment(root: Path) -> dict[str, str]:
     return {
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
         "CC_ASSETS_STORAGE": str(root / "lake"),
@@ -98,16 +98,21 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         pytest.MonkeyPatch.context() as patch,
         dg.instance_for_test() as instance,
     ):
-        for name, value in {**s.client_env(), **_env(root)}.items():
+        for name, value in {**s.client_env(), **lake_environment(root)}.items():
             patch.setenv(name, value)
         s.reset_requests()
         activity_id = s.ground_truth().reportable_activities()[0]["campaign_activity_id"]
         runs, logs = land(instance, [activity_id])
         requests = [path for _, path, _ in s.requests()["log"]]
-        invocation = dbt_invocation(["build", "--select", STAGING])
-        lines = list(messages(invocation))
-        assert invocation.is_successful(), "\n".join(lines[-30:])
+        build_staging(STAGING)
         yield Landed(s, root / "lake", root / "warehouse.duckdb", runs, logs, requests, activity_id)
+
+
+def build_staging(selection: str) -> None:
+    """`dbt build` of the selected models (and their tests) on the lake of CC_ASSETS_STORAGE."""
+    invocation = dbt_invocation(["build", "--select", selection])
+    lines = list(messages(invocation))
+    assert invocation.is_successful(), "\n".join(lines[-30:])
 
 
 def _snapshot(lake: Path, name: str) -> list[dict[str, Any]]:
@@ -220,7 +225,7 @@ ACTIVITY_WHERE = {
 }
 
 
-def _unknown(run: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
+def unknown_fields(run: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for event in run.get_asset_materialization_events():
         entry = event.materialization.metadata.get(UNKNOWN_FIELDS)
@@ -234,7 +239,7 @@ def test_an_unknown_field_is_warned_once_and_named_in_metadata(landed: Landed, a
     (however many pages, campaigns or rows carry it) and named in the asset's metadata."""
     key = landed.activity_id if asset == "campaign_activity_reports" else asset
     expected = ACTIVITY_WHERE if asset == "campaign_activity_reports" else EXPECTED_WHERE[asset]
-    unknown = _unknown(landed.runs[key])
+    unknown = unknown_fields(landed.runs[key])
     assert set(unknown) == expected
     for where, names in unknown.items():
         assert UNKNOWN_FIELD in names or f"percents_{UNKNOWN_FIELD}" in names, where
@@ -248,14 +253,14 @@ def test_summary_counts_as_strings_land_the_same(
     """The docs' form (string counts, `aggregate_percents` a one-element array of strings) lands
     the same counts as the recording's form, and the percents to the docs' one decimal."""
     server = sandbox_factory(**ACCOUNT, summary_counts="string")
-    for name, value in {**server.client_env(), **_env(tmp_path)}.items():
+    for name, value in {**server.client_env(), **lake_environment(tmp_path)}.items():
         monkeypatch.setenv(name, value)
     day = datetime.now(UTC).date().isoformat()
     with dg.instance_for_test() as instance:
         run = dg.materialize(
             [email_campaign_summaries], instance=instance, resources=RESOURCES, partition_key=day
         )
-    assert run.success and not _unknown(run)
+    assert run.success and not unknown_fields(run)
     counted = ("campaign_id", "sends", "opens", "clicks", "bounces", "optouts", "abuse")
     docs = _snapshot(tmp_path / "lake", "email_campaign_summaries")
     recorded = _snapshot(landed.lake, "email_campaign_summaries")
