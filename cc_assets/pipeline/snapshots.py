@@ -206,7 +206,11 @@ def merge_same_day(
     fresh = capture.rows.filter(pc.invert(mask(capture.rows)))
     stamp = previous.schema.field("captured_at").type
     fresh = fresh.append_column("captured_at", pa.nulls(fresh.num_rows, stamp))
-    carried = previous.filter(mask(previous)).select(fresh.column_names)
+    carried = previous.filter(mask(previous))
+    for column in fresh.schema:  # a column the schema gained since that capture: null
+        if column.name not in carried.column_names:
+            carried = carried.append_column(column, pa.nulls(carried.num_rows, column.type))
+    carried = carried.select(fresh.column_names)
     return pa.concat_tables([fresh, carried.cast(fresh.schema)])
 
 

@@ -120,8 +120,9 @@ def _snapshot(lake: Path, name: str) -> list[dict[str, Any]]:
     return pq.read_table(file).to_pylist()
 
 
-def _staging(landed: Landed, sql: str) -> list[tuple]:
-    with duckdb.connect(str(landed.warehouse), read_only=True) as con:
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    """The rows of `sql` over the dbt warehouse."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
@@ -134,8 +135,8 @@ def test_campaign_status_kept_as_sent_and_title_cased_in_staging(landed: Landed)
     assert raw == {c.campaign_id: c.status_at(epoch).upper() for c in account.campaigns}
     assert {"DONE", "DRAFT", "SCHEDULED", "EXECUTING"} <= set(raw.values())
     staged = dict(
-        _staging(
-            landed,
+        query(
+            landed.warehouse,
             "select distinct campaign_id, current_status"
             " from staging.stg_constant_contact__email_campaigns",
         )
@@ -154,8 +155,8 @@ def test_type_code_and_campaign_activity_type_are_stored(landed: Landed) -> None
     assert stats
     for row in stats:
         assert row["campaign_activity_type"] == account.campaign_by_id[row["campaign_id"]].type_code
-    staged = _staging(
-        landed,
+    staged = query(
+        landed.warehouse,
         "select campaign_activity_id, campaign_activity_type "
         "from staging.stg_constant_contact__email_campaign_activity_stats",
     )

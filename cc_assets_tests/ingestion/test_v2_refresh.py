@@ -32,6 +32,7 @@ from cc_assets_tests.ingestion.test_recorded_variants import (
     build_staging,
     lake_environment,
     land,
+    query,
     unknown_fields,
 )
 from cc_assets_tests.ingestion.test_refresh_cli import (
@@ -387,18 +388,22 @@ def sdk_landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkLanded]:
         runs, logs = land(instance, truth.sent_campaigns())
         requests = [path for _, path, _ in server.requests()["log"]]
         resources = {"lake": LakeResource()}
-        for campaign_id in truth.sent_campaigns():
-            metrics = dg.materialize(
-                [activity_metrics],
-                instance=instance,
-                resources=resources,
-                partition_key=campaign_id,
+        metrics = [
+            dg.materialize(
+                [activity_metrics], instance=instance, resources=resources, partition_key=c
             )
-            assert metrics.success
-        assert dg.materialize([campaign_engagement], instance=instance, resources=resources).success
+            for c in truth.sent_campaigns()
+        ]
+        metrics.append(
+            dg.materialize([campaign_engagement], instance=instance, resources=resources)
+        )
+        assert all(run.success for run in metrics)
         build_staging("path:models")
         landed = Landed(server, root / "lake", root / "warehouse.duckdb", runs, logs, requests, "")
         yield SdkLanded(server, truth, landed)
+
+
+CLICK = "campaign_activity_id, contact_id, link_url"
 
 
 def test_v2_sdk_fixture_records_land_every_row_with_link_urls(sdk_landed: SdkLanded) -> None:
@@ -418,15 +423,11 @@ def test_v2_sdk_fixture_records_land_every_row_with_link_urls(sdk_landed: SdkLan
         for campaign_id in sdk_landed.truth.sent_campaigns()
         for r in sdk_landed.truth.tracking(campaign_id, "clicks").to_pylist()
     }
-    with duckdb.connect(str(sdk_landed.landed.warehouse), read_only=True) as con:
-        staged = con.execute(
-            "select campaign_activity_id, contact_id, link_url"
-            " from staging.stg_constant_contact__email_clicks"
-        ).fetchall()
-        events = con.execute(
-            "select campaign_activity_id, contact_id, link_url from marts.fct_email_events"
-            " where event_type = 'click'"
-        ).fetchall()
+    warehouse = sdk_landed.landed.warehouse
+    staged = query(warehouse, f"select {CLICK} from staging.stg_constant_contact__email_clicks")
+    events = query(
+        warehouse, f"select {CLICK} from marts.fct_email_events where event_type = 'click'"
+    )
     assert set(staged) == expected
     assert set(events) == expected
 
@@ -438,17 +439,14 @@ def test_v2_missing_spam_count_is_null_never_zero(sdk_landed: SdkLanded) -> None
     assert len(summaries) == len(stats) == len(sdk_landed.truth.sent_campaigns())
     assert all(r["abuse"] is None and r["sends"] > 0 for r in summaries)
     assert all(r["em_abuse"] is None and r["em_sends"] > 0 for r in stats)
-    with duckdb.connect(str(sdk_landed.landed.warehouse), read_only=True) as con:
-        staged = con.execute(
-            "select count(*), count(abuse)"
-            " from staging.stg_constant_contact__email_campaign_summaries"
-        ).fetchone()
-        staged_stats = con.execute(
-            "select count(*), count(em_abuse)"
-            " from staging.stg_constant_contact__email_campaign_activity_stats"
-        ).fetchone()
-    assert staged == (len(summaries), 0)
-    assert staged_stats == (len(stats), 0)
+    staging = "staging.stg_constant_contact__email_campaign"
+    warehouse = sdk_landed.landed.warehouse
+    staged = query(warehouse, f"select count(*), count(abuse) from {staging}_summaries")
+    staged_stats = query(
+        warehouse, f"select count(*), count(em_abuse) from {staging}_activity_stats"
+    )
+    assert staged == [(len(summaries), 0)]
+    assert staged_stats == [(len(stats), 0)]
 
 
 def test_v2_last_edit_date_is_updated_at(sdk_landed: SdkLanded) -> None:
@@ -460,10 +458,10 @@ def test_v2_last_edit_date_is_updated_at(sdk_landed: SdkLanded) -> None:
         for v2_id in truth.sent_campaigns()
     }
     assert {r["campaign_id"]: r["updated_at"] for r in rows} == expected
-    with duckdb.connect(str(sdk_landed.landed.warehouse), read_only=True) as con:
-        staged = con.execute(
-            "select campaign_id, updated_at from staging.stg_constant_contact__email_campaigns"
-        ).fetchall()
+    staged = query(
+        sdk_landed.landed.warehouse,
+        "select campaign_id, updated_at from staging.stg_constant_contact__email_campaigns",
+    )
     assert dict(staged) == expected
 
 
