@@ -8,7 +8,7 @@ MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/dbt_project.yml dbt_project/profiles.yml dbt_project/models \
 	dbt_project/macros dbt_project/tests -type f 2>/dev/null)
 
-.PHONY: demo test ui lint format clean manifest
+.PHONY: demo test ui lint check-defs format clean manifest sources
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m cc_assets.defs.analytics.project
 
 manifest: $(MANIFEST)
+
+# The dbt files that restate the Arrow schemas (the sources' YAML, the staging models over
+# email_metrics), regenerated from them after a schema change; a test fails until they are.
+sources: $(STAMP)
+	$(BIN)/python -m cc_assets.defs.analytics.sources
 
 # `make demo API_VERSION=v2`: the same demo through the legacy v2 API of the sandbox account.
 demo: $(STAMP) $(MANIFEST)
@@ -41,6 +46,12 @@ ui: $(STAMP) $(MANIFEST)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Dagster's own validation of the code location (`dg check defs`: loads every definition and
+# the component YAML, fails on an error). VIRTUAL_ENV: dg runs in the project's .venv either
+# way, and says so unless it is the active one.
+check-defs: $(STAMP) $(MANIFEST)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -4,8 +4,8 @@ The sandbox replays D days of an account of N contacts sending S campaigns a wee
 starts D days before the account's `now` and moves in 5-minute steps). At their real cadence the
 product's own definitions run against it, in process on one Dagster instance:
 
-- `campaign_discovery_sensor` every 5 minutes, and the `activity_reports_job` runs it requests;
-- `hot_activity_refresh_schedule` at 00, 06, 12 and 18 h and the `hot_activity_refresh_job` run
+- `campaign_discovery_sensor` every 5 minutes, and the partition runs it requests;
+- `hot_activity_refresh_schedule` at 00, 06, 12 and 18 h and the `activity_refresh_job` run
   it plans;
 - `daily_snapshot_schedule` at 00:15 and its `daily_snapshot_job` run (campaigns, summaries,
   stats, the contact backlog's reports).
@@ -182,7 +182,11 @@ class Simulation:
         resources = {"constant_contact": ConstantContactResource(), "lake": LakeResource()}
         jobs = {
             name: definitions.resolve_job_def(name)
-            for name in ("activity_reports_job", "hot_activity_refresh_job", "daily_snapshot_job")
+            for name in (
+                campaign_discovery_sensor.job_name,  # the discovered partition's own asset run
+                "activity_refresh_job",
+                "daily_snapshot_job",
+            )
         }
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -222,7 +226,7 @@ class Simulation:
                             day,
                             "hot refresh",
                             now,
-                            lambda r=request: launch("hot_activity_refresh_job", r),
+                            lambda r=request: launch("activity_refresh_job", r),
                         )
                 if now - now.replace(hour=0, minute=0) == SNAPSHOT_AT:
                     context = dg.build_schedule_context(
@@ -255,7 +259,7 @@ class Simulation:
                         day,
                         "first read",
                         now,
-                        lambda r=request: launch("activity_reports_job", r),
+                        lambda r=request: launch(campaign_discovery_sensor.job_name, r),
                     )
                 server.advance_clock(TICK.total_seconds())
                 now += TICK

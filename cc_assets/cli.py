@@ -32,7 +32,7 @@ from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
 from cc_assets.progress import say
 
 if TYPE_CHECKING:
-    from cc_assets.runs import Summary
+    from cc_assets.refresh import Summary
 
 
 def _error(message: str) -> None:
@@ -70,7 +70,7 @@ def print_summary(summary: Summary, verbose: bool) -> None:
         )
 
 
-def refresh(day: str, verbose: bool) -> int:
+def refresh(day: str, verbose: bool, contact_calls: int | None = None) -> int:
     """Validate the settings and make the first call, then run the jobs. Dagster and the
     stages' modules are imported only after both, so a misconfiguration or a refused account is
     one line within seconds; dbt (and its manifest) only in the dbt stage's own process."""
@@ -89,9 +89,10 @@ def refresh(day: str, verbose: bool) -> int:
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
-    from cc_assets import runs  # noqa: PLC0415
+    from cc_assets import refresh as pipeline  # noqa: PLC0415
 
-    summary = runs.refresh(day, dg.DagsterInstance.get(), verbose)
+    with dg.DagsterInstance.get() as instance:
+        summary = pipeline.refresh(day, instance, verbose, contact_calls)
     print_summary(summary, verbose)
     if summary.ok:
         say("refresh complete")
@@ -109,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--verbose", action="store_true", help="print each failure's traceback on the terminal"
     )
+    run.add_argument(
+        "--contact-calls",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N calls for the contact reports, read last (default: what the day's "
+        "quota leaves; 0: none this run)",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     day = args.date or datetime.now(UTC).date().isoformat()
@@ -118,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"--date {day}: not a date; use YYYY-MM-DD (today, UTC)")
         return 2
     try:
-        return refresh(day, args.verbose)
+        if args.contact_calls is not None and args.contact_calls < 0:
+            _error(f"--contact-calls {args.contact_calls}: a number of calls, 0 or more")
+            return 2
+        return refresh(day, args.verbose, args.contact_calls)
     except (BackfillRefusedError, ConfigurationError) as error:
         _error(str(error))
         return 2

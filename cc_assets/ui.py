@@ -144,7 +144,7 @@ def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
         code += ["-m", DEFINITIONS_MODULE, "-d", str(PROJECT_ROOT), "--location-name", LOCATION]
         webserver = [python, "-m", "dagster_webserver", "-w", str(workspace)]
         webserver += ["-p", options.port, "-h", options.host, *extra]
-        daemon = [python, "-m", "dagster._daemon", "run", "-w", str(workspace)]
+        daemon = [str(Path(python).with_name("dagster-daemon")), "run", "-w", str(workspace)]
         services = Services()
         try:
             _open_instance_storage()

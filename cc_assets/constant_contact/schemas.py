@@ -100,12 +100,14 @@ TRACKING_REPORTS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class AssetTable:
-    """What the lake needs to know about one asset's files."""
+    """What the lake needs to know about one asset's files, and what the table holds in a
+    sentence (`description`, the dbt source table's)."""
 
     name: str
     schema: pa.Schema
     partition_column: str | None
     natural_key: tuple[str, ...]
+    description: str = ""
 
 
 def _fields(*pairs: tuple[str, pa.DataType]) -> list[pa.Field]:
@@ -151,6 +153,18 @@ TRACKING_NATURAL_KEYS: dict[str, tuple[str, ...]] = {
 tell two events apart (a contact is sent an activity once, bounces once, opts out once)."""
 
 
+TRACKING_TABLE_DESCRIPTIONS: dict[str, str] = {
+    "sends": "Every contact each activity was sent to.",
+    "opens": "Every open (repeat opens included) with the device.",
+    "unique_opens": "Each contact's most recent open of each activity.",
+    "didnotopens": "Contacts who received an activity and have not opened it.",
+    "clicks": "Every click on every link, with the device.",
+    "forwards": "Every forward to a friend.",
+    "optouts": "Every opt-out through an activity.",
+    "bounces": "Every bounce with its code.",
+}
+
+
 def tracking_asset_name(report: str) -> str:
     """`opens` -> `email_opens`: the asset (and lake folder) holding one tracking report."""
     return f"email_{report}"
@@ -162,6 +176,7 @@ def _tracking_table(report: str) -> AssetTable:
         schema=pa.schema(_CONTACT_FIELDS + _TRACKING_EXTRA[report] + _CAPTURED),
         partition_column=CAMPAIGN_ACTIVITY_ID,
         natural_key=TRACKING_NATURAL_KEYS[report],
+        description=TRACKING_TABLE_DESCRIPTIONS[report],
     )
 
 
@@ -191,6 +206,7 @@ EMAIL_CAMPAIGNS = AssetTable(
     ),
     partition_column=SNAPSHOT_DATE,
     natural_key=(SNAPSHOT_DATE, "campaign_id", "campaign_activity_id"),
+    description="Daily snapshots of every campaign x activity.",
 )
 """Campaigns x activities. `activity_status` is the activity's `current_status` (upper case);
 `current_status` is the campaign's, as the campaign detail sent it: title case in the spec
@@ -212,6 +228,7 @@ EMAIL_CAMPAIGN_SUMMARIES = AssetTable(
     ),
     partition_column=SNAPSHOT_DATE,
     natural_key=(SNAPSHOT_DATE, "campaign_id"),
+    description="Daily snapshots of the bulk campaign summaries.",
 )
 
 EMAIL_CAMPAIGN_STATS = AssetTable(
@@ -224,6 +241,7 @@ EMAIL_CAMPAIGN_STATS = AssetTable(
     ),
     partition_column=SNAPSHOT_DATE,
     natural_key=(SNAPSHOT_DATE, "campaign_id"),
+    description="Daily snapshots of Constant Contact's campaign stats and percents.",
 )
 
 EMAIL_CAMPAIGN_ACTIVITY_STATS = AssetTable(
@@ -240,6 +258,7 @@ EMAIL_CAMPAIGN_ACTIVITY_STATS = AssetTable(
     ),
     partition_column=SNAPSHOT_DATE,
     natural_key=(SNAPSHOT_DATE, "campaign_activity_id"),
+    description="Daily snapshots of Constant Contact's per-activity stats.",
 )
 """`campaign_activity_type` is a result field the spec does not define and the docs' example
 carries (an integer, e.g. 10); null when the API does not send it."""
@@ -260,6 +279,7 @@ EMAIL_LINKS = AssetTable(
     ),
     partition_column=CAMPAIGN_ACTIVITY_ID,
     natural_key=("campaign_activity_id", "url_id"),
+    description="Every link of each activity with its unique clicks.",
 )
 
 CONTACT_ACTIVITY_DETAILS = AssetTable(
@@ -282,6 +302,9 @@ CONTACT_ACTIVITY_DETAILS = AssetTable(
         "tracking_activity_type",
         "created_time",
     ),
+    description=(
+        "Daily snapshots of the activity of recently active contacts (landing pages included)."
+    ),
 )
 
 TRACKING_TABLES: dict[str, AssetTable] = {
@@ -301,3 +324,98 @@ RAW_TABLES: dict[str, AssetTable] = {
     )
 }
 """Every raw asset's table, by asset name (the second part of its key)."""
+
+UNSENT_IS_NULL = "null when the API did not send it (a v2 summary without spam_count), never 0."
+
+RAW_COLUMN_DESCRIPTIONS: dict[str, str] = {
+    SNAPSHOT_DATE: "The UTC date of the daily snapshot.",
+    "captured_at": "When cc_assets captured the row from the API (UTC).",
+    "campaign_id": "The campaign, a UUID.",
+    CAMPAIGN_ACTIVITY_ID: (
+        "The campaign activity (one send of a campaign: primary email or resend), a UUID."
+    ),
+    # email_campaigns
+    "name": "The campaign's name.",
+    "current_status": (
+        "The campaign's status as the API sent it: title case in the spec (Done), upper case in "
+        "the live API's campaign detail (DONE); staging gives it in title case."
+    ),
+    "type": "The campaign type name (e.g. NEWSLETTER).",
+    "type_code": "The campaign type code.",
+    "created_at": "When the campaign was created.",
+    "updated_at": "When the campaign was last updated.",
+    "role": "The activity's role: primary_email, resend, permalink, ...",
+    "activity_status": (
+        "The activity's status (upper case, e.g. DONE, DRAFT); null for roles without reports "
+        "(permalink), which the snapshot does not read."
+    ),
+    "subject": "The email subject line.",
+    "from_name": "The sender name.",
+    "from_email": "The sender address.",
+    "reply_to_email": "The reply-to address.",
+    "sent_time": "When the activity was last sent.",
+    # email_campaign_summaries
+    "campaign_type": "The campaign type label of the summary report.",
+    "last_sent_date": "When the campaign was last sent.",
+    **{key: f"Unique `{key}` count of the campaign summary." for key in SUMMARY_COUNT_KEYS},
+    "abuse": f"Unique `abuse` count of the campaign summary; {UNSENT_IS_NULL}",
+    **{
+        f"aggregate_percents_{key}": (
+            f"Constant Contact's `{key}` percent for the campaigns on the summary page."
+        )
+        for key in SUMMARY_PERCENT_KEYS
+    },
+    # email_campaign_stats, email_campaign_activity_stats
+    "last_refresh_time": "When Constant Contact last refreshed these stats (they lag the events).",
+    **{
+        key: (
+            f"Constant Contact's stats counter `{key}` (unique counts; `*_all*` count every event)."
+        )
+        for key in ACTIVITY_STATS_KEYS
+    },
+    "em_abuse": (
+        "Constant Contact's stats counter `em_abuse` (unique counts; `*_all*` count every "
+        f"event); {UNSENT_IS_NULL}"
+    ),
+    "campaign_activity_type": (
+        "The result's `campaign_activity_type`, an integer (e.g. 10) the docs' example carries "
+        "and the spec does not define; null when not sent."
+    ),
+    **{
+        f"percents_{key}": f"Constant Contact's own `{key}` percent (0-100) for the campaign."
+        for key in PERCENT_KEYS
+    },
+    # the tracking reports, contact_activity_details
+    "contact_id": "The contact, a UUID.",
+    "tracking_activity_type": (
+        "Constant Contact's event type code (em_sends, em_opens, em_clicks, ...)."
+    ),
+    "email_address": "The contact's email address when the event happened.",
+    "first_name": "The contact's first name, if known.",
+    "last_name": "The contact's last name, if known.",
+    "created_time": (
+        "When the event happened (UTC). For did-not-opens: when the activity was sent to the "
+        "contact."
+    ),
+    "deleted_at": "The date the contact was deleted, if deleted.",
+    "device_type": (
+        "Device of the open or click: computer, mobile, tablet, other; none when not captured."
+    ),
+    "opt_out_reason": "The reason the contact gave for opting out, if any.",
+    "bounce_code": (
+        "Bounce code: B non-existent, D undeliverable, F mailbox full, S suspended, V vacation, "
+        "X other, Z blocked."
+    ),
+    "current_email_address": "The contact's current address if it changed after the bounce.",
+    "campaign_activity_name": "The activity's name.",
+    # email_clicks, email_links
+    "url_id": "The tracked link's id (a string).",
+    "link_url": "The tracked link's URL.",
+    "unique_clicks": "Distinct contacts who clicked the link.",
+    "list_action": "List action attached to the link (add).",
+    "list_id": "The list the link adds contacts to, if any.",
+    "link_tag": "The link's tag (not currently provided by the API).",
+}
+"""What each raw column holds, by name: a name means one thing in every raw table. The one
+place a raw column is described; the dbt sources' YAML is generated from it and the schemas
+(`python -m cc_assets.defs.analytics.sources`)."""

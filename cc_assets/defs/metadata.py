@@ -14,6 +14,7 @@ import pyarrow as pa
 from tabulate import tabulate
 
 from cc_assets.constant_contact.schemas import AssetTable
+from cc_assets.lake.postgres_load import sql_type
 
 OWNERS = ["team:data-engineering"]
 """Who answers for every asset of the project."""
@@ -21,27 +22,15 @@ OWNERS = ["team:data-engineering"]
 PREVIEW_ROWS = 5
 
 
-def _type_name(dtype: pa.DataType) -> str:
-    if pa.types.is_timestamp(dtype):
-        return "timestamp with time zone" if dtype.tz else "timestamp"
-    return {
-        pa.string(): "varchar",
-        pa.int32(): "integer",
-        pa.int64(): "bigint",
-        pa.float64(): "double",
-        pa.date32(): "date",
-        pa.bool_(): "boolean",
-    }.get(dtype, str(dtype))
-
-
 def column_schema(table: AssetTable) -> dg.TableSchema:
-    """The table's fixed Arrow schema as Dagster's column schema (SQL type names, as dbt and
-    DuckDB show them)."""
+    """The table's fixed Arrow schema as Dagster's column schema, with the SQL types its dbt
+    source and warehouse table declare (`sql_type`), so a column reads the same along the
+    lineage."""
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
                 name=f.name,
-                type=_type_name(f.type),
+                type=sql_type(f.type),
                 constraints=dg.TableColumnConstraints(nullable=f.nullable),
             )
             for f in table.schema

@@ -9,7 +9,7 @@ since the table was created is added to it, and a file written before the column
 it as null.
 
 Files are streamed a record batch at a time (`ParquetFile.iter_batches` into `COPY ... FROM
-STDIN`): a partition held whole as Python objects took ~1.5 GB at 1,000,000 rows, where every
+STDIN`): a partition held whole as Python objects peaked at 1,259 MB at 1,000,000 rows, where every
 process of the project stays within 400 MB (`benchmarks/postgres_load_memory.py`).
 
     python -m cc_assets.lake.postgres_load   # the lake of CC_ASSETS_STORAGE into CC_ASSETS_PG_*
@@ -37,7 +37,7 @@ LOADED: tuple[tuple[str, str, dict[str, AssetTable]], ...] = (
     (METRICS_SCHEMA, METRICS_PREFIX, METRIC_TABLES),
 )
 """(schema, lake prefix, tables): what the warehouse holds of the lake."""
-PG_TYPES = {
+SQL_TYPES = {
     pa.string(): "text",
     pa.int32(): "integer",
     pa.int64(): "bigint",
@@ -46,8 +46,11 @@ PG_TYPES = {
 }
 
 
-def pg_type(dtype: pa.DataType) -> str:
-    return "timestamptz" if pa.types.is_timestamp(dtype) else PG_TYPES[dtype]
+def sql_type(dtype: pa.DataType) -> str:
+    """An Arrow column's SQL type, spelled as PostgreSQL and DuckDB both read it: the type of
+    the warehouse's lake tables here, and so the `data_type` the dbt sources over them declare
+    (`cc_assets.defs.analytics.sources`). Every timestamp of the lake is UTC."""
+    return "timestamp with time zone" if pa.types.is_timestamp(dtype) else SQL_TYPES[dtype]
 
 
 BATCH_ROWS = 8_192
@@ -65,14 +68,14 @@ def load_lake(conn: Any, root: UPath | None = None) -> dict[str, int]:
         for schema, prefix, tables in LOADED:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for name, table in tables.items():
-                columns = ", ".join(f'"{f.name}" {pg_type(f.type)}' for f in table.schema)
+                columns = ", ".join(f'"{f.name}" {sql_type(f.type)}' for f in table.schema)
                 names = ", ".join(f'"{f.name}"' for f in table.schema)
                 # emptied, not dropped: dbt's views over the table stay valid
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})")
                 for f in table.schema:
                     cur.execute(
                         f'ALTER TABLE {schema}.{name} ADD COLUMN IF NOT EXISTS "{f.name}" '
-                        f"{pg_type(f.type)}"
+                        f"{sql_type(f.type)}"
                     )
                 cur.execute(f"TRUNCATE {schema}.{name}")
                 key = f"{schema}.{name}"

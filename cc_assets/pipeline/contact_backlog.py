@@ -42,6 +42,7 @@ from cc_assets.constant_contact.schemas import (
 )
 from cc_assets.lake.paths import connect, location, partition_file, partition_files
 from cc_assets.lake.writer import write_partition
+from cc_assets.progress import Heartbeat
 
 LANDING_PAGE_TYPES = ("p_contact_open", "p_contact_click", "p_contact_add", "p_contact_update")
 ENGAGEMENT_REPORTS = ("opens", "clicks", "bounces", "optouts", "forwards")
@@ -130,11 +131,12 @@ def landing_page_activity(
     captured_at: datetime,
     reserved: int,
     log: Callable[[str], None] | None = None,
+    limit: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The landing-page rows of today's due contacts (see the module docstring), then the
     backlog updated for the contacts read."""
     read = partial(_newer_than_held, client)
-    return due_activity(client, root, captured_at, read, LANDING_PAGE_TYPES, reserved, log)
+    return due_activity(client, root, captured_at, read, LANDING_PAGE_TYPES, reserved, log, limit)
 
 
 ContactReader = Callable[[str, datetime | None], Iterator[pa.RecordBatch]]
@@ -149,12 +151,15 @@ def due_activity(
     types: Sequence[str] | None,
     reserved: int,
     log: Callable[[str], None] | None = None,
+    limit: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """What `read` gives for today's due contacts, newest engagement first, each from the
     newest row (of `types`) the lake holds for it; then the backlog updated for those read.
-    Reading stops when the day's calls for it are spent (a contact may take several pages):
-    the contacts not reached stay due."""
+    Reading stops when the day's calls for it (at most `limit`, the run's own cap) are spent
+    (a contact may take several pages): the contacts not reached stay due."""
     allowed = daily_calls(client, reserved)
+    if limit is not None:
+        allowed = min(allowed, limit)
     due = due_contacts(root, captured_at, allowed)
     held = newest_held(root, [contact for contact, _ in due], types)
     if log:
@@ -164,19 +169,18 @@ def due_activity(
         )
     done: list[tuple[str, datetime]] = []
     start = client.calls
-    for index, (contact_id, engaged) in enumerate(due, 1):
-        if client.calls - start >= allowed:
-            if log:
-                log(f"contact reports: {allowed} calls spent, {len(due) - len(done)} stay due")
-            break
-        try:
-            yield from read(contact_id, held.get(contact_id))
-        except NotFoundError as error:  # the contact was deleted: nothing left to read
-            if log:
-                log(f"contact {contact_id} skipped: {error}")
-        done.append((contact_id, engaged))
-        if log and index % 500 == 0:
-            log(f"contact reports: {index}/{len(due)} contacts")
+    say = log or (lambda _: None)
+    with Heartbeat("contact reports", len(due), say, lambda: client.calls - start) as beat:
+        for contact_id, engaged in due:
+            if client.calls - start >= allowed:
+                say(f"contact reports: {allowed} calls spent, {len(due) - len(done)} stay due")
+                break
+            try:
+                yield from read(contact_id, held.get(contact_id))
+            except NotFoundError as error:  # the contact was deleted: nothing left to read
+                say(f"contact {contact_id} skipped: {error}")
+            done.append((contact_id, engaged))
+            beat.advance()
     _remember(root, done, captured_at)
 
 

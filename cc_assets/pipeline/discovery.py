@@ -1,17 +1,21 @@
 """Which activities have reports: sent (`DONE`) `primary_email` and `resend` activities.
 
-The discovery sensor's tick (`discovery_tick`). The campaign list has no activity ids, so
-each changed campaign costs one more call, and each reported activity one more to read its
-status. `cc-assets refresh` makes no walk of its own: it discovers from the `email_campaigns`
-snapshot it takes anyway (`snapshots.sent_ids`, the same rule), so a refresh walks once.
+The discovery sensor's tick (`discovery_tick`), the only discovery: the daemon runs it every
+5 minutes and `cc-assets refresh` evaluates the same sensor once. The campaign list has no
+activity ids, so each changed campaign costs one more call, and each reported activity one
+more to read its status, unless today's `email_campaigns` snapshot already holds the campaign
+as listed (same `updated_at` and status): then its activities are taken from the snapshot.
+A refresh takes that snapshot just before its tick, so it walks the campaigns once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import pyarrow as pa
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2Reports
@@ -32,14 +36,67 @@ class ActivityStatus:
         return self.status == "DONE"
 
 
+@dataclass(frozen=True)
+class SnapshotCampaign:
+    """A campaign as today's `email_campaigns` snapshot holds it."""
+
+    updated_at: datetime | None
+    status: str
+    activities: list[ActivityStatus]
+
+    def answers(self, listed: dict[str, Any]) -> bool:
+        """The snapshot read this campaign as it is listed now: its activities are current."""
+        stamp = listed.get("updated_at")
+        return (
+            stamp is not None
+            and self.updated_at is not None
+            and _parse(str(stamp)) == self.updated_at
+            and str(listed.get("current_status", "")).upper() == self.status.upper()
+        )
+
+
+def snapshot_campaigns(campaigns: pa.Table | None) -> dict[str, SnapshotCampaign]:
+    """Each campaign of an `email_campaigns` snapshot whose reported activities all have a
+    status (one an optional call failed to read is left to the API)."""
+    found: dict[str, SnapshotCampaign] = {}
+    unread: set[str] = set()
+    for row in [] if campaigns is None else campaigns.to_pylist():
+        held = found.setdefault(
+            row["campaign_id"],
+            SnapshotCampaign(row["updated_at"], str(row["current_status"] or ""), []),
+        )
+        if row["role"] not in REPORTED_ROLES:
+            continue
+        if row["activity_status"] is None:
+            unread.add(row["campaign_id"])
+            continue
+        held.activities.append(
+            ActivityStatus(
+                campaign_id=row["campaign_id"],
+                campaign_activity_id=row["campaign_activity_id"],
+                role=row["role"],
+                status=str(row["activity_status"]).upper(),
+                campaign_updated_at=row["updated_at"].isoformat() if row["updated_at"] else "",
+            )
+        )
+    return {cid: held for cid, held in found.items() if cid not in unread}
+
+
 def campaign_activities(
-    client: ConstantContactClient, campaigns: Iterable[dict[str, Any]]
+    client: ConstantContactClient,
+    campaigns: Iterable[dict[str, Any]],
+    snapshot: Mapping[str, SnapshotCampaign] | None = None,
 ) -> list[ActivityStatus]:
-    """The reported-role activities of `campaigns`, with their current status."""
+    """The reported-role activities of `campaigns`, with their current status: from
+    `snapshot` when it holds the campaign as listed, else from the API."""
     if client.settings.api_version == "v2":
         return _v2_activities(campaigns)
     found = []
     for campaign in campaigns:
+        held = (snapshot or {}).get(campaign["campaign_id"])
+        if held is not None and held.answers(campaign):
+            found.extend(held.activities)
+            continue
         detail = client.get_campaign(campaign["campaign_id"])
         for activity in detail.get("campaign_activities", []):
             if activity.get("role") not in REPORTED_ROLES:
@@ -129,7 +186,9 @@ def _parse(moment: str) -> datetime:
 
 
 def discovery_tick(
-    client: ConstantContactClient, state: DiscoveryState
+    client: ConstantContactClient,
+    state: DiscoveryState,
+    snapshot: Mapping[str, SnapshotCampaign] | None = None,
 ) -> tuple[list[ActivityStatus], DiscoveryState]:
     """One discovery pass: one list call when nothing changed, plus the detail and status calls
     of the campaigns whose `updated_at` or status moved. Waiting (scheduled, executing)
@@ -138,7 +197,7 @@ def discovery_tick(
     seen = state.seen or {}
     campaigns = list_campaigns(client, _parse(state.after) if state.after else None)
     changed = [c for c in campaigns if seen.get(c["campaign_id"]) != _signature(c)]
-    found = campaign_activities(client, changed)
+    found = campaign_activities(client, changed, snapshot)
     waiting = {a.campaign_id for a in found if a.status in WAITING_STATUSES}
     reread = {c["campaign_id"] for c in changed}
     waiting |= {cid for cid in state.pending or [] if cid not in reread}

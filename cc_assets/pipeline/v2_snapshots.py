@@ -121,13 +121,16 @@ def contact_activity(
     captured_at: datetime,
     reserved: int,
     log: Callable[[str], None] | None = None,
+    limit: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The contact report of a v2 account through the contact backlog (due contacts, newest
     engagement first, within the day's leftover quota). v2 has no landing pages, so a contact's
     report is its email activity across campaigns, asked only from the newest row the lake
     holds for it (`created_since`)."""
     read = partial(_contact_rows, v2)
-    return contact_backlog.due_activity(v2.client, root, captured_at, read, None, reserved, log)
+    return contact_backlog.due_activity(
+        v2.client, root, captured_at, read, None, reserved, log, limit
+    )
 
 
 def _contact_rows(

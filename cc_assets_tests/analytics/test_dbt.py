@@ -22,7 +22,7 @@ from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
 from cc_assets.defs.metrics.tables import METRIC_TABLES, PERCENT_COLUMNS
 from cc_assets.lake.paths import lake_root
-from cc_assets.lake.postgres_load import METRICS_SCHEMA, RAW_SCHEMA, load_lake
+from cc_assets.lake.postgres_load import METRICS_SCHEMA, RAW_SCHEMA, load_lake, sql_type
 from cc_assets_tests.metrics.lake import account, build_lake
 from cc_assets_tests.metrics.test_formulas import SEED_PERCENTS
 from cc_assets_tests.metrics.test_metrics import materialize_all, read
@@ -129,7 +129,25 @@ def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: 
             "select count(*) from information_schema.tables where table_schema = 'main'"
         ).fetchone()
         assert in_main == 0
+    assert_staging_selects_the_metric_columns(warehouse)
     assert_bi_questions(warehouse, truth, lake)
+
+
+def assert_staging_selects_the_metric_columns(warehouse: Path) -> None:
+    """Each staging view over email_metrics has its metric table's columns, no more, no fewer,
+    in the Arrow schema's order and of its types."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for name, table in METRIC_TABLES.items():
+            built = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'staging' and table_name = ? order by ordinal_position",
+                [f"stg_email_metrics__{name}"],
+            ).fetchall()
+            declared = [
+                (f.name, str(con.sql(f"select cast(null as {sql_type(f.type)})").types[0]))
+                for f in table.schema
+            ]
+            assert built == declared, name
 
 
 def assert_bi_questions(warehouse: Path, truth, root: Path) -> None:

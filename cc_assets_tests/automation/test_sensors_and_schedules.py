@@ -112,7 +112,7 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     when = datetime(2026, 11, 20, 18, tzinfo=UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = hot_activity_refresh_schedule(context)
-    chosen = request.run_config["ops"]["refresh_hot_activities"]["config"]["activity_ids"]
+    chosen = request.run_config["ops"]["refresh_activities"]["config"]["activity_ids"]
     assert set(chosen) <= set(activities) and chosen
     assert int(request.tags["estimated_api_calls"]) <= int(request.tags["run_budget"])
     assert request.tags["cc_assets/deferred_count"] == "0"
@@ -133,7 +133,7 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     assert isinstance(tight, dg.SkipReason)
     monkeypatch.delenv("CONSTANT_CONTACT_DAILY_QUOTA")
 
-    job = defs().resolve_job_def("hot_activity_refresh_job")
+    job = defs().resolve_job_def("activity_refresh_job")
     sandbox.reset_requests()  # nothing new since the reads above: only the change detector
     result = job.execute_in_process(
         instance=instance, run_config=request.run_config, resources=RESOURCES

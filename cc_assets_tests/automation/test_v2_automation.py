@@ -67,9 +67,9 @@ def test_v2_hot_refresh_job_refreshes_v2_partitions(sandbox, lake, instance, mon
         dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     )
     assert not isinstance(request, dg.SkipReason), request
-    chosen = request.run_config["ops"]["refresh_hot_activities"]["config"]["activity_ids"]
+    chosen = request.run_config["ops"]["refresh_activities"]["config"]["activity_ids"]
     assert chosen and set(chosen) <= set(campaigns)
-    job = defs().resolve_job_def("hot_activity_refresh_job")
+    job = defs().resolve_job_def("activity_refresh_job")
     result = job.execute_in_process(
         instance=instance, run_config=request.run_config, resources=RESOURCES
     )

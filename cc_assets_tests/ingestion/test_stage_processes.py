@@ -1,9 +1,9 @@
-"""`cc-assets refresh` runs its heavy stages in processes of their own: one that dies costs only
-its own runs, and none outlives a refresh that was killed."""
+"""`cc-assets refresh` runs its heavy steps in processes of their own (Dagster's multiprocess
+executor): one that dies costs only its own assets, and none outlives a refresh that was
+killed."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
@@ -21,21 +21,25 @@ from cc_assets_tests.ingestion.test_refresh_cli import (
 )
 
 
-def stage_process(refresh_pid: int, label: str, timeout: float = 240) -> psutil.Process:
-    """The refresh's child that runs the stage `label` (its stage file names it), once started."""
+def step_process(
+    refresh_pid: int, dagster_home: str, job_name: str, timeout: float = 240
+) -> psutil.Process:
+    """The refresh's child that runs the (only) step of a started run of `job_name`: the
+    multiprocess executor's spawned process, once both exist."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for child in psutil.Process(refresh_pid).children():
-            try:
-                command = child.cmdline()
-            except psutil.NoSuchProcess:
-                continue
-            if "cc_assets.runs" in command:
-                stage = json.loads(Path(command[command.index("cc_assets.runs") + 1]).read_text())
-                if stage["label"] == label:
-                    return child
-        time.sleep(0.05)
-    raise AssertionError(f"no {label} process within {timeout} s")
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        while time.monotonic() < deadline:
+            started = instance.get_runs(
+                dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED])
+            )
+            for child in psutil.Process(refresh_pid).children() if started else []:
+                try:
+                    if any("spawn_main" in part for part in child.cmdline()):
+                        return child
+                except psutil.NoSuchProcess:
+                    continue
+            time.sleep(0.05)
+    raise AssertionError(f"no step process of {job_name} within {timeout} s")
 
 
 def test_a_dead_stage_process_costs_its_own_runs_only(sandbox_factory, tmp_path: Path) -> None:
@@ -43,12 +47,16 @@ def test_a_dead_stage_process_costs_its_own_runs_only(sandbox_factory, tmp_path:
     env = environment(server, tmp_path)
     with (tmp_path / "refresh.log").open("w+") as log:
         process = subprocess.Popen([CLI, "refresh"], env=env, stdout=log, stderr=log, text=True)
-        stage_process(process.pid, "tracking reports").send_signal(signal.SIGKILL)
+        step = step_process(process.pid, env["DAGSTER_HOME"], "activity_refresh_job")
+        step.send_signal(signal.SIGKILL)
         assert process.wait(timeout=540) == 1
         log.seek(0)
         output = log.read()
     activities = [a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()]
-    died = "its process (python -m cc_assets.runs, tracking reports) exited -9"
+    died = (
+        "Multiprocess executor: child process for step refresh_activities was terminated by "
+        "signal 9 (SIGKILL)"
+    )
     for activity_id in activities:  # killed before its first run ended: each activity fails
         assert f"FAILED    constant_contact/email_sends[{activity_id}]: {died}" in output, output
         assert f"deferred  email_metrics/activity_engagement[{activity_id}]" in output
@@ -70,7 +78,7 @@ def test_a_killed_refresh_takes_its_stage_process_with_it(sandbox_factory, tmp_p
     process = subprocess.Popen(
         [CLI, "refresh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    stage = stage_process(process.pid, "tracking reports")
+    stage = step_process(process.pid, env["DAGSTER_HOME"], "activity_refresh_job")
     process.send_signal(signal.SIGKILL)
     process.wait()
     gone, alive = psutil.wait_procs([stage], timeout=30)

@@ -1,4 +1,20 @@
-"""The jobs schedules and sensors launch."""
+"""The jobs of the code location: what the schedules, the sensors and `cc-assets refresh` launch.
+
+- `daily_snapshot_job` (daily partition): today's campaigns, summaries, stats and contact
+  reports; `daily_snapshot_schedule` launches it whole, `cc-assets refresh` in two runs (the
+  snapshots first, the contact backlog last).
+- `activity_refresh_job`: the tracking and links reports of many activities in one run (the
+  hot-refresh schedule's plan, or every sent activity from `cc-assets refresh`).
+- `activity_metrics_job`: the per-activity metrics of many activities in one run.
+- `campaign_metrics_job` (daily partition): per-campaign engagement and the day's rates from
+  CC's activity stats.
+- `dbt_build_job` (`defs/analytics/assets.py`): the dbt models and their tests.
+
+A partitioned asset's own run holds one partition (what the discovery sensor and the UI's
+"Materialize" launch for an activity). The batched jobs are ops that record a materialization
+and the asset checks' results per asset and partition (`defs/landed.py`), exactly as the
+partitioned assets do, since dynamic partitions cannot be batched into one asset run.
+"""
 
 import dagster as dg
 from pydantic import Field
@@ -11,14 +27,16 @@ from cc_assets.constant_contact.schemas import (
     EMAIL_CAMPAIGN_SUMMARIES,
     EMAIL_CAMPAIGNS,
 )
+from cc_assets.defs import terminal
+from cc_assets.defs.ingestion import assets as ingestion_assets
+from cc_assets.defs.ingestion import resources as ingestion_resources
 from cc_assets.defs.ingestion.assets import (
     ACTIVITY_TABLES,
-    FAILED_ASSETS,
     POOL,
     READ_ERRORS,
     ReportFailure,
+    ReportsFailed,
     asset_key,
-    campaign_activity_reports,
     contact_activity_details,
     email_campaign_activity_stats,
     email_campaign_stats,
@@ -27,14 +45,19 @@ from cc_assets.defs.ingestion.assets import (
     refresh_activity,
 )
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
+from cc_assets.defs.metrics import assets as metrics_assets
+from cc_assets.defs.metrics.assets import (
+    ACTIVITY_SPECS,
+    activity_landed,
+    activity_stats_daily,
+    campaign_engagement,
+)
 from cc_assets.pipeline import activity_reads
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
+from cc_assets.progress import Heartbeat
 
-activity_reports_job = dg.define_asset_job(
-    "activity_reports_job",
-    selection=dg.AssetSelection.assets(campaign_activity_reports),
-    description="One activity's tracking and links reports (what discovery requests).",
-)
+KIND_TAG = "cc_assets/kind"
+DEFERRED_TAG = "cc_assets/deferred"
 
 daily_snapshot_job = dg.define_asset_job(
     "daily_snapshot_job",
@@ -45,16 +68,20 @@ daily_snapshot_job = dg.define_asset_job(
         email_campaign_activity_stats,
         contact_activity_details,
     ),
-    description="Today's campaigns, summaries, stats and contact reports.",
+    description="Today's campaigns, summaries, stats and contact reports (each asset its own "
+    "step: a failed one costs only itself and the stats that read its campaign list).",
+)
+
+campaign_metrics_job = dg.define_asset_job(
+    "campaign_metrics_job",
+    selection=dg.AssetSelection.assets(campaign_engagement, activity_stats_daily),
+    description="Per-campaign engagement over every activity, and the day's rates from CC's "
+    "own activity stats.",
 )
 
 
-KIND_TAG = "cc_assets/kind"
-DEFERRED_TAG = "cc_assets/deferred"
-
-
-class HotRefreshConfig(dg.Config):
-    activity_ids: list[str] = Field(description="the planned activities, in priority order")
+class ActivitiesConfig(dg.Config):
+    activity_ids: list[str] = Field(description="the activities, in priority order")
     deferred: list[str] = Field(
         default_factory=list, description="due but over this run's budget: first in line next run"
     )
@@ -75,56 +102,73 @@ def _batched_stats(
         return None
 
 
-@dg.op(pool=POOL, description="Refresh the tracking reports of many activities in one run.")
-def refresh_hot_activities(
+@dg.op(pool=POOL, description="Refresh the tracking and links reports of many activities.")
+def refresh_activities(
     context: dg.OpExecutionContext,
-    config: HotRefreshConfig,
+    config: ActivitiesConfig,
     constant_contact: ConstantContactResource,
     lake: LakeResource,
 ) -> None:
-    """Records a materialization per asset and partition, exactly as a partitioned run would,
-    so lineage, metadata plots and declarative automation see every refreshed partition."""
+    """Every report of every activity is tried on its own; the op fails at its end, naming each
+    asset and partition that did not land (`failed_assets`), after every other one landed."""
     selected = {table.name for table in ACTIVITY_TABLES}
     root = lake.root()
     failures: dict[str, str] = {}
     if config.deferred:
         context.log.info(
-            f"hot refresh: {len(config.deferred)} activities deferred to the next run: "
+            f"activity refresh: {len(config.deferred)} activities deferred to the next run: "
             f"{config.deferred}"
         )
     with constant_contact.open(context.log) as client:
-        stats = _batched_stats(client, config.activity_ids, context.log)
-        for index, activity_id in enumerate(config.activity_ids, 1):
-            for refreshed in refresh_activity(
-                client, activity_id, root, selected, context.log, stats
-            ):
-                name = f"{refreshed.key.to_user_string()}[{activity_id}]"
-                if isinstance(refreshed, ReportFailure):
-                    failures[name] = refreshed.reason
-                    continue
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=refreshed.key, partition=activity_id, metadata=refreshed.metadata
-                    )
-                )
-                for check in refreshed.checks:
-                    if not check.passed:
-                        context.log.warning(f"{name}: {check.check_name} failed")
-            context.log.info(f"hot refresh: {index}/{len(config.activity_ids)} activities")
-        context.log.info(f"hot refresh: {client.calls} API calls")
+        total = len(config.activity_ids)
+        with Heartbeat("tracking reports", total, context.log.info, lambda: client.calls) as beat:
+            stats = _batched_stats(client, config.activity_ids, context.log)
+            for activity_id in config.activity_ids:
+                for refreshed in refresh_activity(
+                    client, activity_id, root, selected, context.log, stats
+                ):
+                    if isinstance(refreshed, ReportFailure):
+                        failures[f"{refreshed.key.to_user_string()}[{activity_id}]"] = (
+                            refreshed.reason
+                        )
+                    else:
+                        refreshed.log(context)
+                beat.advance()
     if failures:
-        raise dg.Failure(
-            description=f"{len(failures)} report(s) failed; every other one landed",
-            metadata={FAILED_ASSETS: dg.MetadataValue.json(failures)},
-        )
+        raise ReportsFailed(f"{len(config.activity_ids)} activities", failures)
 
 
 @dg.job(
-    description="The batched hot-activity refresh: many activity partitions in one run.",
-    tags={KIND_TAG: "hot_refresh"},
+    description="The tracking and links reports of many activities in one run: the hot-refresh "
+    "schedule's plan, or every sent activity from `cc-assets refresh`.",
 )
-def hot_activity_refresh_job() -> None:
-    refresh_hot_activities()
+def activity_refresh_job() -> None:
+    refresh_activities()
+
+
+METRICS_BATCH = 10
+"""Activities computed in one DuckDB pass: one scan of each report for ten activities, and a
+bounded share of the lake in memory at once."""
+
+
+@dg.op(description="Compute the per-activity metrics of many activities.")
+def compute_activity_metrics(
+    context: dg.OpExecutionContext, config: ActivitiesConfig, lake: LakeResource
+) -> None:
+    root = lake.root()
+    selected = set(ACTIVITY_SPECS)
+    ids = config.activity_ids
+    with Heartbeat("metrics", len(ids), context.log.info) as beat:
+        for start in range(0, len(ids), METRICS_BATCH):
+            batch = ids[start : start + METRICS_BATCH]
+            for landed in activity_landed(root, batch, selected, context.log):
+                landed.log(context)
+            beat.advance(len(batch))
+
+
+@dg.job(description="The per-activity metrics of many activities in one run.")
+def activity_metrics_job() -> None:
+    compute_activity_metrics()
 
 
 ACTIVITY_ASSET_KEYS = [asset_key(table) for table in ACTIVITY_TABLES]
@@ -138,3 +182,31 @@ DAILY_ASSET_KEYS = [
         CONTACT_ACTIVITY_DETAILS,
     )
 ]
+
+JOBS = [daily_snapshot_job, activity_refresh_job, activity_metrics_job, campaign_metrics_job]
+
+
+def pipeline_definitions() -> dg.Definitions:
+    """The ingestion and metrics domains with these jobs: what a run of one of them loads in
+    each of its processes. The whole code location (`cc_assets.definitions`) also imports
+    dagster-dbt, dbt and every installed Dagster component library: ~100 MB and several
+    CPU-seconds more in every step process, the margin that keeps a refresh of a
+    1,000,000-send account within 400 MB a process."""
+    modules = [ingestion_assets, metrics_assets]
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(modules),
+        asset_checks=dg.load_asset_checks_from_modules(modules),
+        resources=ingestion_resources.defs.resources,
+        jobs=JOBS,
+        loggers=terminal.defs.loggers,
+    )
+
+
+def job_named(name: str) -> dg.JobDefinition:
+    """A job of the code location by name, for `dg.build_reconstructable_job`: every process of
+    its run rebuilds it from here (dbt's from the whole code location)."""
+    if name in {job.name for job in JOBS}:
+        return pipeline_definitions().resolve_job_def(name)
+    from cc_assets.definitions import defs  # noqa: PLC0415
+
+    return defs().resolve_job_def(name)

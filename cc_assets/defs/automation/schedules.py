@@ -14,8 +14,8 @@ from cc_assets.defs.automation.jobs import (
     DAILY_ASSET_KEYS,
     DEFERRED_TAG,
     KIND_TAG,
+    activity_refresh_job,
     daily_snapshot_job,
-    hot_activity_refresh_job,
 )
 from cc_assets.defs.automation.planning import (
     BUSY_DAYS,
@@ -128,7 +128,7 @@ def hot_candidates(instance: dg.DagsterInstance) -> list[Candidate]:
 
 def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
     """What the previous hot refresh deferred (its run's tag): first in line now."""
-    runs = instance.get_runs(dg.RunsFilter(tags={KIND_TAG: "hot_refresh"}), limit=1)
+    runs = instance.get_runs(dg.RunsFilter(tags={KIND_TAG: HOT_REFRESH}), limit=1)
     return set(filter(None, runs[0].tags.get(DEFERRED_TAG, "").split(","))) if runs else set()
 
 
@@ -174,8 +174,13 @@ def snapshot_cost(instance: dg.DagsterInstance, day: str) -> tuple[int, bool]:
     return calls, taken
 
 
+HOT_REFRESH = "hot_refresh"
+"""The hot schedule's runs of `activity_refresh_job` (tag `cc_assets/kind`): the previous one's
+deferred activities go first."""
+
+
 @dg.schedule(
-    job=hot_activity_refresh_job,
+    job=activity_refresh_job,
     cron_schedule="0 */6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -216,12 +221,13 @@ def hot_activity_refresh_schedule(
         run_key=f"hot-{now:%Y%m%dT%H%M}",
         run_config={
             "ops": {
-                "refresh_hot_activities": {
+                "refresh_activities": {
                     "config": {"activity_ids": plan.chosen, "deferred": plan.deferred}
                 }
             }
         },
         tags={
+            KIND_TAG: HOT_REFRESH,
             "estimated_api_calls": str(plan.estimated_calls),
             "run_budget": str(plan.budget),
             "day_budget": str(remaining),

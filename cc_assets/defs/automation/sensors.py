@@ -1,31 +1,42 @@
 """Sensors: discovery of newly sent activities, and declarative automation (on by default)."""
 
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 
-from cc_assets.defs.automation.jobs import activity_reports_job
+from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
+from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, campaign_activity_partitions
-from cc_assets.defs.ingestion.resources import ConstantContactResource
-from cc_assets.pipeline.discovery import DiscoveryState, discovery_tick
+from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
+from cc_assets.lake.writer import read_partition
+from cc_assets.pipeline.discovery import DiscoveryState, discovery_tick, snapshot_campaigns
+
+DISCOVERY_SENSOR = "campaign_discovery_sensor"
 
 
 @dg.sensor(
-    job=activity_reports_job,
+    name=DISCOVERY_SENSOR,
+    target=dg.AssetSelection.assets(campaign_activity_reports),
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds primary_email and resend activities once sent (DONE), adds them as "
     "campaign_activities partitions and requests their tracking runs.",
 )
 def campaign_discovery_sensor(
-    context: dg.SensorEvaluationContext, constant_contact: ConstantContactResource
+    context: dg.SensorEvaluationContext,
+    constant_contact: ConstantContactResource,
+    lake: LakeResource,
 ) -> dg.SensorResult:
     """The cursor is the `DiscoveryState`: the list window and each listed campaign's
     `updated_at`/status, so an idle tick costs one list call. It moves only when a tick
-    succeeds (an API error fails the tick and keeps the cursor), so nothing is skipped."""
+    succeeds (an API error fails the tick and keeps the cursor), so nothing is skipped.
+    Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call."""
     state = DiscoveryState.from_json(json.loads(context.cursor) if context.cursor else {})
+    today = datetime.now(UTC).date().isoformat()
+    snapshot = snapshot_campaigns(read_partition(EMAIL_CAMPAIGNS, today, root=lake.root()))
     with constant_contact.open(context.log) as client:
-        found, state = discovery_tick(client, state)
+        found, state = discovery_tick(client, state, snapshot)
         calls = client.calls
     known = set(context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES))
     new = sorted({a.campaign_activity_id for a in found if a.sent} - known)

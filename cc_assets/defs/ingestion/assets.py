@@ -29,6 +29,7 @@ from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.defs.automation import planning
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
+from cc_assets.defs.landed import Landed
 from cc_assets.defs.metadata import (
     OWNERS,
     PREVIEW_ROWS,
@@ -163,19 +164,9 @@ def campaign_activity_reports(
             if isinstance(refreshed, ReportFailure):
                 failures[refreshed.key.to_user_string()] = refreshed.reason
                 continue
-            yield dg.MaterializeResult(asset_key=refreshed.key, metadata=refreshed.metadata)
-            yield from refreshed.checks
+            yield from refreshed.results()
     if failures:
         raise ReportsFailed(context.partition_key, failures)
-
-
-@dataclass
-class ActivityAssetRefresh:
-    """One activity asset refreshed: what to record as its materialization and checks."""
-
-    key: dg.AssetKey
-    metadata: dict[str, Any]
-    checks: list[dg.AssetCheckResult]
 
 
 @dataclass
@@ -212,13 +203,13 @@ def refresh_activity(
     selected: set[str],
     log: dg.DagsterLogManager,
     stats: Mapping[str, activity_reads.ActivityStats] | None = None,
-) -> Iterator[ActivityAssetRefresh | ReportFailure]:
+) -> Iterator[Landed | ReportFailure]:
     """Refresh the selected activity assets of one activity, each on its own: a report that
     fails yields a `ReportFailure` and the next report is read; an account-wide refusal ends
     the refresh (the reports already refreshed stay materialized). Only the reports whose stats
     moved are read (`activity_reads`); the stats are fetched here (one call) unless the caller
     passes those it fetched in batches. Shared by the partitioned multi-asset and the batched
-    hot-activity job, so both record the same metadata."""
+    `activity_refresh_job`, so both record the same metadata and checks."""
     captured_at = datetime.now(UTC)
     if stats is None:
         try:
@@ -257,7 +248,7 @@ def _refreshed(
     refresh: TrackingRefresh,
     root: UPath,
     log: dg.DagsterLogManager,
-) -> ActivityAssetRefresh:
+) -> Landed:
     log.info(
         f"{table.name}[{activity_id}]: {refresh.read}, {refresh.new_rows} new rows, "
         f"{refresh.rows} in all, {refresh.api_calls} API calls"
@@ -275,7 +266,7 @@ def _refreshed(
         read=refresh.read,
         watermark=str(refresh.watermark) if refresh.watermark else "none",
     )
-    return ActivityAssetRefresh(asset_key(table), metadata, list(_checks(table, refresh.path)))
+    return Landed(asset_key(table), activity_id, metadata, list(_checks(table, refresh.path)))
 
 
 def _is_v2(client: ConstantContactClient) -> bool:
@@ -399,6 +390,8 @@ def email_campaign_activity_stats(client: ConstantContactClient, context, root, 
 
 BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
 """Calls the daily schedule tells the contact backlog to leave for the rest of the day."""
+CONTACT_CALLS_TAG = "cc_assets/contact_calls"
+"""A run's own cap on the contact backlog's calls (`cc-assets refresh --contact-calls`)."""
 
 
 def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactClient) -> int:
@@ -417,12 +410,14 @@ def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactC
 )
 def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
     reserved = _backlog_reserve(context, client)
+    cap = context.run.tags.get(CONTACT_CALLS_TAG)
+    limit = int(cap) if cap is not None else None
     if _is_v2(client):
         fresh = v2_snapshots.contact_activity(
-            V2Reports(client), root, captured_at, reserved, context.log.info
+            V2Reports(client), root, captured_at, reserved, context.log.info, limit
         )
     else:
         fresh = contact_backlog.landing_page_activity(
-            client, root, captured_at, reserved, context.log.info
+            client, root, captured_at, reserved, context.log.info, limit
         )
     return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)

@@ -4,8 +4,12 @@ Secrets are read from the environment when a run starts, never at import and nev
 files in the repo. With no credentials at all the built-in sandbox is used, and said so.
 """
 
+import ctypes
+import multiprocessing
+import os
+import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 
 import dagster as dg
@@ -69,12 +73,36 @@ def source_label(settings: ClientSettings) -> str:
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The Parquet lake's root (CC_ASSETS_STORAGE when unset)."""
+    """The Parquet lake's root (CC_ASSETS_STORAGE when unset).
+
+    Every step that writes the lake uses it, so it is also where a step's own process (the
+    multiprocess executor's) is bound to its run's: it must not go on writing the lake beside
+    the next run after the process that ran it was killed (`die_with_orchestrator`)."""
 
     storage: str | None = Field(default=None, description="local path or fsspec URL")
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        die_with_orchestrator()
+
     def root(self) -> UPath:
         return lake_root(self.storage)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_orchestrator() -> None:
+    """In a step's own process (a child started by Dagster's multiprocess executor): be
+    killed when the process that orchestrates the run dies. Linux sends SIGKILL on the
+    parent's death (`prctl(PR_SET_PDEATHSIG)`); a parent already gone means exit now. In the
+    orchestrating process itself (in-process execution) nothing changes."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    with suppress(OSError, AttributeError):  # not Linux: no such call; the parent check stays
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent.pid:
+        os._exit(1)
 
 
 defs = dg.Definitions(

@@ -11,6 +11,8 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
+from upath import UPath
 
 from cc_assets.constant_contact.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
@@ -22,6 +24,7 @@ from cc_assets.constant_contact.schemas import (
 )
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
 from cc_assets.defs.ingestion.resources import LakeResource
+from cc_assets.defs.landed import Landed
 from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
 from cc_assets.defs.metrics import charts, compute
 from cc_assets.defs.metrics.tables import (
@@ -165,13 +168,51 @@ def activity_metrics(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Every per-activity metric table of one activity partition, from one DuckDB pass."""
-    activity_id = context.partition_key
-    root = lake.root()
+    selected = set(context.selected_asset_keys)
+    for landed in activity_landed(lake.root(), [context.partition_key], selected, context.log):
+        yield from landed.results()
+
+
+def activity_landed(
+    root: UPath,
+    activity_ids: list[str],
+    selected: set[dg.AssetKey],
+    log: dg.DagsterLogManager,
+) -> Iterator[Landed]:
+    """The selected per-activity metric tables of `activity_ids`, computed in one DuckDB pass
+    and written per activity partition, with their checks. Shared by the partitioned
+    multi-asset and the batched `activity_metrics_job`, so both record the same."""
     computed_at = datetime.now(UTC)
-    metrics = compute.compute_activities(root, [activity_id], computed_at)
-    label = compute.activity_labels(root, [activity_id]).get(activity_id, {})
+    metrics = compute.compute_activities(root, activity_ids, computed_at)
+    labels = compute.activity_labels(root, activity_ids)
+    for activity_id in activity_ids:
+        yield from _activity_partition(
+            root, activity_id, metrics, labels.get(activity_id, {}), selected, computed_at, log
+        )
+
+
+def _only(table: pa.Table, activity_id: str) -> pa.Table:
+    return table.filter(pc.field("campaign_activity_id") == activity_id)
+
+
+def _activity_partition(
+    root: UPath,
+    activity_id: str,
+    computed: compute.ActivityMetrics,
+    label: dict[str, Any],
+    selected: set[dg.AssetKey],
+    computed_at: datetime,
+    log: dg.DagsterLogManager,
+) -> Iterator[Landed]:
+    metrics = compute.ActivityMetrics(
+        engagement=_only(computed.engagement, activity_id),
+        devices=_only(computed.devices, activity_id),
+        curve=_only(computed.curve, activity_id),
+        links=_only(computed.links, activity_id),
+    )
+    row = metrics.engagement.to_pylist()[0]
     naming = _naming(label, activity_id)
-    tags = _tags(label, metrics.engagement.to_pylist()[0])
+    tags = _tags(label, row)
     tables = {
         ACTIVITY_ENGAGEMENT_KEY: (ACTIVITY_ENGAGEMENT, metrics.engagement),
         ACTIVITY_DEVICE_BREAKDOWN_KEY: (ACTIVITY_DEVICE_BREAKDOWN, metrics.devices),
@@ -179,7 +220,7 @@ def activity_metrics(
         ACTIVITY_LINK_CLICKS_KEY: (ACTIVITY_LINK_CLICKS, metrics.links),
     }
     for key, (table, rows) in tables.items():
-        if key not in context.selected_asset_keys:
+        if key not in selected:
             continue
         written = write_partition(
             table,
@@ -190,26 +231,26 @@ def activity_metrics(
             prefix=METRICS_PREFIX,
         )
         metadata = {**table_metadata(table, written.rows, written.path), **naming}
+        checks: list[dg.AssetCheckResult] = []
         if key == ACTIVITY_ENGAGEMENT_KEY:
-            metadata |= _engagement_metadata(context, metrics, naming)
+            metadata |= _engagement_metadata(log, metrics, naming)
+            checks = [
+                _check(key, "counts_match_activity_stats", compute.reconcile_activity(row, root)),
+                _check(
+                    key,
+                    "derived_reports_agree",
+                    compute.reconcile_derived_reports(row, root),
+                    severity=dg.AssetCheckSeverity.WARN,
+                ),
+            ]
         elif key == ACTIVITY_DEVICE_BREAKDOWN_KEY:
             metadata |= {
                 f"{r['event_type']}_{r['device_type']}_share": _number(r["share_percent"])
                 for r in rows.to_pylist()
             }
+            checks = [_shares_check(rows)]
         metadata["preview"] = preview(rows, rows=10)
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata, tags=tags)
-        if key == ACTIVITY_ENGAGEMENT_KEY:
-            row = metrics.engagement.to_pylist()[0]
-            yield _check(key, "counts_match_activity_stats", compute.reconcile_activity(row, root))
-            yield _check(
-                key,
-                "derived_reports_agree",
-                compute.reconcile_derived_reports(row, root),
-                severity=dg.AssetCheckSeverity.WARN,
-            )
-        elif key == ACTIVITY_DEVICE_BREAKDOWN_KEY:
-            yield _shares_check(rows)
+        yield Landed(key, activity_id, metadata, checks, tags)
 
 
 def _naming(label: dict[str, Any], activity_id: str) -> dict[str, Any]:
@@ -235,11 +276,11 @@ def _tags(label: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
 
 
 def _engagement_metadata(
-    context: dg.AssetExecutionContext, metrics: compute.ActivityMetrics, naming: dict[str, Any]
+    log: dg.DagsterLogManager, metrics: compute.ActivityMetrics, naming: dict[str, Any]
 ) -> dict[str, Any]:
     row = metrics.engagement.to_pylist()[0]
     if row["sends"] == 0:
-        context.log.warning(f"activity {row['campaign_activity_id']}: no sends report yet")
+        log.warning(f"activity {row['campaign_activity_id']}: no sends report yet")
     metadata = {name: _number(row[name]) for name in (*COUNT_COLUMNS, *PERCENT_COLUMNS)}
     metadata["seconds_to_first_open"] = _number(row["seconds_to_first_open"])
     metadata["campaign_id"] = dg.MetadataValue.text(row["campaign_id"] or "unknown")

@@ -1,3 +1,4 @@
+{# Generated from cc_assets/defs/metrics/tables.py (the tables' Arrow schemas and descriptions) by `python -m cc_assets.defs.analytics.sources`: edit those and run it again, never this file. #}
 with
 
 source as (
