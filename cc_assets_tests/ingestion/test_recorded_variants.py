@@ -34,6 +34,7 @@ from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.analytics.test_dbt import dbt_invocation, messages
 from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity
 
+pytestmark = pytest.mark.timeout(1800)  # the shared refresh and dbt on a busy machine
 ACCOUNT = {"seed": 23, "contacts": 300, "campaigns": 20, "requests_per_second": 0}
 STAGING = "path:models/staging/constant_contact"
 

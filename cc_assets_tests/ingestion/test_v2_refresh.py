@@ -353,6 +353,7 @@ def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
 
 SDK_ACCOUNT = {"seed": 11, "contacts": 1200, "campaigns": 6, "requests_per_second": 0}
 """Sends over 500 per sent campaign: every report's page 2 is linked by its `next_link`."""
+SDK_TIMEOUT = pytest.mark.timeout(1800)  # the shared refresh, metrics and dbt on a busy machine
 
 
 @dataclass
@@ -406,6 +407,7 @@ def sdk_landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkLanded]:
 CLICK = "campaign_activity_id, contact_id, link_url"
 
 
+@SDK_TIMEOUT
 def test_v2_sdk_fixture_records_land_every_row_with_link_urls(sdk_landed: SdkLanded) -> None:
     """`link_uri` is the click's `link_url`, a numeric `campaign_id` its partition's id, and the
     `/v2/emailcampaigns/...` alias of a next link reads page 2 of the same report."""
@@ -432,6 +434,7 @@ def test_v2_sdk_fixture_records_land_every_row_with_link_urls(sdk_landed: SdkLan
     assert set(events) == expected
 
 
+@SDK_TIMEOUT
 def test_v2_missing_spam_count_is_null_never_zero(sdk_landed: SdkLanded) -> None:
     lake = sdk_landed.landed.lake
     summaries = read_lake(lake, "constant_contact/email_campaign_summaries")
@@ -449,6 +452,7 @@ def test_v2_missing_spam_count_is_null_never_zero(sdk_landed: SdkLanded) -> None
     assert staged_stats == [(len(stats), 0)]
 
 
+@SDK_TIMEOUT
 def test_v2_last_edit_date_is_updated_at(sdk_landed: SdkLanded) -> None:
     truth = sdk_landed.truth
     epoch = truth.service.clock.epoch()
@@ -465,6 +469,7 @@ def test_v2_last_edit_date_is_updated_at(sdk_landed: SdkLanded) -> None:
     assert dict(staged) == expected
 
 
+@SDK_TIMEOUT
 def test_v2_string_expires_in_refreshes_the_token(sdk_landed: SdkLanded) -> None:
     """The access token expired before the refresh: its first call was refused (401), the token
     endpoint answered `expires_in` as a string, the new pair was stored and every run landed."""
@@ -484,6 +489,7 @@ V2_WHERE = {
 }
 
 
+@SDK_TIMEOUT
 @pytest.mark.parametrize("asset", [*V2_WHERE, "reports"])
 def test_v2_unknown_fields_are_warned_once_and_named(sdk_landed: SdkLanded, asset: str) -> None:
     landed = sdk_landed.landed
