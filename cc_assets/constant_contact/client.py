@@ -74,6 +74,23 @@ ALL_ACTIVITY_TYPES = (
     "em_sends", "em_opens", "em_clicks", "em_bounces", "em_optouts", "em_forwards",
     "p_contact_open", "p_contact_click", "p_contact_add", "p_contact_update",
 )  # fmt: skip
+CAMPAIGN_FIELDS = (
+    "campaign_id", "name", "current_status", "type", "type_code", "created_at", "updated_at",
+)  # fmt: skip
+"""A campaign's own fields (`/emails` items and `/emails/{id}`): `email_campaigns` holds each."""
+ACTIVITY_FIELDS = (
+    "campaign_activity_id", "campaign_id", "role", "current_status", "subject", "from_name",
+    "from_email", "reply_to_email",
+    # documented or recorded, deliberately not stored: the audience, the content and its
+    # layout say nothing about how a send performed
+    "contact_list_ids", "segment_ids", "format_type", "preheader", "template_id",
+    "document_id", "html_content", "permalink_url", "physical_address_in_footer",
+    "document_properties",
+)  # fmt: skip
+"""What `/emails/activities/{id}` may carry without a warning."""
+SEND_FIELDS = ("send_id", "contact_list_ids", "segment_ids", "count", "run_date",
+               "send_status", "reason_code")  # fmt: skip
+"""A send history item's documented fields (the snapshot keeps the last completed run)."""
 ACTIVITY_STATS_BATCH = 10
 CAMPAIGN_STATS_BATCH = 150
 CURSOR_PARAMS = ("next", "cursor")
@@ -206,12 +223,15 @@ class ConstantContactClient:
         settings: ClientSettings,
         *,
         on_event: Callable[[str], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         budget: RequestBudget | None = None,
     ) -> None:
         if not settings.base_url:
             raise ValueError("ClientSettings.base_url is empty: set credentials or use the sandbox")
         self.settings = settings
         self.on_event = on_event or (lambda message: log.info("%s", message))
+        self.unknown = parsing.UnknownFields(on_warning)
+        """Fields the API sent that no column holds, noted by every parser of this client."""
         read = min(settings.read_timeout, settings.deadline)
         timeout = httpx.Timeout(read, connect=settings.connect_timeout)
         self._http = httpx.Client(timeout=timeout, headers={"Accept": "application/json"})
@@ -457,6 +477,8 @@ class ConstantContactClient:
         endpoint = httpx.URL(self._url("emails")).path
         for page in self.iter_pages("emails", params):
             campaigns = shapes.member_objects(page, "campaigns", endpoint)
+            self.unknown.note("GET /emails", page, ("campaigns", "_links"))
+            self.unknown.note_items("GET /emails campaigns", campaigns, CAMPAIGN_FIELDS)
             for index, campaign in enumerate(campaigns):
                 shapes.text(campaign, "campaign_id", endpoint, f"campaigns[{index}]")
                 shapes.optional_text(campaign, "updated_at", endpoint, f"campaigns[{index}]")
@@ -468,6 +490,10 @@ class ConstantContactClient:
         endpoint = httpx.URL(self._url(path)).path
         detail = shapes.obj(self.get(path), endpoint)
         refs = shapes.member_objects(detail, "campaign_activities", endpoint, required=False)
+        self.unknown.note("GET /emails/{id}", detail, (*CAMPAIGN_FIELDS, "campaign_activities"))
+        self.unknown.note_items(
+            "GET /emails/{id} campaign_activities", refs, ("campaign_activity_id", "role")
+        )
         for index, ref in enumerate(refs):
             where = f"campaign_activities[{index}]"
             shapes.text(ref, "campaign_activity_id", endpoint, where)
@@ -478,6 +504,7 @@ class ConstantContactClient:
         path = f"emails/activities/{activity_id}"
         endpoint = httpx.URL(self._url(path)).path
         activity = shapes.obj(self.get(path), endpoint)
+        self.unknown.note("GET /emails/activities/{id}", activity, ACTIVITY_FIELDS)
         for key in ("current_status", "subject", "from_name", "from_email"):
             shapes.optional_text(activity, key, endpoint, "activity")
         return activity
@@ -486,6 +513,7 @@ class ConstantContactClient:
         path = f"emails/activities/{activity_id}/send_history"
         endpoint = httpx.URL(self._url(path)).path
         history = shapes.objects(self.get(path), endpoint, "body")
+        self.unknown.note_items("GET /emails/activities/{id}/send_history", history, SEND_FIELDS)
         for index, item in enumerate(history):
             for key in ("run_date", "send_status"):
                 shapes.text(item, key, endpoint, f"[{index}]")
@@ -506,17 +534,23 @@ class ConstantContactClient:
         schema = parsing.api_schema(EMAIL_CAMPAIGN_SUMMARIES)
         path = "reports/summary_reports/email_campaign_summaries"
         endpoint = httpx.URL(self._url(path)).path
+        where = "email_campaign_summaries"
         for page in self.iter_pages(path, {"limit": 500}):
             items = shapes.member_objects(page, "bulk_email_campaign_summaries", endpoint)
+            self.unknown.note(
+                where, page, ("bulk_email_campaign_summaries", "aggregate_percents", "_links")
+            )
             try:
                 shared = parsing.aggregate_percents(page.get("aggregate_percents"))
                 rows = []
                 for item in items:
                     counts = shapes.obj(item.get("unique_counts") or {}, endpoint, "unique_counts")
-                    parsing.warn_unknown("unique_counts", counts, SUMMARY_COUNT_KEYS)
-                    rows.append({**item, **counts, **shared})
+                    self.unknown.note(f"{where} unique_counts", counts, SUMMARY_COUNT_KEYS)
+                    row = {k: v for k, v in item.items() if k != "unique_counts"}
+                    rows.append({**row, **counts, **shared})
             except parsing.FieldError as exc:
                 raise UnexpectedResponseError(endpoint, 200, exc.field, exc.reason) from None
+            self.unknown.note_items(f"{where} items", rows, schema.names)
             yield self._batch(rows, schema, endpoint)
 
     def get_campaign_stats(self, campaign_ids: Sequence[str]) -> StatsResult:
@@ -544,18 +578,20 @@ class ConstantContactClient:
     ) -> StatsResult:
         rows, errors = [], []
         endpoint = httpx.URL(self._url(f"reports/stats/{kind}")).path
+        schema = parsing.api_schema(table)
         for start in range(0, len(ids), size):
             body = shapes.obj(
                 self.get(f"reports/stats/{kind}/{','.join(ids[start : start + size])}"), endpoint
             )
             results = shapes.member_objects(body, "results", endpoint, required=False)
+            self.unknown.note(kind, body, ("results", "errors"))
             try:
-                rows += [parsing.stats_row(r, keys, kind) for r in results]
+                rows += [parsing.stats_row(r, keys, kind, schema, self.unknown) for r in results]
             except parsing.FieldError as exc:
                 raise UnexpectedResponseError(endpoint, 200, exc.field, exc.reason) from None
             listed = _error_items(shapes.member_objects(body, "errors", endpoint, required=False))
             errors += [ApiErrorItem(i.error_key, self.redact(i.error_message)) for i in listed]
-        return StatsResult(self._batch(rows, parsing.api_schema(table), endpoint), errors)
+        return StatsResult(self._batch(rows, schema, endpoint), errors)
 
     def iter_tracking(
         self,
@@ -591,6 +627,7 @@ class ConstantContactClient:
         for reply in self.iter_replies(path, params, max_pages=max_pages):
             endpoint = httpx.URL(self._url(path)).path
             items = shapes.member_objects(reply.body, "tracking_activities", endpoint)
+            self.unknown.note(where, reply.body, ("tracking_activities", "_links"))
             if len(items) > limit:
                 raise UnexpectedResponseError(
                     endpoint,
@@ -599,7 +636,7 @@ class ConstantContactClient:
                     f"{len(items)} rows, over the limit {limit}",
                 )
             try:
-                batch = parsing.tracking_rows(items, where, schema)
+                batch = parsing.tracking_rows(items, where, schema, self.unknown)
                 validation.check_rows(batch, required, equal, reply.served_at)
             except parsing.FieldError as exc:
                 raise InvalidRowError(endpoint, 200, exc.field, self.redact(exc.reason)) from None
@@ -614,7 +651,8 @@ class ConstantContactClient:
             for row in shapes.member_objects(body, "link_click_counts", endpoint, required=False)
         ]
         schema = parsing.api_schema(EMAIL_LINKS)
-        parsing.warn_unknown("links", {k for r in rows for k in r}, schema.names)
+        self.unknown.note("links", body, ("campaign_activity_id", "link_click_counts"))
+        self.unknown.note_items("links link_click_counts", rows, schema.names)
         return self._batch(rows, schema, endpoint)
 
     def iter_contact_activity(

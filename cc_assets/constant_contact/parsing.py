@@ -11,7 +11,7 @@ timestamp without a zone offset) raises `FieldError` naming the column: never a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -20,7 +20,6 @@ import pyarrow as pa
 from cc_assets.constant_contact.schemas import AssetTable
 
 log = logging.getLogger("cc_assets.constant_contact")
-_warned: set[tuple[str, str]] = set()
 WRITER_COLUMNS = frozenset({"captured_at", "snapshot_date"})
 NUMERIC_TEXT = frozenset({"url_id"})
 """String columns the API documents as sometimes numeric: stored as their decimal text."""
@@ -40,14 +39,41 @@ def api_schema(table: AssetTable) -> pa.Schema:
     return pa.schema([f for f in table.schema if f.name not in WRITER_COLUMNS])
 
 
-def warn_unknown(where: str, seen: Iterable[str], known: Iterable[str]) -> None:
-    """Fields the API sent that no column holds: said once per field, never silently dropped."""
-    for name in set(seen) - set(known):
-        if (where, name) not in _warned:
-            _warned.add((where, name))
-            log.warning(
-                "Constant Contact sent an unknown field %r in %s; it is not stored", name, where
-            )
+class UnknownFields:
+    """Fields the API sent that no column holds, by where they were seen (an endpoint, or a
+    nested object of one). The contract: a field is never dropped in silence. Each is warned
+    once per client (one asset step of one run opens one client) and handed to the asset's
+    metadata by `take`, so a user sees which fields a real account sends that the lake lacks."""
+
+    def __init__(self, warn: Callable[[str], None] | None = None) -> None:
+        self._warn = warn or log.warning
+        self._seen: dict[str, set[str]] = {}
+        self._untaken: dict[str, set[str]] = {}
+
+    def note(self, where: str, seen: Iterable[str], known: Iterable[str]) -> None:
+        """Warn of the names in `seen` that are not `known` (once per `where` and name)."""
+        new = set(seen) - set(known) - self._seen.get(where, set())
+        if not new:
+            return
+        self._seen.setdefault(where, set()).update(new)
+        self._untaken.setdefault(where, set()).update(new)
+        self._warn(
+            f"Constant Contact sent {', '.join(sorted(new))} in {where}, which no column "
+            "holds: not stored (named in the asset's unknown_fields metadata)"
+        )
+
+    def note_items(
+        self, where: str, items: Iterable[Mapping[str, Any]], known: Iterable[str]
+    ) -> None:
+        """`note` over the union of every item's keys."""
+        self.note(where, {key for item in items for key in item}, known)
+
+    def take(self) -> dict[str, list[str]]:
+        """Everything noted since the last `take`, {where: sorted names}, for one asset's
+        metadata."""
+        taken = {where: sorted(names) for where, names in sorted(self._untaken.items())}
+        self._untaken.clear()
+        return taken
 
 
 def normalize_stats_key(key: str) -> str:
@@ -146,14 +172,16 @@ def _reason(exc: Exception) -> str:
     return str(exc).split("\n", 1)[0][:120]
 
 
-def tracking_rows(items: list[dict[str, Any]], where: str, schema: pa.Schema) -> pa.RecordBatch:
+def tracking_rows(
+    items: list[dict[str, Any]], where: str, schema: pa.Schema, unknown: UnknownFields
+) -> pa.RecordBatch:
     """A tracking or contact-activity page. The newer docs name the type field
     `tracking_activities_list`; either spelling lands in one column."""
     if items and any("tracking_activities_list" in item for item in items):
         for item in items:
             if "tracking_activity_type" not in item and "tracking_activities_list" in item:
                 item["tracking_activity_type"] = item.pop("tracking_activities_list")
-    warn_unknown(where, set().union(*items), schema.names)
+    unknown.note_items(where, items, schema.names)
     return batch(items, schema)
 
 
@@ -165,14 +193,23 @@ def _mapping(value: Any, field: str) -> Mapping[str, Any]:
     return value
 
 
-def stats_row(result: Mapping[str, Any], keys: Sequence[str], where: str) -> dict[str, Any]:
-    """One stats result flattened: `stats` keys normalised, `percents` as `percents_<key>`."""
+def stats_row(
+    result: Mapping[str, Any],
+    keys: Sequence[str],
+    where: str,
+    schema: pa.Schema,
+    unknown: UnknownFields,
+) -> dict[str, Any]:
+    """One stats result flattened: `stats` keys normalised, `percents` as `percents_<key>`.
+    Anything left that `schema` lacks (a result field, a percent the report does not define)
+    is noted as unknown, under its flattened name."""
     stats = {normalize_stats_key(k): v for k, v in _mapping(result.get("stats"), "stats").items()}
-    warn_unknown(where, stats, keys)
+    unknown.note(f"{where} stats", stats, keys)
     row: dict[str, Any] = {k: v for k, v in result.items() if k not in {"stats", "percents"}}
     row.update({key: stats.get(key) for key in keys})
     for key, value in _mapping(result.get("percents"), "percents").items():
         row[f"percents_{key}"] = value
+    unknown.note(f"{where} results", row, schema.names)
     return row
 
 

@@ -209,7 +209,10 @@ EMAIL_CAMPAIGNS = AssetTable(
     description="Daily snapshots of every campaign x activity.",
 )
 """Campaigns x activities. `activity_status` is the activity's `current_status` (upper case);
-`current_status` is the campaign's (title case). `sent_time` is the last completed send."""
+`current_status` is the campaign's, as the campaign detail sent it: title case in the spec
+(`Done`), upper case in recordings of the live API (`DONE`); staging normalizes it to title
+case. `sent_time` is the last completed send. Activities of roles without reports (`permalink`)
+are rows too, with their activity fields null: the snapshot spends no call on them."""
 
 EMAIL_CAMPAIGN_SUMMARIES = AssetTable(
     name="email_campaign_summaries",
@@ -249,6 +252,7 @@ EMAIL_CAMPAIGN_ACTIVITY_STATS = AssetTable(
             ("campaign_id", pa.string()),
             ("campaign_activity_id", pa.string()),
             ("last_refresh_time", TIMESTAMP),
+            ("campaign_activity_type", pa.int32()),
         )
         + _fields(*((key, pa.int64()) for key in ACTIVITY_STATS_KEYS))
     ),
@@ -256,6 +260,8 @@ EMAIL_CAMPAIGN_ACTIVITY_STATS = AssetTable(
     natural_key=(SNAPSHOT_DATE, "campaign_activity_id"),
     description="Daily snapshots of Constant Contact's per-activity stats.",
 )
+"""`campaign_activity_type` is a result field the spec does not define and the docs' example
+carries (an integer, e.g. 10); null when the API does not send it."""
 
 EMAIL_LINKS = AssetTable(
     name="email_links",
@@ -319,6 +325,8 @@ RAW_TABLES: dict[str, AssetTable] = {
 }
 """Every raw asset's table, by asset name (the second part of its key)."""
 
+UNSENT_IS_NULL = "null when the API did not send it (a v2 summary without spam_count), never 0."
+
 RAW_COLUMN_DESCRIPTIONS: dict[str, str] = {
     SNAPSHOT_DATE: "The UTC date of the daily snapshot.",
     "captured_at": "When cc_assets captured the row from the API (UTC).",
@@ -328,13 +336,19 @@ RAW_COLUMN_DESCRIPTIONS: dict[str, str] = {
     ),
     # email_campaigns
     "name": "The campaign's name.",
-    "current_status": "The campaign's status (title case, e.g. Done, Draft).",
+    "current_status": (
+        "The campaign's status as the API sent it: title case in the spec (Done), upper case in "
+        "the live API's campaign detail (DONE); staging gives it in title case."
+    ),
     "type": "The campaign type name (e.g. NEWSLETTER).",
     "type_code": "The campaign type code.",
     "created_at": "When the campaign was created.",
     "updated_at": "When the campaign was last updated.",
     "role": "The activity's role: primary_email, resend, permalink, ...",
-    "activity_status": "The activity's status (upper case, e.g. DONE, DRAFT).",
+    "activity_status": (
+        "The activity's status (upper case, e.g. DONE, DRAFT); null for roles without reports "
+        "(permalink), which the snapshot does not read."
+    ),
     "subject": "The email subject line.",
     "from_name": "The sender name.",
     "from_email": "The sender address.",
@@ -344,6 +358,7 @@ RAW_COLUMN_DESCRIPTIONS: dict[str, str] = {
     "campaign_type": "The campaign type label of the summary report.",
     "last_sent_date": "When the campaign was last sent.",
     **{key: f"Unique `{key}` count of the campaign summary." for key in SUMMARY_COUNT_KEYS},
+    "abuse": f"Unique `abuse` count of the campaign summary; {UNSENT_IS_NULL}",
     **{
         f"aggregate_percents_{key}": (
             f"Constant Contact's `{key}` percent for the campaigns on the summary page."
@@ -358,6 +373,14 @@ RAW_COLUMN_DESCRIPTIONS: dict[str, str] = {
         )
         for key in ACTIVITY_STATS_KEYS
     },
+    "em_abuse": (
+        "Constant Contact's stats counter `em_abuse` (unique counts; `*_all*` count every "
+        f"event); {UNSENT_IS_NULL}"
+    ),
+    "campaign_activity_type": (
+        "The result's `campaign_activity_type`, an integer (e.g. 10) the docs' example carries "
+        "and the spec does not define; null when not sent."
+    ),
     **{
         f"percents_{key}": f"Constant Contact's own `{key}` percent (0-100) for the campaign."
         for key in PERCENT_KEYS

@@ -7,8 +7,11 @@ paths, its pagination and its record fields.
 
 Pagination follows `meta.pagination.next_link` the way the official SDKs do: only its `next`
 token is kept and `api_key` is added again (the transport does that), so a link can neither
-drop the key nor smuggle in parameters. A link to another path, or one without a token, fails
-its report instead of being followed.
+drop the key nor smuggle in parameters. A link to another report or host, or one without a
+token, fails its report instead of being followed. CC's own SDK recordings link page 2 of
+`/v2/emailmarketing/campaigns/...` as `/v2/emailcampaigns/...`: that alias names the same
+report (same campaign id, same report, same origin) and is accepted as such; the next request
+still goes to the documented path with the token alone.
 
 The mapping to the lake is one table, `FIELDS`, plus the activity types: v2 field names become
 the v3 column names, columns v2 has no field for stay null (`device_type`, `first_name`, ...).
@@ -75,16 +78,32 @@ FIELDS: dict[str, str] = {
     "unsubscribe_date": "created_time",
     "bounce_date": "created_time",
     "link_id": "url_id",
+    "link_uri": "link_url",
     "unsubscribe_reason": "opt_out_reason",
     "bounce_code": "bounce_code",
 }
-"""v2 record field -> lake column (the README's mapping table is this one)."""
+"""v2 record field -> lake column (the README's mapping table is this one). `link_uri` is the
+clicked URL of CC's SDK fixtures and Java click model (the docs show only `link_id`)."""
 
 NOT_STORED = frozenset(
     {"activity_type", "bounce_description", "bounce_message", "unsubscribe_source"}
 )
 """v2 fields with no v3 column: the type becomes `tracking_activity_type`; a bounce's
 description follows from its code; the message and the unsubscribe source have no column."""
+
+SUMMARY_FIELDS = ("sends", "opens", "clicks", "forwards", "unsubscribes", "bounces")
+"""The v2 summary report's counts every body carries; `spam_count` may be absent."""
+CAMPAIGN_FIELDS = frozenset(
+    {
+        "id", "name", "status", "modified_date", "last_edit_date", "created_date",
+        "last_run_date", "subject", "from_name", "from_email", "reply_to_email",
+        "click_through_details",
+    }
+)  # fmt: skip
+"""The v2 campaign fields the lake holds (`email_campaigns`, `email_links`); any other is
+reported as unknown."""
+CAMPAIGNS_PATH, CAMPAIGNS_ALIAS = "emailmarketing/campaigns", "emailcampaigns"
+"""The documented campaigns path and the alias CC's SDK recordings use in `next_link`."""
 
 
 def require_v2_credentials(settings: ClientSettings) -> None:
@@ -131,6 +150,7 @@ class V2Reports:
             self.client.pages += 1
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise ConstantContactError(endpoint, 200, "the page has no `results` list")
+            self.client.unknown.note(f"/v2/{path}", body, ("meta", "results"))
             yield body["results"]
             token = _next_token(base, endpoint, body)
             if token is None:
@@ -154,6 +174,7 @@ class V2Reports:
                     raise ConstantContactError(
                         "/v2/emailmarketing/campaigns", 200, "a campaign has no numeric id"
                     )
+                self.client.unknown.note("/v2/emailmarketing/campaigns", item, CAMPAIGN_FIELDS)
                 yield item
 
     def get_campaign(self, campaign_id: str) -> dict[str, Any]:
@@ -162,20 +183,23 @@ class V2Reports:
             raise ConstantContactError(
                 f"/v2/emailmarketing/campaigns/{campaign_id}", 200, "not the campaign asked for"
             )
+        self.client.unknown.note("/v2/emailmarketing/campaigns/{id}", body, CAMPAIGN_FIELDS)
         return body
 
-    def get_summary(self, campaign_id: str) -> dict[str, int]:
-        """The campaign summary report, updated now (`updateSummary=true`), as integers."""
+    def get_summary(self, campaign_id: str) -> dict[str, int | None]:
+        """The campaign summary report, updated now (`updateSummary=true`), as integers.
+        `spam_count` is None when the body lacks it (both of CC's v2 SDK fixtures do): a
+        count never received is unknown, not zero."""
         path = f"emailmarketing/campaigns/{campaign_id}/tracking/reports/summary"
         body = self.get(path, {"updateSummary": "true"})
-        keys = ("sends", "opens", "clicks", "forwards", "unsubscribes", "bounces")
         try:
-            counts = {key: int(body[key]) for key in keys}
+            counts: dict[str, int | None] = {key: int(body[key]) for key in SUMMARY_FIELDS}
+            counts["spam_count"] = parsing.to_int(body.get("spam_count"))
         except (KeyError, TypeError, ValueError):
             raise ConstantContactError(
-                f"/v2/{path}", 200, f"the summary lacks one of {', '.join(keys)}"
+                f"/v2/{path}", 200, f"the summary lacks one of {', '.join(SUMMARY_FIELDS)}"
             ) from None
-        counts["spam_count"] = parsing.to_int(body.get("spam_count")) or 0
+        self.client.unknown.note("/v2/.../tracking/reports/summary", body, counts)
         return counts
 
     # --- tracking -----------------------------------------------------------------------------
@@ -218,8 +242,9 @@ class V2Reports:
                 rows.append(row)
             yield _batch(f"/v2/{path}", rows, schema)
 
-    @staticmethod
-    def _row(endpoint: str, item: Any, lake_report: str, campaign_id: str | None) -> dict[str, Any]:
+    def _row(
+        self, endpoint: str, item: Any, lake_report: str, campaign_id: str | None
+    ) -> dict[str, Any]:
         """One v2 record in lake columns; a record missing what identifies it fails the page."""
         if not isinstance(item, dict):
             raise ConstantContactError(endpoint, 200, "a result is not an object")
@@ -233,7 +258,7 @@ class V2Reports:
                 raise ConstantContactError(endpoint, 200, f"a result has no {required}")
         if campaign_id is not None and str(item["campaign_id"]) != campaign_id:
             raise ConstantContactError(endpoint, 200, "a result of another campaign")
-        parsing.warn_unknown(f"v2 {lake_report}", item, set(FIELDS) | NOT_STORED)
+        self.client.unknown.note(f"v2 {lake_report}", item, set(FIELDS) | NOT_STORED)
         row = {FIELDS[k]: v for k, v in item.items() if k in FIELDS}
         row["contact_id"] = str(row["contact_id"])
         row["campaign_activity_id"] = str(row["campaign_activity_id"])
@@ -245,7 +270,8 @@ class V2Reports:
 
 def _next_token(base: httpx.URL, endpoint: str, body: dict[str, Any]) -> str | None:
     """The `next` token of a page's `next_link`, None on the last page. The link must point at
-    the same report on the API's own origin (the bearer token and key would go with it)."""
+    the same report (its documented path or the SDK recordings' alias of it) on the API's own
+    origin (the bearer token and key would go with it)."""
     pagination = (body.get("meta") or {}).get("pagination") or {}
     if not isinstance(pagination, dict):
         raise ConstantContactError(endpoint, 200, "meta.pagination is not an object")
@@ -260,12 +286,22 @@ def _next_token(base: httpx.URL, endpoint: str, body: dict[str, Any]) -> str | N
         base.netloc.decode(),
     ):
         raise ForeignLinkError(parts.path, None, "a next_link to another host is not followed")
-    if parts.path != endpoint:
+    if parts.path not in _same_report(base.path.rstrip("/"), endpoint):
         raise ForeignLinkError(parts.path, None, f"next_link leaves {endpoint}")
     tokens = parse_qs(parts.query).get("next", [])
     if len(tokens) != 1 or not tokens[0].strip():
         raise ConstantContactError(endpoint, 200, "next_link carries no `next` token")
     return tokens[0]
+
+
+def _same_report(root: str, endpoint: str) -> tuple[str, ...]:
+    """The paths a `next_link` of `endpoint` may name: itself, and for the campaigns path its
+    `/v2/emailcampaigns` alias with the same campaign id and report."""
+    documented = f"{root}/{CAMPAIGNS_PATH}"
+    rest = endpoint.removeprefix(documented)
+    if rest == endpoint or rest[:1] not in {"", "/"}:
+        return (endpoint,)
+    return (endpoint, f"{root}/{CAMPAIGNS_ALIAS}{rest}")
 
 
 def _batch(endpoint: str, rows: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:

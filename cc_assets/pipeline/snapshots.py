@@ -15,7 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from upath import UPath
 
-from cc_assets.constant_contact.client import CAMPAIGN_STATS_BATCH, ConstantContactClient
+from cc_assets.constant_contact.client import (
+    CAMPAIGN_FIELDS,
+    CAMPAIGN_STATS_BATCH,
+    ConstantContactClient,
+)
 from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.constant_contact.parsing import api_schema, batch
 from cc_assets.constant_contact.schemas import (
@@ -73,6 +77,12 @@ def _optional(capture: Capture, key: tuple[Any, ...], what: str, fetch: Callable
 def campaign_rows(client: ConstantContactClient) -> Capture:
     """Campaigns x activities, with role, status, subject and the last completed send.
 
+    Every activity the campaign lists is a row, but only the reported roles (`primary_email`,
+    `resend`) cost calls: every real campaign has a `permalink` activity, and reading its
+    details every day would spend a call per campaign for nothing the project reports on, so
+    its status, subject and sender stay null. The statuses are stored as the API sends them
+    (the list says `Done`, the detail `DONE`); staging normalizes them once.
+
     The activity details and the send history are optional sources: when one fails, the row
     lands with those fields null and a warning (a campaign's own listing is not optional)."""
     schema = api_schema(EMAIL_CAMPAIGNS)
@@ -83,6 +93,7 @@ def campaign_rows(client: ConstantContactClient) -> Capture:
         for ref in detail.get("campaign_activities", []):
             activity_id = ref["campaign_activity_id"]
             key = (detail.get("campaign_id"), activity_id)
+            reported = ref.get("role") in REPORTED_ROLES
             activity = (
                 _optional(
                     capture,
@@ -90,10 +101,11 @@ def campaign_rows(client: ConstantContactClient) -> Capture:
                     f"activity {activity_id}",
                     lambda activity_id=activity_id: client.get_activity(activity_id),
                 )
-                or {}
-            )
+                if reported
+                else None
+            ) or {}
             sent_time = None
-            if ref.get("role") in REPORTED_ROLES and activity.get("current_status") == "DONE":
+            if reported and activity.get("current_status") == "DONE":
                 history = _optional(
                     capture,
                     key,
@@ -104,18 +116,7 @@ def campaign_rows(client: ConstantContactClient) -> Capture:
                 sent_time = max(done) if done else None
             rows.append(
                 {
-                    **{
-                        k: detail.get(k)
-                        for k in (
-                            "campaign_id",
-                            "name",
-                            "current_status",
-                            "type",
-                            "type_code",
-                            "created_at",
-                            "updated_at",
-                        )
-                    },
+                    **{k: detail.get(k) for k in CAMPAIGN_FIELDS},
                     "campaign_activity_id": ref["campaign_activity_id"],
                     "role": ref.get("role"),
                     "activity_status": activity.get("current_status"),
@@ -205,7 +206,11 @@ def merge_same_day(
     fresh = capture.rows.filter(pc.invert(mask(capture.rows)))
     stamp = previous.schema.field("captured_at").type
     fresh = fresh.append_column("captured_at", pa.nulls(fresh.num_rows, stamp))
-    carried = previous.filter(mask(previous)).select(fresh.column_names)
+    carried = previous.filter(mask(previous))
+    for column in fresh.schema:  # a column the schema gained since that capture: null
+        if column.name not in carried.column_names:
+            carried = carried.append_column(column, pa.nulls(carried.num_rows, column.type))
+    carried = carried.select(fresh.column_names)
     return pa.concat_tables([fresh, carried.cast(fresh.schema)])
 
 

@@ -4,7 +4,8 @@ A v2 campaign has one send and is its own activity: its numeric id is both `camp
 `campaign_activity_id`, its role `primary_email`, and a `SENT` campaign is `DONE`. The summary
 report (sends, opens, clicks, forwards, unsubscribes, bounces, spam) fills the counts of the
 campaign summaries, the campaign stats and the activity stats; what only v3 reports (device
-splits, percents, bounce codes counted, campaign types) stays null.
+splits, percents, bounce codes counted, campaign types) stays null, and so does the spam
+count (`abuse`, `em_abuse`) of a summary that lacks `spam_count`: unknown is never zero.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def campaign_rows(v2: V2Reports) -> Iterator[pa.RecordBatch]:
             "name": detail.get("name"),
             "current_status": status,
             "created_at": detail.get("created_date"),
-            "updated_at": detail.get("modified_date"),
+            # CC's v2 fixtures show a campaign with `last_edit_date` and no `modified_date`
+            "updated_at": detail.get("modified_date") or detail.get("last_edit_date"),
             "campaign_activity_id": str(detail["id"]),
             "role": "primary_email",
             "activity_status": ACTIVITY_STATUS_OF.get(status, status),
@@ -50,13 +52,15 @@ def campaign_rows(v2: V2Reports) -> Iterator[pa.RecordBatch]:
         yield batch([row], schema)
 
 
-def _summaries(v2: V2Reports, campaign_ids: Iterable[str]) -> Iterator[tuple[str, str, dict]]:
+def _summaries(
+    v2: V2Reports, campaign_ids: Iterable[str]
+) -> Iterator[tuple[str, str, dict[str, int | None]]]:
     for campaign_id in campaign_ids:
         asked_at = iso(datetime.now(UTC))
         yield campaign_id, asked_at, v2.get_summary(campaign_id)
 
 
-def _stats(counts: dict[str, int]) -> dict[str, int]:
+def _stats(counts: dict[str, int | None]) -> dict[str, int | None]:
     return {
         "em_sends": counts["sends"],
         "em_opens": counts["opens"],

@@ -120,10 +120,17 @@ def refresh_links(
 ) -> WriteResult:
     """The campaign's tracked links (one call) with unique clicks counted from the lake."""
     detail = v2.get_campaign(campaign_id)
+    tracked = detail.get("click_through_details") or []
+    # a link's click_count counts every click; the lake counts unique clickers itself
+    v2.client.unknown.note_items(
+        "/v2/emailmarketing/campaigns/{id} click_through_details",
+        tracked,
+        ("url", "url_uid", "click_count"),
+    )
     links = pa.table(
         {
-            "url_id": [str(d.get("url_uid")) for d in detail.get("click_through_details") or []],
-            "link_url": [d.get("url") for d in detail.get("click_through_details") or []],
+            "url_id": [str(d.get("url_uid")) for d in tracked],
+            "link_url": [d.get("url") for d in tracked],
         },
         schema=pa.schema([("url_id", pa.string()), ("link_url", pa.string())]),
     )

@@ -53,16 +53,29 @@ def floor_to_second(moment: datetime) -> datetime:
 
 
 RESPONSE_VARIANTS = {
+    # the live API: list `Done`, detail `DONE` | the spec's title case in both
+    "campaign_status": ("detail_upper_case", "title_case"),
     "activity_stats_keys": ("underscore", "dotted"),  # em_opens_all_mobile | em_opens.all.mobile
-    "summary_counts": ("number", "string"),  # the bulk summary's counts and aggregate percents
+    # the bulk summary's counts and aggregate percents: numbers, an object of numbers | strings,
+    # a one-element array of strings (the docs) | numbers, an object of integers (a recording)
+    "summary_counts": ("number", "string", "integer"),
     "next_href": ("relative", "absolute"),  # `/v3/...` | `http://host/v3/...`
     "activity_type_field": ("tracking_activity_type", "tracking_activities_list"),
-    "v2_next_link": ("documented", "other_path", "other_host", "no_token"),
+    "unknown_field": ("none", "everywhere"),  # every object of every body: `sandbox_unknown`
+    "token_expires_in": ("number", "string"),  # `86400` | `"86400"` (a v2-era recording)
+    # the v2 docs' records | CC's v2 SDK fixtures: clicks with `link_uri`, `campaign_id` a
+    # JSON number, summaries without `spam_count`, a campaign with `last_edit_date` and no
+    # `modified_date`
+    "v2_records": ("documented", "sdk_fixtures"),
+    "v2_next_link": ("documented", "emailcampaigns", "other_path", "other_host", "no_token"),
 }
-"""Where Constant Contact's own documents disagree on a response's form, the sandbox
-serves each form on demand so the client is proven against all of them.
-`v2_next_link` is the exception: past the documented form, each choice is a broken link (to
-another report, to another host, without its `next` token) that a client must refuse."""
+"""Where Constant Contact's responses differ between its documents and recordings of the real
+API, the sandbox serves each form on demand so the client is proven against all of them. The
+first choice is the default: the live API's recorded form where one was recorded (it is valid
+under the spec), else the spec's.
+`v2_next_link`: `emailcampaigns` is the alias path of CC's SDK recordings (`/v2/emailcampaigns/
+{id}/tracking/{report}?next=...`); past it, each choice is a broken link (to another report, to
+another host, without its `next` token) that a client must refuse."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +89,15 @@ class AccountConfig:
     now: datetime = field(default_factory=lambda: floor_to_second(datetime.now(UTC)))
     profile: str = "generated"  # or "seed-example"
     stats_refresh_seconds: int = 0
-    # The documented variants (RESPONSE_VARIANTS): the spec's form first.
+    # The documented variants (RESPONSE_VARIANTS): the default first.
+    campaign_status: str = "detail_upper_case"
     activity_stats_keys: str = "underscore"
     summary_counts: str = "number"
     next_href: str = "relative"
     activity_type_field: str = "tracking_activity_type"
+    unknown_field: str = "none"
+    token_expires_in: str = "number"
+    v2_records: str = "documented"
     v2_next_link: str = "documented"
 
     def __post_init__(self) -> None:
@@ -103,11 +120,7 @@ class AccountConfig:
             "now": self.now.isoformat().replace("+00:00", "Z"),
             "profile": self.profile,
             "stats_refresh_seconds": self.stats_refresh_seconds,
-            "activity_stats_keys": self.activity_stats_keys,
-            "summary_counts": self.summary_counts,
-            "next_href": self.next_href,
-            "activity_type_field": self.activity_type_field,
-            "v2_next_link": self.v2_next_link,
+            **{name: getattr(self, name) for name in RESPONSE_VARIANTS},
         }
 
 

@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from cc_assets.sandbox import control, routes_campaigns, routes_contacts, routes_reports, routes_v2
 from cc_assets.sandbox.account import AccountConfig
 from cc_assets.sandbox.events import DEFAULT_CACHE_BYTES
+from cc_assets.sandbox.extra_field import UnknownFieldInjector
 from cc_assets.sandbox.faults import FaultInjector, FaultSettings
 from cc_assets.sandbox.limits import RequestLimits
 from cc_assets.sandbox.oauth import TokenAuthority, token_routes
@@ -60,6 +61,7 @@ def build_app(config: AccountConfig, options: ServerOptions, base_url: str = "")
         client_secret=secrets.token_urlsafe(24),
         lifetime_seconds=options.token_lifetime,
         rotating=options.rotating_refresh_tokens,
+        expires_in_text=config.token_expires_in == "string",
     )
     api_key = f"sandbox-api-key-{config.seed}"
     app = Starlette(
@@ -80,6 +82,7 @@ def build_app(config: AccountConfig, options: ServerOptions, base_url: str = "")
             ),
             Middleware(FaultInjector, **asdict(options.faults), seed=options.fault_seed),
             Middleware(BearerAuth, authority=authority, api_key=api_key),
+            *([Middleware(UnknownFieldInjector)] if config.unknown_field == "everywhere" else []),
         ],
         exception_handlers={404: _not_found},
     )

@@ -36,7 +36,9 @@ def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     account.add_argument("--stats-refresh-seconds", type=int, default=0)
     for name, choices in RESPONSE_VARIANTS.items():
         flag = "--" + name.replace("_", "-")
-        account.add_argument(flag, choices=choices, default=choices[0], help="documented variant")
+        account.add_argument(
+            flag, choices=choices, default=choices[0], help="response variant (RESPONSE_VARIANTS)"
+        )
 
 
 def account_config(args: argparse.Namespace) -> AccountConfig:

@@ -16,7 +16,7 @@ from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS, TRACKIN
 from cc_assets.sandbox.account import Campaign
 from cc_assets.sandbox.events import BOUNCE_CODES, OPT_OUT_REASONS, REPORT_TYPES, EventColumns
 from cc_assets.sandbox.ground_truth import GroundTruth, lake_schema, rows_to_table
-from cc_assets.sandbox.render import timestamps, url_id
+from cc_assets.sandbox.render import link_url, timestamps, url_id
 from cc_assets.sandbox.routes_v2 import v2_summary
 
 V2_REPORTS = ("sends", "opens", "clicks", "forwards", "optouts", "bounces")
@@ -63,6 +63,8 @@ class V2GroundTruth:
             }
             if report == "clicks":
                 row["url_id"] = url_id(activity, int(columns.extra[i]))
+                if self.service.config.v2_records == "sdk_fixtures":  # sent as `link_uri`
+                    row["link_url"] = link_url(activity, int(columns.extra[i]))
             elif report == "optouts":
                 row["opt_out_reason"] = OPT_OUT_REASONS[int(columns.extra[i])]
             elif report == "bounces":
@@ -71,8 +73,10 @@ class V2GroundTruth:
         return rows_to_table(rows, lake_schema(TRACKING_TABLES[report]))
 
     def summary(self, v2_id: str) -> dict[str, int]:
-        """The v2 summary report's counts, current (as `updateSummary=true` asks)."""
-        return v2_summary(self.truth.activity_stats(self.campaign(v2_id).primary.activity_id))
+        """The v2 summary report's counts, current (as `updateSummary=true` asks); without
+        `spam_count` when the account serves CC's SDK fixtures' form."""
+        stats = self.truth.activity_stats(self.campaign(v2_id).primary.activity_id)
+        return v2_summary(stats, spam_count=self.service.config.v2_records == "documented")
 
     def links(self, v2_id: str) -> pa.Table:
         return self.truth.links(self.campaign(v2_id).primary.activity_id, partition_key=v2_id)

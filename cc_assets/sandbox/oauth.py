@@ -79,8 +79,10 @@ class TokenAuthority:
         clock: Clock = utc_now,
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
         token_requests_per_second: float = 1,
+        expires_in_text: bool = False,
     ) -> None:
         self.client_id = client_id
+        self.expires_in_text = expires_in_text  # `"86400"`, as a v2-era token response had it
         self.client_secret = client_secret
         self.lifetime_seconds = lifetime_seconds
         self.rotating = rotating
@@ -105,7 +107,9 @@ class TokenAuthority:
             response: dict[str, object] = {
                 "access_token": self._access_token(now),
                 "token_type": "Bearer",
-                "expires_in": self.lifetime_seconds,
+                "expires_in": (
+                    str(self.lifetime_seconds) if self.expires_in_text else self.lifetime_seconds
+                ),
                 "scope": " ".join(self.scopes),
             }
             if "offline_access" in self.scopes:

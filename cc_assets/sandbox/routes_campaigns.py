@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.routing import Route
 
-from cc_assets.sandbox.account import Activity, Campaign
+from cc_assets.sandbox.account import Activity, Campaign, stable_uuid
 from cc_assets.sandbox.pagination import BadCursorError, decode_cursor, encode_cursor
 from cc_assets.sandbox.responses import JSON, bad_request, not_found
 from cc_assets.sandbox.routes_reports import QueryError, next_link, parse_limit, service_of
@@ -75,12 +75,16 @@ async def list_campaigns(request: Request) -> JSON:
 
 
 async def get_campaign(request: Request) -> JSON:
+    """One campaign. Its `current_status` is upper case here (`DONE`) and title case in the
+    list (`Done`), as a recording of the live API shows (`campaign_status` variant)."""
     service = service_of(request)
     campaign = service.account.campaign_by_id.get(request.path_params["campaign_id"])
     if campaign is None:
         return not_found("Email campaign not found.")
     epoch = service.clock.epoch()
     body = _campaign_summary(campaign, epoch)
+    if service.config.campaign_status == "detail_upper_case":
+        body["current_status"] = body["current_status"].upper()
     body["campaign_activities"] = [
         {"campaign_activity_id": a.activity_id, "role": a.role} for a in campaign.activities
     ]
@@ -93,6 +97,8 @@ def _activity(request: Request) -> tuple[SandboxService, Activity | None]:
 
 
 async def get_activity(request: Request) -> JSON:
+    """An activity, with the fields a recording of the live API shows beside the documented
+    ones (`document_id`, `segment_ids`)."""
     service, activity = _activity(request)
     if activity is None:
         return not_found("Email campaign activity not found.")
@@ -102,6 +108,8 @@ async def get_activity(request: Request) -> JSON:
             "campaign_id": activity.campaign_id,
             "role": activity.role,
             "contact_list_ids": [],
+            "segment_ids": [],
+            "document_id": stable_uuid(activity.activity_id, "document"),
             "current_status": activity.status_at(service.clock.epoch()),
             "format_type": 5,
             "from_email": activity.from_email,

@@ -171,6 +171,8 @@ def _activity_stats_body(service: SandboxService, activity: Activity) -> dict[st
     return {
         "campaign_id": activity.campaign_id,
         "campaign_activity_id": activity.activity_id,
+        # not in the spec; the docs' example carries it (the campaign's type code, e.g. 10)
+        "campaign_activity_type": service.account.campaign_by_id[activity.campaign_id].type_code,
         "stats": stats,
         "last_refresh_time": service.iso(service.stats_time()),
     }
@@ -293,7 +295,12 @@ async def campaign_summaries(request: Request) -> JSON:
     if page:
         aggregate = percents({**_zero_devices(), **totals})
         agg = {k: aggregate[k] for k in ("click", "open", "did_not_open", "bounce", "unsubscribe")}
-        body["aggregate_percents"] = [{k: f"{v:.1f}" for k, v in agg.items()}] if as_string else agg
+        if as_string:
+            body["aggregate_percents"] = [{k: f"{v:.1f}" for k, v in agg.items()}]
+        elif service.config.summary_counts == "integer":
+            body["aggregate_percents"] = {k: round(v) for k, v in agg.items()}
+        else:
+            body["aggregate_percents"] = agg
     if offset + limit < len(sent):
         query = urlencode({"next": encode_cursor(limit=limit, o=offset + limit)})
         body["_links"] = next_link(request, query)

@@ -8,6 +8,8 @@ import pytest
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ForeignLinkError
 from cc_assets.constant_contact.schemas import TRACKING_REPORTS
+from cc_assets.constant_contact.v2 import V2Reports
+from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.conftest import settings_for
 
@@ -116,3 +118,23 @@ def test_activity_stats_report_partial_errors(sandbox: SandboxServer) -> None:
         result = client.get_activity_stats([*done, unsent])
     assert result.batch.num_rows == len(done)
     assert len(result.errors) == 1 and unsent in result.errors[0].error_message
+
+
+def test_v2_campaign_list_pages_through_the_emailcampaigns_alias(sandbox_factory) -> None:
+    """CC's SDK recordings link the campaign list's page 2 as `/v2/emailcampaigns?next=...`:
+    the client reads it as the same list (more than 50 sent campaigns: two pages) and asks the
+    documented path for it."""
+    server = sandbox_factory(contacts=50, campaigns=72, v2_next_link="emailcampaigns")
+    settings = settings_for(
+        server,
+        base_url=f"{server.root_url}/v2",
+        api_key=server.api_key,
+        api_version="v2",
+    )
+    with ConstantContactClient(settings) as client:
+        listed = [c["id"] for c in V2Reports(client).iter_sent_campaigns()]
+    assert len(listed) > 50
+    assert sorted(listed) == sorted(V2GroundTruth(server.ground_truth()).sent_campaigns())
+    paths = [path for _, path, _ in server.requests()["log"]]
+    assert paths.count("/v2/emailmarketing/campaigns") == 2
+    assert not [p for p in paths if p.startswith("/v2/emailcampaigns")]

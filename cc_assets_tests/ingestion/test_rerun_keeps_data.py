@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from upath import UPath
 
 from cc_assets.constant_contact.schemas import RAW_TABLES, SNAPSHOT_DATE, TRACKING_TABLES
 from cc_assets.defs.ingestion.assets import (
@@ -27,6 +28,7 @@ from cc_assets.defs.ingestion.assets import (
     email_campaign_summaries,
     email_campaigns,
 )
+from cc_assets.pipeline import snapshots
 from cc_assets.pipeline.contact_backlog import LANDING_PAGE_TYPES
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT
@@ -171,3 +173,22 @@ def test_a_failed_optional_source_keeps_the_earlier_capture(reruns: Reruns) -> N
         if r["campaign_activity_id"] != reruns.no_history
     ]
     assert all(r["captured_at"] > before["captured_at"] for r in others)
+
+
+def test_a_capture_from_before_a_new_column_is_kept_with_it_null(tmp_path: Path) -> None:
+    """The day's earlier capture was written before `campaign_activity_type` was a column: a
+    rerun that keeps its row (the rerun's call for it failed) gives that row the column, null."""
+    table = RAW_TABLES["email_campaign_activity_stats"]
+    day = datetime.now(UTC).date().isoformat()
+    folder = tmp_path / "constant_contact" / table.name / f"{SNAPSHOT_DATE}={day}"
+    folder.mkdir(parents=True)
+    old = pa.schema([f for f in table.schema if f.name != "campaign_activity_type"])
+    earlier = {"campaign_id": "c1", "campaign_activity_id": "a1", "em_sends": 7}
+    pq.write_table(pa.Table.from_pylist([earlier], old), folder / "part-0.parquet")
+    schema = pa.schema([f for f in table.schema if f.name not in ("captured_at", SNAPSHOT_DATE)])
+    fresh = {"campaign_id": "c2", "campaign_activity_id": "a2", "campaign_activity_type": 10}
+    capture = snapshots.Capture(pa.Table.from_pylist([fresh], schema), incomplete={("a1",)})
+    merged = snapshots.merge_same_day(table, day, capture, UPath(tmp_path)).to_pylist()
+    rows = {r["campaign_activity_id"]: r for r in merged}
+    assert rows["a1"]["em_sends"] == 7 and rows["a1"]["campaign_activity_type"] is None
+    assert rows["a2"]["campaign_activity_type"] == 10

@@ -8,6 +8,8 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -17,9 +19,22 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.constant_contact.schemas import RAW_TABLES, TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.constant_contact.token_store import token_store
+from cc_assets.defs.ingestion.resources import LakeResource
+from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
+from cc_assets.sandbox.extra_field import UNKNOWN_FIELD
 from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.ingestion.conftest import materialize_activity
+from cc_assets_tests.ingestion.test_recorded_variants import (
+    Landed,
+    build_staging,
+    lake_environment,
+    land,
+    query,
+    unknown_fields,
+)
 from cc_assets_tests.ingestion.test_refresh_cli import (
     CLI,
     assert_no_partial_files,
@@ -332,3 +347,161 @@ def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
         assert_v2_lake_equals_truth(home / "lake", truth)
     seen = server.requests()
     assert seen["max_in_any_second"] <= 4  # accepted requests in any one second
+
+
+# --- CC's own v2 SDK fixtures: what a real v2 account may send -------------------------------
+
+SDK_ACCOUNT = {"seed": 11, "contacts": 1200, "campaigns": 6, "requests_per_second": 0}
+"""Sends over 500 per sent campaign: every report's page 2 is linked by its `next_link`."""
+SDK_TIMEOUT = pytest.mark.timeout(1800)  # the shared refresh, metrics and dbt on a busy machine
+
+
+@dataclass
+class SdkLanded:
+    server: SandboxServer
+    truth: V2GroundTruth
+    landed: Landed
+
+
+@pytest.fixture(scope="module")
+def sdk_landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkLanded]:
+    """One refresh's runs against a sandbox serving the SDK fixtures' forms (`link_uri`, numeric
+    `campaign_id`, no `spam_count`, `last_edit_date`, `/v2/emailcampaigns/...` next links, a
+    string `expires_in`) and an undocumented field in every object, after the access token
+    expired (so the first call refreshes it); then dbt's staging and `fct_email_events`."""
+    root = tmp_path_factory.mktemp("v2_sdk")
+    variants = {
+        "v2_records": "sdk_fixtures",
+        "v2_next_link": "emailcampaigns",
+        "unknown_field": "everywhere",
+        "token_expires_in": "string",
+    }
+    with (
+        SandboxServer.start(**SDK_ACCOUNT, **variants) as server,
+        pytest.MonkeyPatch.context() as patch,
+        dg.instance_for_test() as instance,
+    ):
+        for name, value in {**server.v2_client_env(), **lake_environment(root)}.items():
+            patch.setenv(name, value)
+        truth = V2GroundTruth(server.ground_truth())
+        server.expire_tokens()
+        server.reset_requests()
+        runs, logs = land(instance, truth.sent_campaigns())
+        requests = [path for _, path, _ in server.requests()["log"]]
+        resources = {"lake": LakeResource()}
+        metrics = [
+            dg.materialize(
+                [activity_metrics], instance=instance, resources=resources, partition_key=c
+            )
+            for c in truth.sent_campaigns()
+        ]
+        metrics.append(
+            dg.materialize([campaign_engagement], instance=instance, resources=resources)
+        )
+        assert all(run.success for run in metrics)
+        build_staging("path:models")
+        landed = Landed(server, root / "lake", root / "warehouse.duckdb", runs, logs, requests, "")
+        yield SdkLanded(server, truth, landed)
+
+
+CLICK = "campaign_activity_id, contact_id, link_url"
+
+
+@SDK_TIMEOUT
+def test_v2_sdk_fixture_records_land_every_row_with_link_urls(sdk_landed: SdkLanded) -> None:
+    """`link_uri` is the click's `link_url`, a numeric `campaign_id` its partition's id, and the
+    `/v2/emailcampaigns/...` alias of a next link reads page 2 of the same report."""
+    assert_v2_lake_equals_truth(sdk_landed.landed.lake, sdk_landed.truth)
+    requests = sdk_landed.landed.requests
+    assert not [p for p in requests if p.startswith("/v2/emailcampaigns")]
+    for campaign_id in sdk_landed.truth.sent_campaigns():
+        sends = f"/v2/emailmarketing/campaigns/{campaign_id}/tracking/sends"
+        assert sdk_landed.truth.tracking(campaign_id, "sends").num_rows > 500
+        assert requests.count(sends) >= 2, campaign_id  # page 2 through the alias
+        clicks = sdk_landed.truth.tracking(campaign_id, "clicks")
+        assert clicks.num_rows and clicks["link_url"].null_count == 0
+    expected = {
+        (r["campaign_activity_id"], r["contact_id"], r["link_url"])
+        for campaign_id in sdk_landed.truth.sent_campaigns()
+        for r in sdk_landed.truth.tracking(campaign_id, "clicks").to_pylist()
+    }
+    warehouse = sdk_landed.landed.warehouse
+    staged = query(warehouse, f"select {CLICK} from staging.stg_constant_contact__email_clicks")
+    events = query(
+        warehouse, f"select {CLICK} from marts.fct_email_events where event_type = 'click'"
+    )
+    assert set(staged) == expected
+    assert set(events) == expected
+
+
+@SDK_TIMEOUT
+def test_v2_missing_spam_count_is_null_never_zero(sdk_landed: SdkLanded) -> None:
+    lake = sdk_landed.landed.lake
+    summaries = read_lake(lake, "constant_contact/email_campaign_summaries")
+    stats = read_lake(lake, "constant_contact/email_campaign_activity_stats")
+    assert len(summaries) == len(stats) == len(sdk_landed.truth.sent_campaigns())
+    assert all(r["abuse"] is None and r["sends"] > 0 for r in summaries)
+    assert all(r["em_abuse"] is None and r["em_sends"] > 0 for r in stats)
+    staging = "staging.stg_constant_contact__email_campaign"
+    warehouse = sdk_landed.landed.warehouse
+    staged = query(warehouse, f"select count(*), count(abuse) from {staging}_summaries")
+    staged_stats = query(
+        warehouse, f"select count(*), count(em_abuse) from {staging}_activity_stats"
+    )
+    assert staged == [(len(summaries), 0)]
+    assert staged_stats == [(len(stats), 0)]
+
+
+@SDK_TIMEOUT
+def test_v2_last_edit_date_is_updated_at(sdk_landed: SdkLanded) -> None:
+    truth = sdk_landed.truth
+    epoch = truth.service.clock.epoch()
+    rows = read_lake(sdk_landed.landed.lake, "constant_contact/email_campaigns")
+    expected = {
+        v2_id: truth.campaign(v2_id).updated_at_as_of(epoch).replace(microsecond=0)
+        for v2_id in truth.sent_campaigns()
+    }
+    assert {r["campaign_id"]: r["updated_at"] for r in rows} == expected
+    staged = query(
+        sdk_landed.landed.warehouse,
+        "select campaign_id, updated_at from staging.stg_constant_contact__email_campaigns",
+    )
+    assert dict(staged) == expected
+
+
+@SDK_TIMEOUT
+def test_v2_string_expires_in_refreshes_the_token(sdk_landed: SdkLanded) -> None:
+    """The access token expired before the refresh: its first call was refused (401), the token
+    endpoint answered `expires_in` as a string, the new pair was stored and every run landed."""
+    assert sdk_landed.server.requests()["by_status"].get("401", 0) >= 1
+    stored = token_store(ClientSettings.from_env()).read()
+    assert stored is not None and stored.access_token != sdk_landed.server.access_token
+    assert all(run.success for run in sdk_landed.landed.runs.values())
+
+
+V2_WHERE = {
+    "email_campaigns": {"/v2/emailmarketing/campaigns", "/v2/emailmarketing/campaigns/{id}"},
+    "email_campaign_summaries": {
+        "/v2/emailmarketing/campaigns",
+        "/v2/.../tracking/reports/summary",
+    },
+    "email_campaign_activity_stats": {"/v2/.../tracking/reports/summary"},
+}
+
+
+@SDK_TIMEOUT
+@pytest.mark.parametrize("asset", [*V2_WHERE, "reports"])
+def test_v2_unknown_fields_are_warned_once_and_named(sdk_landed: SdkLanded, asset: str) -> None:
+    landed = sdk_landed.landed
+    campaign_id = sdk_landed.truth.sent_campaigns()[0]
+    key = campaign_id if asset == "reports" else asset
+    unknown = unknown_fields(landed.runs[key])
+    if asset == "reports":
+        rows = {f"v2 {report}" for report in ("sends", "opens", "clicks", "forwards")}
+        rows |= {"v2 optouts", "v2 bounces"}
+        assert rows | {"/v2/emailmarketing/campaigns/{id} click_through_details"} <= set(unknown)
+    else:
+        assert set(unknown) == V2_WHERE[asset]
+    for where, names in unknown.items():
+        assert names == [UNKNOWN_FIELD], where  # every field the v2 fixtures show is known
+        assert len([w for w in landed.logs[key] if f" in {where}, " in w]) == 1, where

@@ -106,3 +106,36 @@ def test_api_key_is_checked_and_the_accept_header_too(sandbox: SandboxServer) ->
     assert missing.json()[0]["error_key"] == "http.status.unauthorized"
     assert xml.status_code == 406
     assert right.status_code == 200
+
+
+def test_sdk_fixture_records_and_the_emailcampaigns_alias(sandbox_factory) -> None:
+    """`v2_records=sdk_fixtures` serves what CC's v2 SDK fixtures show (clicks with `link_uri`,
+    a numeric `campaign_id`, a summary without `spam_count`, a campaign with `last_edit_date`
+    and no `modified_date`), `v2_next_link=emailcampaigns` the recordings' alias path, and
+    `token_expires_in=string` a string `expires_in`."""
+    server = sandbox_factory(
+        v2_records="sdk_fixtures", v2_next_link="emailcampaigns", token_expires_in="string"
+    )
+    v2_id = V2GroundTruth(server.ground_truth()).sent_campaigns()[0]
+    root = f"/v2/emailmarketing/campaigns/{v2_id}"
+    key = {"api_key": server.api_key}
+    with api_client(server) as http:
+        clicks = http.get(f"{root}/tracking/clicks", params={**key, "limit": 1}).json()
+        summary = http.get(f"{root}/tracking/reports/summary", params=key).json()
+        campaign = http.get(root, params=key).json()
+        listed = http.get("/v2/emailmarketing/campaigns", params={**key, "limit": 1}).json()
+    token = httpx.post(
+        server.token_url,
+        data={"grant_type": "refresh_token", "refresh_token": server.refresh_token},
+        auth=(server.client_id, server.client_secret),
+    ).json()
+    (click,) = clicks["results"]
+    assert click["campaign_id"] == int(v2_id) and click["link_uri"].startswith("http")
+    assert clicks["meta"]["pagination"]["next_link"].startswith(
+        f"/v2/emailcampaigns/{v2_id}/tracking/clicks?next="
+    )
+    assert "spam_count" not in summary and summary["sends"] > 0
+    assert "modified_date" not in campaign and campaign["last_edit_date"]
+    assert listed["results"][0]["modified_date"]  # the list keeps its own field
+    assert listed["meta"]["pagination"]["next_link"].startswith("/v2/emailcampaigns?next=")
+    assert isinstance(token["expires_in"], str) and int(token["expires_in"]) > 0

@@ -90,13 +90,20 @@ def _metadata(
     root: UPath,
     **extra: Any,
 ) -> dict[str, Any]:
+    unknown = client.unknown.take()  # fields the API sent that no column holds, by endpoint
     return {
         **table_metadata(table, result.rows, result.path),
         "source": source_label(client.settings),
         "api_version": client.settings.api_version,
         "preview": preview(read_head(table, key, PREVIEW_ROWS, root=root)),
+        **({UNKNOWN_FIELDS: dg.MetadataValue.json(unknown)} if unknown else {}),
         **extra,
     }
+
+
+UNKNOWN_FIELDS = "unknown_fields"
+"""The metadata entry naming the fields the API sent that the asset's schema does not hold:
+{where they were seen: [field, ...]}; each was also warned in the run's log."""
 
 
 def _checks(table: AssetTable, path: str) -> Iterator[dg.AssetCheckResult]:

@@ -54,7 +54,11 @@ class ConstantContactResource(dg.ConfigurableResource):
         settings = self.client_settings()
         if settings.is_sandbox and log is not None:
             log.info(SANDBOX_NOTICE)
-        with ConstantContactClient(settings, on_event=log.info if log else None) as client:
+        with ConstantContactClient(
+            settings,
+            on_event=log.info if log else None,
+            on_warning=log.warning if log else None,
+        ) as client:
             yield client
 
 

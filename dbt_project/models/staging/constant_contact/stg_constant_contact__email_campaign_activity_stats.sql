@@ -14,6 +14,7 @@ renamed as (
         cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
         cast(campaign_activity_id as {{ dbt.type_string() }}) as campaign_activity_id,
         last_refresh_time,
+        cast(campaign_activity_type as {{ dbt.type_int() }}) as campaign_activity_type,
         cast(em_bounces as {{ dbt.type_bigint() }}) as em_bounces,
         cast(em_clicks as {{ dbt.type_bigint() }}) as em_clicks,
         cast(em_clicks_all as {{ dbt.type_bigint() }}) as em_clicks_all,

@@ -13,7 +13,9 @@ renamed as (
         captured_at,
         cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
         cast(name as {{ dbt.type_string() }}) as name,
-        cast(current_status as {{ dbt.type_string() }}) as current_status,
+        -- the list says Done, the live API's detail DONE: one spelling, title case (one word)
+        upper(substring(cast(current_status as {{ dbt.type_string() }}), 1, 1))
+            || lower(substring(cast(current_status as {{ dbt.type_string() }}), 2)) as current_status,
         cast(type as {{ dbt.type_string() }}) as type,
         cast(type_code as {{ dbt.type_bigint() }}) as type_code,
         created_at,
