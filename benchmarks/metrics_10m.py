@@ -44,7 +44,10 @@ MIX = {
 DEVICES = "['computer', 'mobile', 'tablet', 'other', NULL]"
 
 
-def _report_sql(report: str, activity: int, sends: int) -> str:
+CAPTURED_AT = "2026-11-20 00:00:00+00"
+
+
+def _report_sql(report: str, activity: int, sends: int, captured_at: str = CAPTURED_AT) -> str:
     """One activity's rows of one report, generated in DuckDB (deterministic)."""
     n = max(int(sends * MIX[report]), 1)
     index = "i" if report == "sends" else f"(hash(i, 1) % {sends})"
@@ -67,7 +70,7 @@ def _report_sql(report: str, activity: int, sends: int) -> str:
             (['B', 'D', 'F', 'S', 'V', 'X', 'Z'])[1 + CAST(hash(i, 5) % 7 AS INTEGER)]
                 AS bounce_code,
             NULL AS current_email_address,
-            TIMESTAMPTZ '2026-11-20 00:00:00+00' AS captured_at
+            TIMESTAMPTZ '{captured_at}' AS captured_at
         FROM range({n}) AS t(i)
     """
     return base
@@ -79,21 +82,29 @@ def build_lake(root: Path, events: int, activities: int) -> int:
     if marker.exists():
         return json.loads(marker.read_text())["events"]
     sends = int(events / sum(MIX.values()) / activities)
-    written = 0
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        for activity in range(1, activities + 1):
-            for report in MIX:
-                table = TRACKING_TABLES[report]
-                data = con.sql(_report_sql(report, activity, sends)).to_arrow_table()
-                data = data.select(table.schema.names).cast(table.schema)
-                key = data["campaign_activity_id"][0].as_py()
-                folder = root / "constant_contact" / table.name / f"campaign_activity_id={key}"
-                folder.mkdir(parents=True, exist_ok=True)
-                pq.write_table(data, folder / "part-0.parquet", compression="zstd")
-                written += data.num_rows
+    written = sum(write_activity(root, a, sends)[1] for a in range(1, activities + 1))
     marker.write_text(json.dumps({"events": written}))
     return written
+
+
+def write_activity(
+    root: Path, activity: int, sends: int, captured_at: str = CAPTURED_AT
+) -> tuple[str, int]:
+    """Every report of activity number `activity` (`sends` sends and the `MIX` of the others),
+    captured at `captured_at`; returns its id and the events written."""
+    written, key = 0, ""
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for report in MIX:
+            table = TRACKING_TABLES[report]
+            data = con.sql(_report_sql(report, activity, sends, captured_at)).to_arrow_table()
+            data = data.select(table.schema.names).cast(table.schema)
+            key = data["campaign_activity_id"][0].as_py()
+            folder = root / "constant_contact" / table.name / f"campaign_activity_id={key}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(data, folder / "part-0.parquet", compression="zstd")
+            written += data.num_rows
+    return key, written
 
 
 BASELINE_SQL = """
