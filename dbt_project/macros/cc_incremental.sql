@@ -24,3 +24,4 @@
 {% macro cc_built_at() -%}
     cast('{{ run_started_at.isoformat() }}' as timestamp with time zone)
 {%- endmacro %}
+

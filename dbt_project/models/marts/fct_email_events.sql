@@ -5,22 +5,35 @@
     on_schema_change='append_new_columns',
 ) }}
 {#
-    Every tracking event (send, open, click, forward, optout, bounce), de-duplicated on its
-    natural key (a contact is sent an activity once, bounces once and opts out once; opens,
-    clicks and forwards are told apart by time, device and link), with its activity's campaign.
-    The one table the events are written to: the contact dimension reads it.
+    Every tracking event (send, open, click, forward, optout, bounce), de-duplicated, with its
+    activity's campaign. The one table the events are written to: the contact dimension reads
+    it.
 
-    De-duplication is a group by on the key (a hash aggregate, cheaper than a window over 10M
-    rows); the other columns of duplicates are equal, min() picks one.
+    The reports are unioned with their event_type and de-duplicated on each report's natural
+    key (a contact is sent an activity once, bounces once and opts out once; opens, clicks and
+    forwards are told apart by time, device and link). De-duplication is a group by on the key
+    per report (a hash aggregate, cheaper than a window over 10M rows); the other columns of
+    duplicates are equal, min() picks one. unique_opens and didnotopens are derived views of
+    the same events (a contact's latest open, the delivered contacts who did not open) and are
+    not events of their own.
 
     Built incrementally: a build reads only the rows captured after the newest capture the
     table holds of the same activity and report (a tracking refresh rewrites an activity's
-    report whole, carried-over rows keep their capture time, new ones get the refresh's), plus
+    report whole; carried-over rows keep their capture time, new ones get the refresh's), plus
     every row of an activity whose campaign changed, and replaces the table's rows of the same
     events (delete+insert on event_id). Events that vanish from the lake stay until
     `dbt build --full-refresh`. A table built before captured_at was recorded is read whole
     once.
 #}
+{%- set reports = [
+    ('send', 'stg_constant_contact__email_sends', false, false, false),
+    ('open', 'stg_constant_contact__email_opens', true, true, false),
+    ('click', 'stg_constant_contact__email_clicks', true, true, true),
+    ('forward', 'stg_constant_contact__email_forwards', true, false, false),
+    ('optout', 'stg_constant_contact__email_optouts', false, false, false),
+    ('bounce', 'stg_constant_contact__email_bounces', false, false, false),
+] -%}
+{%- set null_string = 'cast(null as ' ~ dbt.type_string() ~ ')' -%}
 {%- set read_new_only = is_incremental() and 'captured_at' in cc_held_columns() -%}
 
 with
@@ -45,45 +58,47 @@ held as (
 ),
 {% endif %}
 
-events as (
-
-    select events.*
-    from {{ ref('int_email_events_unioned') }} as events
-    {% if read_new_only %}
-    left join held
-        on events.campaign_activity_id = held.campaign_activity_id
-        and events.event_type = held.event_type
-    left join mapped
-        on events.campaign_activity_id = mapped.campaign_activity_id
-    where held.campaign_activity_id is null
-        or coalesce(events.captured_at, {{ cc_epoch() }}) > held.captured_at
-        or mapped.campaign_id is distinct from held.campaign_id
-    {% endif %}
-
-),
-
-deduplicated as (
+{% for event_type, model, keyed_by_time, has_device, has_link in reports %}
+{{ event_type }}_events as (
 
     select
-        event_type,
-        campaign_activity_id,
-        contact_id,
-        min(created_time) as created_time,
-        device_type,
-        url_id,
-        min(email_address) as email_address,
-        min(link_url) as link_url,
-        min(bounce_code) as bounce_code,
-        min(opt_out_reason) as opt_out_reason,
-        max(captured_at) as captured_at
-    from events
+        '{{ event_type }}' as event_type,
+        report.campaign_activity_id,
+        report.contact_id,
+        {{ 'report.created_time' if keyed_by_time else 'min(report.created_time)' }} as created_time,
+        {{ 'report.device_type' if has_device else null_string }} as device_type,
+        {{ 'report.url_id' if has_link else null_string }} as url_id,
+        min(report.email_address) as email_address,
+        {{ 'min(report.link_url)' if has_link else null_string }} as link_url,
+        {{ 'min(report.bounce_code)' if event_type == 'bounce' else null_string }} as bounce_code,
+        {{ 'min(report.opt_out_reason)' if event_type == 'optout' else null_string }} as opt_out_reason,
+        max(report.captured_at) as captured_at
+    from {{ ref(model) }} as report
+    {% if read_new_only %}
+    left join held
+        on report.campaign_activity_id = held.campaign_activity_id
+        and held.event_type = '{{ event_type }}'
+    left join mapped
+        on report.campaign_activity_id = mapped.campaign_activity_id
+    where held.campaign_activity_id is null
+        or coalesce(report.captured_at, {{ cc_epoch() }}) > held.captured_at
+        or mapped.campaign_id is distinct from held.campaign_id
+    {% endif %}
     group by
-        event_type,
-        campaign_activity_id,
-        contact_id,
-        case when event_type in ('open', 'click', 'forward') then created_time end,
-        device_type,
-        url_id
+        report.campaign_activity_id,
+        report.contact_id
+        {{- ', report.created_time' if keyed_by_time }}
+        {{- ', report.device_type' if has_device }}
+        {{- ', report.url_id' if has_link }}
+
+),
+{% endfor %}
+
+unioned as (
+{% for event_type, _, _, _, _ in reports %}
+    select * from {{ event_type }}_events
+    {{ 'union all' if not loop.last }}
+{%- endfor %}
 
 )
 
@@ -105,6 +120,6 @@ select
     events.bounce_code,
     events.opt_out_reason,
     events.captured_at
-from deduplicated as events
+from unioned as events
 left join mapped
     on events.campaign_activity_id = mapped.campaign_activity_id
