@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/dbt_10m.py --events 10000000 [--activities 20] [--lake DIR]
 
-Uses the same synthetic lake as benchmarks/metrics_10m.py (written once, reused), with its
-email_metrics tables (which the marts read) computed and written first, untimed; builds into
-a fresh DuckDB warehouse in a temporary folder, on the default 2 dbt threads. Target:
-≤ 60 s at 10M events.
+Uses the same synthetic lake as benchmarks/metrics_10m.py (written once, reused), copied into
+a temporary folder with its email_metrics tables (which the marts read) computed and written
+first, untimed; builds into a fresh DuckDB warehouse there, on the default 2 dbt threads.
+Then adds `--new-events` events (a new activity's reports, captured a day later, and its
+metrics, untimed) and builds again: the incremental build. Targets: ≤ 60 s at 10M events,
+≤ 15 s after 100,000 new ones, peak RSS ≤ 400 MB.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from datetime import UTC, datetime
 
 import pyarrow.compute as pc
-from metrics_10m import build_lake
+from metrics_10m import MIX, build_lake, write_activity
 from upath import UPath
 
 from cc_assets.defs.analytics.project import DBT_EXECUTABLE, PROJECT_DIR
@@ -37,14 +40,18 @@ from cc_assets.defs.metrics.tables import (
     CAMPAIGN_ENGAGEMENT,
     METRICS_PREFIX,
 )
+from cc_assets.lake.paths import RAW_PREFIX
 from cc_assets.lake.writer import write_partition
 
+NEW_CAPTURE = "2026-11-21 00:00:00+00"
+"""When the new events of the incremental build were captured: after the lake's."""
 
-def write_metrics(root: Path) -> None:
-    """The email_metrics tables of the whole lake, one partition per activity, as the metric
-    assets would write them."""
+
+def write_metrics(root: Path, activity_ids: list[str] | None = None) -> None:
+    """The email_metrics tables of the activities (all of the lake's when None), one partition
+    per activity, and campaign_engagement, as the metric assets would write them."""
     lake, now = UPath(str(root.resolve())), datetime.now(UTC)
-    metrics = compute.compute_activities(lake, None, now)
+    metrics = compute.compute_activities(lake, activity_ids, now)
     tables = (
         (ACTIVITY_ENGAGEMENT, metrics.engagement),
         (ACTIVITY_DEVICE_BREAKDOWN, metrics.devices),
@@ -73,45 +80,61 @@ def write_metrics(root: Path) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--activities", type=int, default=20)
-    parser.add_argument("--lake", type=Path, default=None)
-    args = parser.parse_args()
-    root = args.lake or Path(tempfile.gettempdir()) / f"cc_assets_bench_lake_{args.events}"
-    events = build_lake(root, args.events, args.activities)
-    print(f"lake: {events:,} events in {root}")
-    write_metrics(root)
-    with tempfile.TemporaryDirectory() as scratch:
-        env = os.environ | {
-            "CC_ASSETS_STORAGE": str(root.resolve()),
-            "CC_ASSETS_WAREHOUSE": str(Path(scratch) / "warehouse.duckdb"),
-            "CC_ASSETS_DBT_TARGET": "duckdb",
-        }
-        command = [
-            DBT_EXECUTABLE,
-            "build",
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(Path(scratch) / "target"),
-        ]
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def dbt_build(root: Path, scratch: Path) -> float:
+    """`dbt build` of every model, test and unit test into the warehouse in `scratch`, on the
+    default 2 dbt threads; returns its wall time (fails loudly when dbt does)."""
+    env = os.environ | {
+        "CC_ASSETS_STORAGE": str(root.resolve()),
+        "CC_ASSETS_WAREHOUSE": str(scratch / "warehouse.duckdb"),
+        "CC_ASSETS_DBT_TARGET": "duckdb",
+    }
+    command = [DBT_EXECUTABLE, "build", "--project-dir", str(PROJECT_DIR)]
+    command += ["--profiles-dir", str(PROJECT_DIR), "--target-path", str(scratch / "target")]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
     summary = [line for line in done.stdout.splitlines() if "Done." in line or "ERROR" in line]
     print("\n".join(summary[-10:]))
     if done.returncode != 0:
         print(done.stdout[-4000:])
         raise SystemExit(f"dbt build failed ({done.returncode})")
-    print(
-        f"dbt build over {events:,} events: {elapsed:.1f} s, peak RSS {peak_mb:.0f} MB "
-        "(target ≤ 60 s at 10M)"
-    )
+    return elapsed
+
+
+def peak_mb() -> float:
+    """The largest peak RSS of the dbt processes run so far."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--activities", type=int, default=20)
+    parser.add_argument("--new-events", type=int, default=100_000)
+    parser.add_argument("--lake", type=Path, default=None)
+    args = parser.parse_args()
+    shared = args.lake or Path(tempfile.gettempdir()) / f"cc_assets_bench_lake_{args.events}"
+    events = build_lake(shared, args.events, args.activities)
+    print(f"lake: {events:,} events in {shared}")
+    with tempfile.TemporaryDirectory(prefix="cc_assets-dbt-bench-") as folder:
+        scratch = Path(folder)
+        root = scratch / "lake"  # a copy: the new events must not change the shared lake
+        shutil.copytree(shared / RAW_PREFIX, root / RAW_PREFIX)
+        write_metrics(root)
+        elapsed = dbt_build(root, scratch)
+        print(
+            f"dbt build over {events:,} events: {elapsed:.1f} s, peak RSS {peak_mb():.0f} MB "
+            "(target ≤ 60 s at 10M)"
+        )
+        sends = max(int(args.new_events / sum(MIX.values())), 1)
+        new_id, added = write_activity(root, args.activities + 1, sends, NEW_CAPTURE)
+        write_metrics(root, [new_id])
+        elapsed = dbt_build(root, scratch)
+        print(
+            f"incremental dbt build after {added:,} new events (a new activity's reports): "
+            f"{elapsed:.1f} s, peak RSS of both builds {peak_mb():.0f} MB "
+            "(target ≤ 15 s after 100,000)"
+        )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,13 @@ registered on its connection, so it needs no extension of its own (httpfs) to re
 from __future__ import annotations
 
 import os
+import resource
+import sys
 import tempfile
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 from upath import UPath
@@ -27,7 +31,8 @@ RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
 PART_GLOB = "part-*.parquet"
 DUCKDB_MEMORY_LIMIT = "128MB"
-"""What one lake connection's DuckDB may hold before it spills to disk. DuckDB's default is
+"""What a lake connection's DuckDB may hold before it spills to disk when it runs beside other
+work in its process (checks, sensors, previews, a report's de-duplication). DuckDB's default is
 80% of the machine's RAM, so a GROUP BY or join over a 1,000,000-row partition grew the
 process by hundreds of megabytes; the design holds every process of a refresh to 400 MB, and
 DuckDB's aggregates, joins and sorts spill to `temp_directory` instead of failing. Distinct
@@ -35,9 +40,56 @@ contacts are counted by grouping (`GROUP BY contact_id`, then `count`), never wi
 `count(DISTINCT ...)`: that one does not spill, and at 128MB the metrics over 10,000,000
 events failed with DuckDB's out-of-memory error while it was used."""
 DUCKDB_THREADS = 1
-"""DuckDB threads of one lake connection. Each thread holds its own share of an aggregate
-before DuckDB spills: on two threads the metrics over 10,000,000 events failed out of memory
-at 128MB in some runs (one in two, on a loaded machine), on one they never did."""
+"""DuckDB threads of such a connection. Each thread holds its own share of an aggregate
+before DuckDB spills: on two threads the metrics over 10,000,000 events (then one grouping of
+the whole lake) failed out of memory at 128MB in some runs, on one they never did."""
+PROCESS_MEMORY_BOUND_MB = 400
+"""The design's bound on every process of a refresh (resident memory)."""
+RESULT_RESERVE_MB = 120
+"""What a stage keeps free beside DuckDB's own limit: the Arrow results it fetches, pyarrow's
+pool and DuckDB's allocations outside its buffer manager (per-thread state, Parquet reads)."""
+STAGE_MEMORY_MB = (128, 256)
+"""The least and the most a stage's DuckDB gets (`stage_limits`)."""
+STAGE_THREADS_MAX = 2
+"""Threads of a stage's DuckDB at most: more threads only add per-thread memory on a machine
+where the refresh's stages run one at a time and the bound is per process."""
+
+
+@dataclass(frozen=True)
+class DuckDBLimits:
+    """The memory limit (MB) and thread count of one DuckDB connection."""
+
+    memory_mb: int
+    threads: int
+
+
+SHARED = DuckDBLimits(int(DUCKDB_MEMORY_LIMIT.removesuffix("MB")), DUCKDB_THREADS)
+"""A connection that runs beside other work in its process: the default of `connect`."""
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (Linux `/proc/self/statm`), else its peak so far."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def stage_limits() -> DuckDBLimits:
+    """The limits of a heavy stage's own DuckDB work (the activity metrics): the process runs
+    it alone (a stage's runs go one after another, each stage in a process of its own), so it
+    may use every core the process may run on, up to `STAGE_THREADS_MAX`, and the memory the
+    process has left under `PROCESS_MEMORY_BOUND_MB` after what it holds now and
+    `RESULT_RESERVE_MB`, within `STAGE_MEMORY_MB`. A Dagster stage process that has loaded its
+    definitions (~250 MB) gets the least; a lean process (the benchmark's) more."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    left = PROCESS_MEMORY_BOUND_MB - resident_mb() - RESULT_RESERVE_MB
+    low, high = STAGE_MEMORY_MB
+    return DuckDBLimits(int(min(max(left, low), high)), max(1, min(cores or 1, STAGE_THREADS_MAX)))
+
+
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 
@@ -89,6 +141,11 @@ def partition_file(
     return partition_dir(table, key, root, prefix) / PART_FILE
 
 
+def partition_key(file: str) -> str:
+    """The partition key of a file listed by `partition_files` (`.../<column>=<key>/part-0...`)."""
+    return file.rsplit("/", 2)[-2].split("=", 1)[1]
+
+
 def partition_files(
     table: AssetTable,
     root: UPath | None = None,
@@ -111,20 +168,20 @@ def partition_files(
     return sorted(location(f) for f in found)
 
 
-def connect(root: UPath | None = None, threads: int = DUCKDB_THREADS) -> duckdb.DuckDBPyConnection:
+def connect(root: UPath | None = None, limits: DuckDBLimits = SHARED) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection in UTC that reads the lake at `root` (default `lake_root()`): for an
     object store, its fsspec filesystem is registered, so `read_parquet('s3://...')` works.
-    Its memory is bounded (`DUCKDB_MEMORY_LIMIT` on `threads` threads); beyond that DuckDB
-    spills to a temporary folder of its own."""
+    Its memory and threads are bounded (`limits`: `SHARED` unless the caller runs alone, see
+    `stage_limits`); beyond the memory limit DuckDB spills to a temporary folder of its own."""
     root = root or lake_root()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{int(limits.memory_mb)}MB'")
     # One folder per connection (DuckDB removes it on close): the default, `.tmp` in the
     # working directory, would be shared by every process started there.
     spill = os.path.join(tempfile.gettempdir(), f"cc_assets-duckdb-{uuid.uuid4().hex}")
     con.execute(f"SET temp_directory = '{spill}'")
-    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET threads = {int(limits.threads)}")
     if not is_local(root):
         con.register_filesystem(root.fs)
     return con

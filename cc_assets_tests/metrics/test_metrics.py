@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from cc_assets.defs.metrics.assets import (
     campaign_engagement,
 )
 from cc_assets.defs.metrics.tables import PERCENT_OF_RATE
+from cc_assets.lake.paths import SHARED, stage_limits
 from cc_assets_tests.metrics.lake import SNAPSHOT, account, build_lake
 from cc_assets_tests.metrics.test_formulas import SEED_PERCENTS
 
@@ -318,3 +319,23 @@ def dg_root(path: Path):
     from upath import UPath  # noqa: PLC0415
 
     return UPath(str(path))
+
+
+def test_the_whole_lake_computes_as_each_activity_alone(tmp_path: Path) -> None:
+    """The lake read whole (the benchmark's call, activity partitions found by listing) and each
+    activity asked for by id, on a connection bounded like a shared one or like a stage's own,
+    give the same rows: the partitions are computed one at a time either way."""
+    truth = account()
+    ids = build_lake(truth, tmp_path)
+    root = dg_root(tmp_path)
+    now = datetime.now(UTC)
+    whole = compute.compute_activities(root, None, now)
+    alone = {a: compute.compute_activities(root, [a], now, SHARED) for a in ids}
+    assert whole.engagement.num_rows == len(ids) > 1
+    for name in ("engagement", "devices", "curve", "links"):
+        rows = getattr(whole, name).to_pylist()
+        assert rows, name
+        assert rows == [r for a in sorted(ids) for r in getattr(alone[a], name).to_pylist()], name
+    limits = stage_limits()
+    assert 1 <= limits.threads <= 2
+    assert 128 <= limits.memory_mb <= 256

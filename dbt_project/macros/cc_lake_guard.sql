@@ -6,6 +6,8 @@
     nothing, so without this guard `dbt build` on an empty lake would crash. The guard only
     applies on DuckDB (external_location sources); elsewhere the source is a real table.
     The typed columns come from the source's YAML (`data_type`), the one declaration of them.
+    A declared column that no file has yet (captured_at in files written before it was
+    recorded) is null, as read_parquet's union_by_name makes it when only some files lack it.
     A source's name is its folder in the lake (constant_contact, email_metrics); tables with
     `meta.partitioned: false` keep their file at the top of their folder.
 #}
@@ -21,7 +23,16 @@
             {%- endfor %}
             where 1 = 0)
         {%- else -%}
+            {%- set present = run_query("describe select * from " ~ relation).columns[0].values()
+                | map('lower') | list -%}
+            {%- set missing = node.columns.values() | rejectattr('name', 'in', present) | list -%}
+            {%- if missing -%}
+            (select *
+            {%- for column in missing %}, cast(null as {{ column.data_type }}) as {{ column.name }}{% endfor %}
+            from {{ relation }})
+            {%- else -%}
             {{ relation }}
+            {%- endif -%}
         {%- endif -%}
     {%- else -%}
         {{ relation }}

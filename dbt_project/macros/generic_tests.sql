@@ -30,3 +30,59 @@ having count(*) > 1
 union all
 (select {{ listed }} from {{ metric }} except select {{ listed }} from {{ model }})
 {% endtest %}
+
+{#
+    Generic test for a model built incrementally per `key` (delete+insert): every value of
+    `key` has rows of one build only (`built_at`). With the model a group by on its grain in
+    each build, that makes the grain unique, for a scan of two columns instead of a group by
+    of every row on the whole grain.
+#}
+{% test cc_rows_of_one_build(model, key) %}
+select {{ key }}
+from {{ model }}
+group by {{ key }}
+having count(distinct built_at) > 1
+{% endtest %}
+
+{#
+    Generic test: the contact dimension counts exactly the events of `events` (sends, bounces,
+    opt-outs, every open and click): a contact it lacks, or one it did not recompute after new
+    events, makes a total differ. Two scans with a handful of sums, where a relationships test
+    anti-joins every event with every contact.
+#}
+{% test cc_counts_every_event(model, events) %}
+with
+
+counted as (
+
+    select
+        sum(activities_sent) as sends,
+        sum(activities_bounced) as bounces,
+        sum(activities_opted_out) as optouts,
+        sum(opens_all) as opens,
+        sum(clicks_all) as clicks
+    from {{ model }}
+
+),
+
+happened as (
+
+    select
+        sum(case when event_type = 'send' then 1 else 0 end) as sends,
+        sum(case when event_type = 'bounce' then 1 else 0 end) as bounces,
+        sum(case when event_type = 'optout' then 1 else 0 end) as optouts,
+        sum(case when event_type = 'open' then 1 else 0 end) as opens,
+        sum(case when event_type = 'click' then 1 else 0 end) as clicks
+    from {{ events }}
+
+)
+
+select *
+from counted
+cross join happened
+where counted.sends is distinct from happened.sends
+    or counted.bounces is distinct from happened.bounces
+    or counted.optouts is distinct from happened.optouts
+    or counted.opens is distinct from happened.opens
+    or counted.clicks is distinct from happened.clicks
+{% endtest %}

@@ -40,7 +40,7 @@ from cc_assets.defs.metrics.tables import (
     METRICS_PREFIX,
     PERCENT_OF_RATE,
 )
-from cc_assets.lake.paths import DUCKDB_THREADS, connect, partition_files
+from cc_assets.lake.paths import DuckDBLimits, connect, partition_files, partition_key, stage_limits
 from cc_assets.pipeline.quality import Finding
 
 REPORTS: dict[str, tuple[str, ...]] = {
@@ -90,75 +90,121 @@ the one definition of each formula, used for activities, campaigns and CC's dail
 
 _MOBILE = ", ".join(f"'{d}'" for d in MOBILE_DEVICES)
 
+CONTACT_REPORTS = ("sends", "bounces", "forwards", "optouts")
+"""Reports counted only as distinct contacts and times: one row from one scan."""
 
-def _per_contact(report: str, outer: str, inner: str = "") -> str:
-    """`<report>(campaign_activity_id, <report>, ...)`: the distinct contacts of the report per
-    activity, counted by grouping on the contact first and then counting the groups. Unlike
-    `count(DISTINCT contact_id)`, which DuckDB holds in memory whole, both groupings spill to
-    disk past the connection's memory limit. Each contact's group holds `first_time`,
-    `last_time` and the `inner` aggregates; `outer` aggregates those per activity."""
-    return f"""{report} AS (
-    SELECT campaign_activity_id, count(contact_id) AS {report}, {outer}
-    FROM (SELECT campaign_activity_id, contact_id, min(created_time) AS first_time,
-                 max(created_time) AS last_time{inner}
-          FROM t_{report} GROUP BY 1, 2)
-    GROUP BY 1)"""
+EVENT_KEYS: dict[str, tuple[str, ...]] = {
+    "opens": ("device_type",),
+    "clicks": ("device_type", "url_id"),
+}
+"""Reports whose events feed several tables (counts, device split, curve, links): one scan
+groups them per contact x these keys, and every table is derived from that grouping.
 
-
-_DEVICE_COUNTS = (
-    f", count(*) AS events, count(device_type) AS typed,"
-    f" count(*) FILTER (WHERE device_type IN ({_MOBILE})) AS mobile"
-)
+All of the statements below run on one activity partition at a time (`prepare`): the views
+`t_<report>` hold that activity's rows only, so groups are keyed by contact alone and the
+activity's id comes from `wanted` (its one row, or none when the partition has no event)."""
 
 
-def _device_totals(kind: str) -> str:
-    """Every event, and the mobile ones (null when no event carries a device type)."""
-    return (
-        f"CAST(sum(events) AS BIGINT) AS {kind}_all, "
-        f"CAST(CASE WHEN sum(typed) > 0 THEN sum(mobile) END AS BIGINT) AS mobile_{kind}_all"
-    )
+def _hours_since(start: str, end: str) -> str:
+    """Whole hours from `start` to `end`, 0 when `end` is earlier: the whole seconds between
+    them (as `date_diff('second', ...)` counts them) divided by 3600. From the epoch in
+    microseconds: `date_diff` on TIMESTAMPTZ goes through the time zone calendar and took 40x
+    as long over every contact's first open."""
+    seconds = f"epoch_us({end}) // 1000000 - epoch_us({start}) // 1000000"
+    return f"greatest({seconds}, 0) // 3600"
 
 
-_LAST = "max(last_time) AS last_time"
-_OPENS_OUTER = f"{_device_totals('opens')}, min(first_time) AS first_open_time"
+def _contacts_sql(report: str) -> str:
+    """`a_<report>`: distinct contacts, first and last event (no row without events). Grouped
+    on the contact first and then counted: unlike `count(DISTINCT contact_id)`, which DuckDB
+    holds in memory whole, the grouping spills to disk past the connection's memory limit."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE a_{report} AS
+SELECT count(contact_id) AS contacts, min(first_time) AS first_time,
+       max(last_time) AS last_time
+FROM (SELECT contact_id, min(created_time) AS first_time, max(created_time) AS last_time
+      FROM t_{report} GROUP BY contact_id)
+HAVING count(*) > 0"""
+
+
+def _events_sql(report: str) -> str:
+    """`p_<report>`: the report's one scan, its events per contact x `EVENT_KEYS` (the device
+    as the breakdown names it, `none` when CC captured none; `typed` counts the events that
+    carry one), and `a_<report>`: every event, the mobile ones (null when no event carries a
+    device type) and the last (no row without events)."""
+    keys = ", ".join(k for k in EVENT_KEYS[report] if k != "device_type")
+    link = ", any_value(link_url) AS link_url" if keys else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE p_{report} AS
+SELECT contact_id, coalesce(device_type, 'none') AS device_type{", " + keys if keys else ""},
+       count(*) AS events, count(device_type) AS typed,
+       min(created_time) AS first_time, max(created_time) AS last_time{link}
+FROM t_{report} GROUP BY ALL;
+CREATE OR REPLACE TEMP TABLE a_{report} AS
+SELECT CAST(sum(events) AS BIGINT) AS events,
+       CAST(CASE WHEN sum(typed) > 0
+            THEN coalesce(sum(events) FILTER (WHERE device_type IN ({_MOBILE})), 0) END
+            AS BIGINT) AS mobile,
+       max(last_time) AS last_time
+FROM p_{report}
+HAVING count(*) > 0"""
+
+
+FIRSTS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE firsts AS
+SELECT event_type,
+       {_hours_since("(SELECT first_time FROM a_sends)", "first_time")} AS hours_since_send,
+       count(contact_id) AS contacts, min(first_time) AS first_time
+FROM (SELECT 'open' AS event_type, contact_id, min(first_time) AS first_time
+      FROM p_opens GROUP BY contact_id
+      UNION ALL
+      SELECT 'click' AS event_type, contact_id, min(first_time) AS first_time
+      FROM p_clicks GROUP BY contact_id)
+GROUP BY 1, 2"""
+"""Each contact's first open (click), counted per whole hour since the activity's first send
+(null without a send): the unique opens and clicks and the curve, from one grouping."""
+
+EVENTFUL_SQL = " UNION ALL ".join(f"SELECT 1 FROM a_{r}" for r in (*CONTACT_REPORTS, *EVENT_KEYS))
+"""A row per report with events: an activity read whole (not asked for by id) is computed
+only when it has one, as when the activities were the ids the events name."""
 
 ENGAGEMENT_SQL = f"""
 WITH
-{_per_contact("sends", f"min(first_time) AS first_send_time, {_LAST}")},
-{_per_contact("bounces", _LAST)},
-{_per_contact("opens", f"{_OPENS_OUTER}, {_LAST}", _DEVICE_COUNTS)},
-{_per_contact("clicks", f"{_device_totals('clicks')}, {_LAST}", _DEVICE_COUNTS)},
-{_per_contact("forwards", _LAST)},
-{_per_contact("optouts", _LAST)},
+uniques AS (
+    SELECT CAST(sum(contacts) FILTER (WHERE event_type = 'open') AS BIGINT) AS opens,
+           CAST(sum(contacts) FILTER (WHERE event_type = 'click') AS BIGINT) AS clicks,
+           min(first_time) FILTER (WHERE event_type = 'open') AS first_open_time
+    FROM firsts),
 counted AS (
     SELECT
         w.campaign_activity_id,
         ac.campaign_id,
-        coalesce(s.sends, 0) AS sends,
-        coalesce(b.bounces, 0) AS bounces,
-        coalesce(s.sends, 0) - coalesce(b.bounces, 0) AS delivered,
-        coalesce(o.opens, 0) AS opens,
-        coalesce(o.opens_all, 0) AS opens_all,
-        if(o.opens_all IS NULL, 0, o.mobile_opens_all) AS mobile_opens_all,
-        coalesce(c.clicks, 0) AS clicks,
-        coalesce(c.clicks_all, 0) AS clicks_all,
-        if(c.clicks_all IS NULL, 0, c.mobile_clicks_all) AS mobile_clicks_all,
-        coalesce(f.forwards, 0) AS forwards,
-        coalesce(u.optouts, 0) AS optouts,
-        greatest(coalesce(s.sends, 0) - coalesce(o.opens, 0) - coalesce(b.bounces, 0), 0)
+        coalesce(s.contacts, 0) AS sends,
+        coalesce(b.contacts, 0) AS bounces,
+        coalesce(s.contacts, 0) - coalesce(b.contacts, 0) AS delivered,
+        coalesce(q.opens, 0) AS opens,
+        coalesce(o.events, 0) AS opens_all,
+        if(o.events IS NULL, 0, o.mobile) AS mobile_opens_all,
+        coalesce(q.clicks, 0) AS clicks,
+        coalesce(c.events, 0) AS clicks_all,
+        if(c.events IS NULL, 0, c.mobile) AS mobile_clicks_all,
+        coalesce(f.contacts, 0) AS forwards,
+        coalesce(u.contacts, 0) AS optouts,
+        greatest(coalesce(s.contacts, 0) - coalesce(q.opens, 0) - coalesce(b.contacts, 0), 0)
             AS not_opened,
-        s.first_send_time,
-        o.first_open_time,
+        s.first_time AS first_send_time,
+        q.first_open_time,
         greatest(s.last_time, b.last_time, o.last_time, c.last_time, f.last_time, u.last_time)
             AS last_event_time
     FROM wanted AS w
     LEFT JOIN activity_campaign AS ac USING (campaign_activity_id)
-    LEFT JOIN sends AS s USING (campaign_activity_id)
-    LEFT JOIN bounces AS b USING (campaign_activity_id)
-    LEFT JOIN opens AS o USING (campaign_activity_id)
-    LEFT JOIN clicks AS c USING (campaign_activity_id)
-    LEFT JOIN forwards AS f USING (campaign_activity_id)
-    LEFT JOIN optouts AS u USING (campaign_activity_id))
+    LEFT JOIN a_sends AS s ON true
+    LEFT JOIN a_bounces AS b ON true
+    LEFT JOIN a_opens AS o ON true
+    LEFT JOIN uniques AS q ON true
+    LEFT JOIN a_clicks AS c ON true
+    LEFT JOIN a_forwards AS f ON true
+    LEFT JOIN a_optouts AS u ON true)
 SELECT
     *,
     {RATES_SQL},
@@ -166,106 +212,83 @@ SELECT
         AS seconds_to_first_open,
     CAST($computed_at AS TIMESTAMPTZ) AS computed_at
 FROM counted
-ORDER BY campaign_activity_id
 """
 
 DEVICE_SQL = """
-WITH per_contact AS (
-    SELECT campaign_activity_id, 'open' AS event_type,
-           coalesce(device_type, 'none') AS device_type, contact_id, count(*) AS events
-    FROM t_opens WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY ALL
+WITH events AS (  -- p_opens has a row per contact and device already; p_clicks one per link too
+    SELECT 'open' AS event_type, device_type, CAST(sum(events) AS BIGINT) AS events,
+           count(contact_id) AS contacts
+    FROM p_opens GROUP BY device_type
     UNION ALL
-    SELECT campaign_activity_id, 'click' AS event_type,
-           coalesce(device_type, 'none') AS device_type, contact_id, count(*) AS events
-    FROM t_clicks WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY ALL),
-events AS (  -- per contact first, then per device: both spill, unlike count(DISTINCT ...)
-    SELECT campaign_activity_id, event_type, device_type,
-           CAST(sum(events) AS BIGINT) AS events, count(contact_id) AS contacts
-    FROM per_contact GROUP BY 1, 2, 3)
+    SELECT 'click' AS event_type, device_type, CAST(sum(events) AS BIGINT) AS events,
+           count(contact_id) AS contacts
+    FROM (SELECT device_type, contact_id, sum(events) AS events
+          FROM p_clicks GROUP BY device_type, contact_id)
+    GROUP BY device_type)
 SELECT
-    e.campaign_activity_id,
+    w.campaign_activity_id,
     ac.campaign_id,
     e.event_type,
     e.device_type,
     e.events,
     e.contacts,
     100.0 * CAST(e.events AS DOUBLE)
-        / NULLIF(sum(e.events) OVER (PARTITION BY e.campaign_activity_id, e.event_type), 0)
+        / NULLIF(sum(e.events) OVER (PARTITION BY e.event_type), 0)
         AS share_percent,
     CAST($computed_at AS TIMESTAMPTZ) AS computed_at
 FROM events AS e
+CROSS JOIN wanted AS w
 LEFT JOIN activity_campaign AS ac USING (campaign_activity_id)
-ORDER BY 1, 3, 4
+ORDER BY 3, 4
 """
 
 CURVE_SQL = f"""
 WITH
-sent AS (
-    SELECT campaign_activity_id, min(created_time) AS send_time
-    FROM t_sends WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY 1),
-newest AS (
-    SELECT campaign_activity_id, max(created_time) AS newest
-    FROM (SELECT campaign_activity_id, created_time FROM t_sends
-          UNION ALL SELECT campaign_activity_id, created_time FROM t_opens
-          UNION ALL SELECT campaign_activity_id, created_time FROM t_clicks)
-    GROUP BY 1),
 grid AS (
-    SELECT campaign_activity_id,
-           unnest(range(0, least({CURVE_HOURS},
-               CAST(floor(greatest(date_diff('second', send_time, newest), 0) / 3600) AS BIGINT)
+    SELECT unnest(range(0, least({CURVE_HOURS},
+               {_hours_since("s.first_time", "greatest(s.last_time, o.last_time, c.last_time)")}
                + 1))) AS hours_since_send
-    FROM sent JOIN newest USING (campaign_activity_id)),
-firsts AS (
-    SELECT campaign_activity_id, 'open' AS event_type, min(created_time) AS first_time
-    FROM t_opens GROUP BY campaign_activity_id, contact_id
-    UNION ALL
-    SELECT campaign_activity_id, 'click' AS event_type, min(created_time) AS first_time
-    FROM t_clicks GROUP BY campaign_activity_id, contact_id),
+    FROM a_sends AS s
+    LEFT JOIN a_opens AS o ON true
+    LEFT JOIN a_clicks AS c ON true),
 per_hour AS (
-    SELECT f.campaign_activity_id,
-           CAST(floor(greatest(date_diff('second', s.send_time, f.first_time), 0) / 3600)
-                AS BIGINT) AS hours_since_send,
-           count(*) FILTER (WHERE f.event_type = 'open') AS opens,
-           count(*) FILTER (WHERE f.event_type = 'click') AS clicks
-    FROM firsts AS f JOIN sent AS s USING (campaign_activity_id)
-    GROUP BY 1, 2)
+    SELECT hours_since_send,
+           sum(contacts) FILTER (WHERE event_type = 'open') AS opens,
+           sum(contacts) FILTER (WHERE event_type = 'click') AS clicks
+    FROM firsts WHERE hours_since_send IS NOT NULL
+    GROUP BY 1)
 SELECT
-    g.campaign_activity_id,
+    w.campaign_activity_id,
     ac.campaign_id,
     g.hours_since_send,
     sum(coalesce(p.opens, 0)) OVER hours AS cumulative_unique_opens,
     sum(coalesce(p.clicks, 0)) OVER hours AS cumulative_unique_clicks,
     CAST($computed_at AS TIMESTAMPTZ) AS computed_at
 FROM grid AS g
-LEFT JOIN per_hour AS p USING (campaign_activity_id, hours_since_send)
+CROSS JOIN wanted AS w
+LEFT JOIN per_hour AS p USING (hours_since_send)
 LEFT JOIN activity_campaign AS ac USING (campaign_activity_id)
-WINDOW hours AS (PARTITION BY g.campaign_activity_id ORDER BY g.hours_since_send)
-ORDER BY 1, 3
+WINDOW hours AS (ORDER BY g.hours_since_send)
+ORDER BY 3
 """
 """Cumulative unique opens and clicks by whole hours since the activity's first send: a contact
-counts from the hour of their first open (click); events before the send count in hour 0."""
+counts from the hour of their first open (click); events before the send count in hour 0. The
+hours run to the newest send, open or click."""
 
 LINKS_SQL = """
 WITH
 links AS (
-    SELECT campaign_activity_id, url_id, any_value(link_url) AS link_url,
+    SELECT url_id, any_value(link_url) AS link_url,
            max(unique_clicks) AS reported_unique_clicks
-    FROM t_links WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY 1, 2),
-per_contact AS (
-    SELECT campaign_activity_id, url_id, contact_id, any_value(link_url) AS link_url,
-           count(*) AS clicks
-    FROM t_clicks WHERE campaign_activity_id IN (SELECT campaign_activity_id FROM wanted)
-    GROUP BY 1, 2, 3),
-clicked AS (  -- per contact first, then per link: both spill, unlike count(DISTINCT ...)
-    SELECT campaign_activity_id, url_id, any_value(link_url) AS link_url,
-           count(contact_id) AS unique_clicks, CAST(sum(clicks) AS BIGINT) AS clicks_all
-    FROM per_contact GROUP BY 1, 2)
+    FROM t_links GROUP BY 1),
+clicked AS (  -- p_clicks has a row per device too: regrouped per link and contact
+    SELECT url_id, any_value(link_url) AS link_url,
+           count(contact_id) AS unique_clicks, CAST(sum(events) AS BIGINT) AS clicks_all
+    FROM (SELECT url_id, contact_id, any_value(link_url) AS link_url, sum(events) AS events
+          FROM p_clicks GROUP BY 1, 2)
+    GROUP BY 1)
 SELECT
-    campaign_activity_id,
+    w.campaign_activity_id,
     ac.campaign_id,
     url_id,
     coalesce(l.link_url, c.link_url) AS link_url,
@@ -274,10 +297,12 @@ SELECT
     l.reported_unique_clicks,
     CAST($computed_at AS TIMESTAMPTZ) AS computed_at
 FROM links AS l
-FULL JOIN clicked AS c USING (campaign_activity_id, url_id)
+FULL JOIN clicked AS c USING (url_id)
+CROSS JOIN wanted AS w
 LEFT JOIN activity_campaign AS ac USING (campaign_activity_id)
-ORDER BY 1, 3
+ORDER BY 3
 """
+
 
 STATS_DAILY_SQL = f"""
 WITH
@@ -350,19 +375,30 @@ def _view(
     files: list[str],
     columns: Sequence[str],
     schema: pa.Schema,
+    activity_id: str | None = None,
 ) -> None:
-    """`name` as a view over `files` (the partition column is read from inside the files), or
-    an empty table of the same columns and types when there are none yet."""
+    """`name` as a view over `files` (the partition column is read from inside the files; only
+    the rows of `activity_id` when given), or an empty table of the same columns and types when
+    there are none yet."""
     if files:
         listed = ", ".join(f"'{f}'" for f in files)
+        only = (
+            "" if activity_id is None else f" WHERE campaign_activity_id = {_quoted(activity_id)}"
+        )
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(columns)} "
             f"FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+            f"{only}"
         )
     else:
         empty = pa.schema([schema.field(c) for c in columns]).empty_table()
         con.register(f"{name}_empty", empty)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
+
+
+def _quoted(value: str) -> str:
+    """A SQL string literal (a view's definition cannot take a parameter)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def latest_snapshot(table: AssetTable, root: UPath) -> str | None:
@@ -371,23 +407,59 @@ def latest_snapshot(table: AssetTable, root: UPath) -> str | None:
     return files[-1] if files else None
 
 
-def prepare(
-    con: duckdb.DuckDBPyConnection, root: UPath, activity_ids: Sequence[str] | None = None
-) -> None:
-    """Expose the tracking reports (of `activity_ids`, or of every activity when None), the
-    activities to compute (`wanted`) and the activity -> campaign map (`activity_campaign`)."""
-    for report, columns in REPORTS.items():
-        table = TRACKING_TABLES[report]
-        _view(con, f"t_{report}", partition_files(table, root, activity_ids), columns, table.schema)
-    links = partition_files(EMAIL_LINKS, root, activity_ids)
-    _view(con, "t_links", links, LINK_COLUMNS, EMAIL_LINKS.schema)
+SOURCES: dict[str, tuple[AssetTable, tuple[str, ...]]] = {
+    **{report: (TRACKING_TABLES[report], columns) for report, columns in REPORTS.items()},
+    "links": (EMAIL_LINKS, LINK_COLUMNS),
+}
+"""Every partitioned input of the activity metrics (view `t_<name>`), with the columns read."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One activity partition to compute: its key, whether it was asked for by id (computed
+    even without events) or found in the lake (computed when it has events), and the files of
+    each of `SOURCES`."""
+
+    activity_id: str
+    asked: bool
+    files: dict[str, list[str]]
+
+
+def chunks(root: UPath, activity_ids: Sequence[str] | None) -> list[Chunk]:
+    """The activity partitions to compute, in id order: those of `activity_ids` (with or without
+    files), or every partition any tracking report or link list has (the lake listed once per
+    input)."""
     if activity_ids is not None:
-        con.register("wanted_ids", pa.table({"campaign_activity_id": list(activity_ids)}))
-        con.execute("CREATE OR REPLACE TEMP VIEW wanted AS SELECT * FROM wanted_ids")
-    else:
-        union = " UNION ".join(f"SELECT campaign_activity_id FROM t_{r}" for r in REPORTS)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE wanted AS {union}")  # read once, not per use
-    register_campaign_map(con, root)
+        return [
+            Chunk(key, True, {n: partition_files(t, root, [key]) for n, (t, _) in SOURCES.items()})
+            for key in sorted(set(activity_ids))
+        ]
+    found: dict[str, dict[str, list[str]]] = {}
+    for name, (table, _) in SOURCES.items():
+        for file in partition_files(table, root):
+            found.setdefault(partition_key(file), {n: [] for n in SOURCES})[name].append(file)
+    return [Chunk(key, False, found[key]) for key in sorted(found)]
+
+
+def prepare(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> None:
+    """Read the chunk's reports once each: the contact counts of `CONTACT_REPORTS`
+    (`a_<report>`), the events of `EVENT_KEYS` grouped per contact (`p_<report>`, `a_<report>`)
+    and each contact's first open and click (`firsts`); `wanted` is the activity's one row (none
+    when it was found in the lake without events). Every metric table is a query over these;
+    `activity_campaign` is registered beforehand."""
+    for name, (table, columns) in SOURCES.items():
+        _view(con, f"t_{name}", chunk.files[name], columns, table.schema, chunk.activity_id)
+    for report in CONTACT_REPORTS:
+        con.execute(_contacts_sql(report))
+    for report in EVENT_KEYS:
+        con.execute(_events_sql(report))
+    con.execute(FIRSTS_SQL)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE wanted AS "
+        "SELECT CAST($id AS VARCHAR) AS campaign_activity_id"
+        + ("" if chunk.asked else f" WHERE EXISTS ({EVENTFUL_SQL})"),
+        {"id": chunk.activity_id},
+    )
 
 
 def register_campaign_map(con: duckdb.DuckDBPyConnection, root: UPath) -> str:
@@ -437,19 +509,32 @@ def compute_activities(
     root: UPath,
     activity_ids: Sequence[str] | None,
     computed_at: datetime | None = None,
-    threads: int = DUCKDB_THREADS,
+    limits: DuckDBLimits | None = None,
 ) -> ActivityMetrics:
     """Every per-activity metric table of the activities (all of the lake's when None), from
-    one connection over the same views."""
+    one connection: each activity partition in turn (`chunks`), every report read once
+    (`prepare`), so what DuckDB holds is one activity's groups, whatever the batch. The
+    connection has the limits of work that has its process to itself (`stage_limits`)."""
     computed_at = computed_at or datetime.now(UTC)
-    with connect(root, threads) as con:
-        prepare(con, root, activity_ids)
-        return ActivityMetrics(
-            engagement=_run(con, ENGAGEMENT_SQL, ACTIVITY_ENGAGEMENT, computed_at),
-            devices=_run(con, DEVICE_SQL, ACTIVITY_DEVICE_BREAKDOWN, computed_at),
-            curve=_run(con, CURVE_SQL, ACTIVITY_ENGAGEMENT_CURVE, computed_at),
-            links=_run(con, LINKS_SQL, ACTIVITY_LINK_CLICKS, computed_at),
-        )
+    outputs = {
+        "engagement": (ENGAGEMENT_SQL, ACTIVITY_ENGAGEMENT),
+        "devices": (DEVICE_SQL, ACTIVITY_DEVICE_BREAKDOWN),
+        "curve": (CURVE_SQL, ACTIVITY_ENGAGEMENT_CURVE),
+        "links": (LINKS_SQL, ACTIVITY_LINK_CLICKS),
+    }
+    parts: dict[str, list[pa.Table]] = {name: [] for name in outputs}
+    with connect(root, limits or stage_limits()) as con:
+        register_campaign_map(con, root)
+        for chunk in chunks(root, activity_ids):
+            prepare(con, chunk)
+            for name, (sql, table) in outputs.items():
+                parts[name].append(_run(con, sql, table, computed_at))
+    return ActivityMetrics(
+        **{
+            name: pa.concat_tables(parts[name]) if parts[name] else table.schema.empty_table()
+            for name, (_, table) in outputs.items()
+        }
+    )
 
 
 def campaign_engagement(root: UPath, computed_at: datetime) -> pa.Table:

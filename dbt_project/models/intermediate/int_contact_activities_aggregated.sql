@@ -1,9 +1,52 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='campaign_activity_id',
+    on_schema_change='append_new_columns',
+) }}
 {#
     The events reduced to one row per activity x contact x event type: how many events, the
     first and last, and the contact's address at the last. What the contact dimension is
     built from.
+
+    Built incrementally per activity: a build recomputes the activities of which
+    fct_email_events holds an event captured after the newest this table counted (every row of
+    such an activity, replacing its rows), stamping them with the build's start (`built_at`)
+    so that dim_contact_engagement can recompute only their contacts.
 #}
+{%- set incremental = is_incremental() and 'built_at' in cc_held_columns() -%}
+
+with
+
+{% if incremental %}
+changed as (
+
+    select events.campaign_activity_id
+    from (
+        select campaign_activity_id, max(coalesce(captured_at, {{ cc_epoch() }})) as captured_at
+        from {{ ref('fct_email_events') }}
+        group by campaign_activity_id
+    ) as events
+    left join (
+        select campaign_activity_id, max(captured_at) as captured_at
+        from {{ this }}
+        group by campaign_activity_id
+    ) as held
+        on events.campaign_activity_id = held.campaign_activity_id
+    where held.campaign_activity_id is null or events.captured_at > held.captured_at
+
+),
+{% endif %}
+
+events as (
+
+    select * from {{ ref('fct_email_events') }}
+    {% if incremental %}
+    where campaign_activity_id in (select campaign_activity_id from changed)
+    {% endif %}
+
+)
+
 select
     campaign_activity_id,
     contact_id,
@@ -11,6 +54,8 @@ select
     count(*) as events,
     min(created_time) as first_time,
     max(created_time) as last_time,
-    {{ cc_latest('email_address', 'created_time') }} as email_address
-from {{ ref('fct_email_events') }}
+    {{ cc_latest('email_address', 'created_time') }} as email_address,
+    max(coalesce(captured_at, {{ cc_epoch() }})) as captured_at,
+    {{ cc_built_at() }} as built_at
+from events
 group by campaign_activity_id, contact_id, event_type

@@ -1,13 +1,30 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='contact_id',
+    on_schema_change='append_new_columns',
+) }}
 {#
     One row per contact that appears in any tracking report: how many activities reached,
     opened, clicked, bounced or were opted out of. Rates are computed by the email_metrics
     assets only (per activity and campaign), never here.
+
+    Built incrementally: a build recomputes (from all of their activities) the contacts that
+    int_contact_activities_aggregated recomputed after this table's last build (`built_at`).
 #}
+{%- set incremental = is_incremental() and 'built_at' in cc_held_columns() -%}
+
 with
 
 per_activity as (
 
     select * from {{ ref('int_contact_activities_aggregated') }}
+    {% if incremental %}
+    where contact_id in (
+        select contact_id from {{ ref('int_contact_activities_aggregated') }}
+        where built_at > (select max(built_at) from {{ this }})
+    )
+    {% endif %}
 
 ),
 
@@ -48,7 +65,8 @@ counted as (
         cast(clicks_all as {{ dbt.type_bigint() }}) as clicks_all,
         activities_opted_out > 0 as has_opted_out,
         first_event_time,
-        last_event_time
+        last_event_time,
+        {{ cc_built_at() }} as built_at
     from per_contact
 
 )

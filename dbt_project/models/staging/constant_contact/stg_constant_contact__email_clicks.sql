@@ -16,6 +16,7 @@ renamed as (
         cast(first_name as {{ dbt.type_string() }}) as first_name,
         cast(last_name as {{ dbt.type_string() }}) as last_name,
         created_time,
+        captured_at,
         cast(deleted_at as date) as deleted_at,
         cast(url_id as {{ dbt.type_string() }}) as url_id,
         cast(link_url as {{ dbt.type_string() }}) as link_url,

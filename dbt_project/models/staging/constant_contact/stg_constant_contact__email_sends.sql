@@ -16,6 +16,7 @@ renamed as (
         cast(first_name as {{ dbt.type_string() }}) as first_name,
         cast(last_name as {{ dbt.type_string() }}) as last_name,
         created_time,
+        captured_at,
         cast(deleted_at as date) as deleted_at
 
     from source
