@@ -11,8 +11,8 @@ tracking report, the contact backlog, metrics and `dbt build`) `--refreshes` tim
 environment a user sets (the sandbox's credentials, `CONSTANT_CONTACT_REQUESTS_PER_SECOND=0`,
 `CONSTANT_CONTACT_DAILY_QUOTA=0` so a quota never defers a report), and every ~0.2 s reads
 `VmHWM` (peak RSS) from /proc/<pid>/status of every process of the refresh's tree (the CLI,
-each stage's process, named by its stage, and their descendants: dbt, ...; not the sandbox
-server). VmHWM is a peak since the
+each step's own process (Dagster's multiprocess executor) and their descendants: dbt, ...;
+not the sandbox server). VmHWM is a peak since the
 process started, so a sample just before a process exits still holds its whole peak; a process
 living less than one poll may be missed, which the reaped-children peak (`getrusage`) printed
 below the table covers.
@@ -28,7 +28,6 @@ activity of 1,000,000 sends.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -65,13 +64,9 @@ def peak_rss_mb(pid: int) -> float | None:
 
 def shorten(cmdline: list[str], width: int = 78) -> str:
     """A command line without the venv's and temp folders' long prefixes, cut to `width`; a
-    stage's process (`python -m cc_assets.runs STAGE_FILE ...`) by its stage's label."""
-    if "cc_assets.runs" in cmdline[:-1]:
-        stage_file = Path(cmdline[cmdline.index("cc_assets.runs") + 1])
-        try:
-            return f"stage process: {json.loads(stage_file.read_text())['label']}"
-        except (OSError, ValueError, KeyError):
-            pass  # gone already: its command line names it
+    step's own process (Dagster's multiprocess executor spawns it) as such."""
+    if any("spawn_main" in part for part in cmdline):
+        return "step process (multiprocess executor)"
     venv_bin = str(Path(sys.executable).parent) + "/"
     text = " ".join(part.replace(venv_bin, "") for part in cmdline) or "?"
     text = text.replace(tempfile.gettempdir() + "/", "")
