@@ -44,11 +44,14 @@ class Heartbeat:
 
     def line(self) -> str:
         """`label: done/total, N API calls, expected end HH:MM:SS` (the end once an item is
-        done: the rate of the items so far)."""
+        done: the rate of the items so far); `label: N s so far` when there is nothing to
+        count."""
+        elapsed = time.monotonic() - self._started
+        if not self.total:  # nothing to count: a sign of life
+            return f"{self.label}: {elapsed:.0f} s so far"
         parts = [f"{self.label}: {self.done}/{self.total}"]
         if self.calls is not None:
             parts.append(f"{self.calls()} API calls")
-        elapsed = time.monotonic() - self._started
         if 0 < self.done < self.total:
             left = elapsed / self.done * (self.total - self.done)
             end = datetime.now(UTC) + timedelta(seconds=left)

@@ -45,7 +45,7 @@ from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.defs.metrics.assets import ACTIVITY_SPECS, metric_key
 from cc_assets.defs.metrics.tables import ACTIVITY_STATS_DAILY, CAMPAIGN_ENGAGEMENT
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
-from cc_assets.progress import say
+from cc_assets.progress import Heartbeat, say
 from cc_assets.run_summary import Item, Summary, expected, read_run
 
 PID_TAG = "cc_assets/cli_pid"
@@ -98,13 +98,18 @@ class Refresh:
         job = dg.build_reconstructable_job(
             jobs.__name__, jobs.job_named.__name__, reconstructable_args=(job_name,)
         )
-        with dg.execute_job(
-            job,
-            instance=self.instance,
-            run_config=run_config,
-            tags=tags,
-            asset_selection=list(assets) if assets is not None else None,
-        ) as result:
+        # a sign of life while a step's process starts (the dbt step loads the whole code
+        # location) or works between its own progress lines
+        with (
+            Heartbeat(job_name, 0, say),
+            dg.execute_job(
+                job,
+                instance=self.instance,
+                run_config=run_config,
+                tags=tags,
+                asset_selection=list(assets) if assets is not None else None,
+            ) as result,
+        ):
             read_run(self.summary, job_name, result, items)
         return self.summary.complete(items)
 
