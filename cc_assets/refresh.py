@@ -15,9 +15,11 @@ lands what a user asked for first:
 
 Each run goes through `dg.execute_job` on the instance of `DAGSTER_HOME`, so the UI lists it
 with its full log. The heavy runs use the multiprocess executor: each step is a process of its
-own (memory freed when it ends) that dies with this one (`LakeResource`). What every run
-landed, failed and skipped is read back from its own events into a `Summary`; what reads a
-failed input is deferred, never computed on half its data; an account-wide refusal
+own (memory freed when it ends) that dies with this one (`LakeResource`). The dbt job runs in
+this process: its work is done by the `dbt` process it starts, and the code location it needs
+is the one this process loaded to list the models (a step process would load it again). What
+every run landed, failed and skipped is read back from its own events into a `Summary`; what
+reads a failed input is deferred, never computed on half its data; an account-wide refusal
 (credentials, quota) defers everything after it.
 """
 
@@ -29,7 +31,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -181,17 +182,15 @@ def in_refresh_order(instance: dg.DagsterInstance) -> list[str]:
     return plan.chosen
 
 
-@cache
 def _code_location() -> dg.Definitions:
-    """The whole code location, dbt's models included (prepared first when a model changed)."""
+    """The whole code location (`jobs.code_location`), its dbt manifest prepared first when a
+    model changed."""
     from cc_assets.defs.analytics import project  # noqa: PLC0415 (dbt, only for its stage)
 
     if project.manifest_is_stale(project.dbt_project):  # a fresh install, an edited model
         say("preparing the dbt manifest (dbt parse)...")
         project.prepare_manifest(project.dbt_project)
-    from cc_assets.definitions import defs  # noqa: PLC0415
-
-    return defs()
+    return jobs.code_location()
 
 
 def dbt_models(reading: dg.AssetKey | None = None) -> list[dg.AssetKey]:
@@ -265,7 +264,7 @@ def refresh(
     )
     if everything and campaigns:
         say("dbt build...")
-        run.launch(DBT_JOB, expected(dbt_models(), [None]))
+        run.launch(DBT_JOB, expected(dbt_models(), [None]), own_processes=False)
     else:
         reason = "deferred: not every activity's reports and metrics landed"
         late = [] if everything else expected([CAMPAIGN_ENGAGEMENT_KEY], [None])
@@ -280,5 +279,5 @@ def refresh(
         readers = dbt_models(reading=CONTACTS_KEY)
         if readers and everything and campaigns:
             say("dbt build of the models that read the contact reports...")
-            run.launch(DBT_JOB, expected(readers, [None]), assets=readers)
+            run.launch(DBT_JOB, expected(readers, [None]), assets=readers, own_processes=False)
     return summary

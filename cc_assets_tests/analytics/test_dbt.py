@@ -87,6 +87,7 @@ def build_with_dagster() -> dg.ExecuteInProcessResult:
     return result
 
 
+@pytest.mark.slow
 def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: Path) -> None:
     truth = account()
     ids = build_lake(truth, lake)
@@ -194,6 +195,7 @@ def assert_bi_questions(warehouse: Path, truth, root: Path) -> None:
         assert per_link == sorted((r["link_url"], r["unique_clicks"]) for r in want)
 
 
+@pytest.mark.slow
 def test_seed_example_marts_give_the_seed_numbers(lake: Path, tmp_path: Path) -> None:
     truth = account("seed-example")
     materialize_all(lake, build_lake(truth, lake))
@@ -227,6 +229,7 @@ def messages(invocation) -> Iterator[str]:
             yield message
 
 
+@pytest.mark.slow
 def test_dbt_build_on_an_empty_lake(lake: Path) -> None:
     invocation = dbt_invocation(["build"])
     lines = list(messages(invocation))
@@ -269,6 +272,7 @@ def load_postgres(conn, root: Path) -> None:
     load_lake(conn, lake_root(str(root)))
 
 
+@pytest.mark.slow
 @pytest.mark.services
 def test_dbt_build_on_postgres_equals_the_metrics(
     lake: Path, monkeypatch: pytest.MonkeyPatch
@@ -345,6 +349,7 @@ def dbt_build(*args: str) -> None:
     assert invocation.is_successful(), "\n".join(list(messages(invocation))[-30:])
 
 
+@pytest.mark.slow
 def test_incremental_build_equals_a_full_build(
     lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -91,6 +91,7 @@ def test_daily_schedule_targets_the_day_of_its_tick(lake, instance) -> None:
     assert request.tags[BACKLOG_RESERVE_TAG] == str(idle)
 
 
+@pytest.mark.slow
 def test_hot_refresh_is_one_batched_run_within_the_quota(
     sandbox_factory, lake, instance, monkeypatch
 ) -> None:

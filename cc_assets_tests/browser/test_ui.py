@@ -199,6 +199,7 @@ def _wait_until_loaded(base: str) -> dict:
         time.sleep(2)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1080)  # a loaded machine: UI start, a queued run, three pages, Ctrl-C
 def test_everything_loads_runs_and_shows_in_the_browser(dagster_ui: str, tmp_path: Path) -> None:
     repository = _wait_until_loaded(dagster_ui)

@@ -83,6 +83,7 @@ def wait_for(check: Callable[[], bool], what: str, deadline: float, logs: Path) 
         time.sleep(5)
 
 
+@pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.timeout(DEADLINE_SECONDS + 300)
 def test_daemon_on_postgres_runs_sensor_schedule_and_automation(

@@ -54,6 +54,7 @@ def download(store: ObjectStore, into: Path) -> Path:
     return into
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(REFRESH_TIMEOUT + 300)
 def test_refresh_on_s3_lands_every_asset_and_builds_metrics_and_marts(
     sandbox: SandboxServer, object_store: ObjectStore, tmp_path: Path
@@ -147,6 +148,7 @@ def test_failed_write_aborts_its_upload(object_store: ObjectStore) -> None:
     assert object_store.open_uploads() == []
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(REFRESH_TIMEOUT + 300)
 def test_killed_s3_refresh_then_rerun_equals_ground_truth(
     sandbox_factory, object_store: ObjectStore, tmp_path: Path

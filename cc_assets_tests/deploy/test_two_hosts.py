@@ -26,6 +26,7 @@ from cc_assets_tests.ingestion.test_refresh_cli import (
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+@pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.parametrize("store", ["redis", "postgres"])
 def test_two_hosts_share_budget_and_token_rotation(

@@ -26,6 +26,7 @@ from cc_assets_tests.metrics.lake import account, build_lake
 from cc_assets_tests.metrics.test_metrics import materialize_all
 
 
+@pytest.mark.slow
 @pytest.mark.services
 def test_postgres_target_builds_every_mart_from_the_s3_lake(
     object_store: ObjectStore, pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

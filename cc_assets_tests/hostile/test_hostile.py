@@ -723,6 +723,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(
     ("name", "mode", "params", "env"), CLI_CASES, ids=[c[0] for c in CLI_CASES]

@@ -82,6 +82,7 @@ def test_incremental_refresh_reads_only_new_events(sandbox, lake, instance, monk
     _assert_lake_equals_truth(lake, sandbox, [aid])
 
 
+@pytest.mark.slow
 def test_derived_reports_equal_the_api_with_resends_and_bounces(
     sandbox_factory, lake, instance, monkeypatch
 ) -> None:

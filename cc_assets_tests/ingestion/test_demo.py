@@ -62,7 +62,8 @@ def _rows(table: str) -> dict[str, list[str]]:
     return {line[0]: line[1:] for line in lines}
 
 
-pytestmark = pytest.mark.timeout(2400)  # the whole pipeline, twice, at 40 requests/second
+# the whole pipeline, twice, at 40 requests/second
+pytestmark = [pytest.mark.timeout(2400), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

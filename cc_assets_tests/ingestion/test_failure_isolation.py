@@ -65,6 +65,7 @@ def _materialized(home: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> set
         return set(instance.get_materialized_partitions(dg.AssetKey(["constant_contact", name])))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)  # two whole refreshes (metrics and dbt); 500s retried by the client
 def test_two_broken_reports_cost_only_themselves_and_the_rerun_heals_them(
     sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import psutil
+import pytest
 
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.ingestion.test_refresh_cli import (
@@ -42,6 +43,7 @@ def step_process(
     raise AssertionError(f"no step process of {job_name} within {timeout} s")
 
 
+@pytest.mark.slow
 def test_a_dead_stage_process_costs_its_own_runs_only(sandbox_factory, tmp_path: Path) -> None:
     server: SandboxServer = sandbox_factory(latency_ms=15)
     env = environment(server, tmp_path)
@@ -72,6 +74,7 @@ def test_a_dead_stage_process_costs_its_own_runs_only(sandbox_factory, tmp_path:
     assert_tracking_equals_truth(tmp_path / "lake", server)
 
 
+@pytest.mark.slow
 def test_a_killed_refresh_takes_its_stage_process_with_it(sandbox_factory, tmp_path: Path) -> None:
     server: SandboxServer = sandbox_factory(latency_ms=15)
     env = environment(server, tmp_path)

@@ -80,6 +80,7 @@ def pct(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else 100.0 * numerator / denominator
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_refresh_lands_every_report_metrics_and_marts(
     sandbox: SandboxServer, tmp_path: Path
@@ -173,6 +174,7 @@ def test_v2_refresh_lands_every_report_metrics_and_marts(
         assert secret not in outputs
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_incremental_refresh_asks_created_since_and_spends_little(
     sandbox_factory, tmp_path: Path
@@ -251,6 +253,7 @@ def test_v2_bad_credentials_fail_in_one_line(
     assert not lake.exists() or not list(lake.rglob("*.parquet"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("link", ["other_path", "other_host", "no_token"])
 def test_v2_malformed_next_link_fails_its_report(sandbox_factory, tmp_path: Path, link) -> None:
     server = sandbox_factory(v2_next_link=link)
@@ -284,6 +287,7 @@ def test_v2_unknown_campaign_fails_without_a_file(
     assert not list((tmp_path / "lake").rglob("*999999*"))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_refresh_under_faults_lands_the_truth_within_the_rate(
     sandbox_factory, tmp_path: Path
@@ -299,6 +303,7 @@ def test_v2_refresh_under_faults_lands_the_truth_within_the_rate(
     assert seen["max_in_any_second"] <= 4  # accepted requests in any one second
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
 def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
     sandbox_factory, tmp_path: Path

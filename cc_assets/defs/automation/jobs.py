@@ -16,6 +16,8 @@ and the asset checks' results per asset and partition (`defs/landed.py`), exactl
 partitioned assets do, since dynamic partitions cannot be batched into one asset run.
 """
 
+from functools import cache
+
 import dagster as dg
 from pydantic import Field
 
@@ -202,11 +204,18 @@ def pipeline_definitions() -> dg.Definitions:
     )
 
 
+@cache
+def code_location() -> dg.Definitions:
+    """The whole code location, dbt's models included, loaded once a process: `cc-assets
+    refresh` asks it for the dbt models and runs the dbt job from it in its own process."""
+    from cc_assets.definitions import defs  # noqa: PLC0415
+
+    return defs()
+
+
 def job_named(name: str) -> dg.JobDefinition:
     """A job of the code location by name, for `dg.build_reconstructable_job`: every process of
     its run rebuilds it from here (dbt's from the whole code location)."""
     if name in {job.name for job in JOBS}:
         return pipeline_definitions().resolve_job_def(name)
-    from cc_assets.definitions import defs  # noqa: PLC0415
-
-    return defs().resolve_job_def(name)
+    return code_location().resolve_job_def(name)
