@@ -1,12 +1,12 @@
 """The legacy v2 reports, over the v3 client's transport, mapped to the lake's v3 columns.
 
 v2 needs two credentials on every call: the application's `api_key` as a query parameter and
-the OAuth bearer token. `ConstantContactClient.get` already carries both (with the shared
-request budget, the daily quota, token refresh and retries), so this module only knows v2's
-paths, its pagination and its record fields.
+the OAuth bearer token. `V2Reports.get` adds the key to `ConstantContactClient.get`, which
+carries the token (with the shared request budget, the daily quota, token refresh and
+retries), so this module only knows v2's paths, its pagination and its record fields.
 
 Pagination follows `meta.pagination.next_link` the way the official SDKs do: only its `next`
-token is kept and `api_key` is added again (the transport does that), so a link can neither
+token is kept and `api_key` is added again (`V2Reports.get` does that), so a link can neither
 drop the key nor smuggle in parameters. A link to another report or host, or one without a
 token, fails its report instead of being followed. CC's own SDK recordings link page 2 of
 `/v2/emailmarketing/campaigns/...` as `/v2/emailcampaigns/...`: that alias names the same
@@ -102,6 +102,8 @@ CAMPAIGN_FIELDS = frozenset(
 )  # fmt: skip
 """The v2 campaign fields the lake holds (`email_campaigns`, `email_links`); any other is
 reported as unknown."""
+V2_CREDENTIALS_HINT = "check CONSTANT_CONTACT_API_KEY and CONSTANT_CONTACT_ACCESS_TOKEN"
+"""What a v2 client's 401 says to check (`ConstantContactClient.credentials_hint`)."""
 CAMPAIGNS_PATH, CAMPAIGNS_ALIAS = "emailmarketing/campaigns", "emailcampaigns"
 """The documented campaigns path and the alias CC's SDK recordings use in `next_link`."""
 
@@ -135,8 +137,9 @@ class V2Reports:
         self.client = client
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """The transport's GET (it adds `api_key` and says which settings a 401 concerns)."""
-        return self.client.get(path, dict(params or {}))
+        """The transport's GET with the `api_key` every v2 call carries (last, as v2's SDKs
+        send it; the client redacts it from any error text)."""
+        return self.client.get(path, {**(params or {}), "api_key": self.client.settings.api_key})
 
     # --- pagination ---------------------------------------------------------------------------
     def iter_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
