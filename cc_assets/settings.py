@@ -37,56 +37,32 @@ PG_VARIABLES = {
     "password": ("CC_ASSETS_PG_PASSWORD", ""),
     "dbname": ("CC_ASSETS_PG_DATABASE", "test"),
 }
-"""The warehouse of dbt's `postgres` target (the profile reads the same variables)."""
+"""The warehouse of dbt's `postgres` target (its profile reads the same variables)."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """One read of the environment. Values a variable may hold wrongly are parsed when asked
-    for (`client`, `hot_days`), so a typo in one fails only what uses it, naming it."""
+    """One read of the environment, parsed; `client()` and `hot_days` when asked for, so a
+    typo in one of theirs fails only what uses it, naming the variable."""
 
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def _get(self, name: str, default: str) -> str:
-        return self.environ.get(name) or default
-
-    @property
-    def lake(self) -> str:
-        """`CC_ASSETS_STORAGE`: the lake's root, a local path or an fsspec URL."""
-        return self._get("CC_ASSETS_STORAGE", "data/lake")
-
-    @property
-    def warehouse(self) -> Path:
-        """`CC_ASSETS_WAREHOUSE`, absolute: dbt resolves paths against its own folder."""
-        return Path(self._get("CC_ASSETS_WAREHOUSE", "data/warehouse.duckdb")).resolve()
-
-    @property
-    def dbt_target(self) -> str:
-        """`CC_ASSETS_DBT_TARGET`: `duckdb` (default) or `postgres`."""
-        return self._get("CC_ASSETS_DBT_TARGET", "duckdb")
+    environ: Mapping[str, str] = field(repr=False)
+    lake: str = "data/lake"
+    """`CC_ASSETS_STORAGE`: the lake's root, a local path or an fsspec URL."""
+    warehouse: Path = Path("data/warehouse.duckdb")
+    """`CC_ASSETS_WAREHOUSE`, made absolute: dbt resolves paths against its own folder."""
+    dbt_target: str = "duckdb"
+    """`CC_ASSETS_DBT_TARGET`: `duckdb` or `postgres`."""
+    daily_snapshot_cron: str = "15 0 * * *"
+    """`CC_ASSETS_DAILY_SNAPSHOT_CRON` (UTC)."""
+    dagster_home: Path = Path(".dagster_home")
+    """`DAGSTER_HOME`, made absolute."""
+    postgres: Mapping[str, str] = field(default_factory=dict)
+    """The `postgres` warehouse's connection (`CC_ASSETS_PG_*`), unset values left out."""
 
     @property
     def hot_days(self) -> int:
         """`CC_ASSETS_HOT_DAYS`: activities sent this recently are refreshed every run."""
-        return int(self._get("CC_ASSETS_HOT_DAYS", "14"))
-
-    @property
-    def daily_snapshot_cron(self) -> str:
-        """`CC_ASSETS_DAILY_SNAPSHOT_CRON` (UTC)."""
-        return self._get("CC_ASSETS_DAILY_SNAPSHOT_CRON", "15 0 * * *")
-
-    @property
-    def dagster_home(self) -> Path:
-        """`DAGSTER_HOME`, else the project's `./.dagster_home`."""
-        return Path(self._get("DAGSTER_HOME", ".dagster_home")).resolve()
-
-    @property
-    def postgres(self) -> dict[str, str]:
-        """The `postgres` warehouse's connection (`CC_ASSETS_PG_*`), unset values left out."""
-        found = {
-            key: self.environ.get(name, default) for key, (name, default) in PG_VARIABLES.items()
-        }
-        return {key: value for key, value in found.items() if value}
+        return int(self.environ.get("CC_ASSETS_HOT_DAYS") or 14)
 
     def client(self, **secrets: str | None) -> ClientSettings:
         """The client's settings; `secrets` (fields of `SECRETS`) replace what the environment
@@ -94,15 +70,21 @@ class Settings:
         given = {SECRETS[k]: v or "" for k, v in secrets.items() if v is not None}
         return ClientSettings.from_env({**self.environ, **given})
 
-    @property
-    def has_credentials(self) -> bool:
-        """Whether any Constant Contact credential is set (else the edge offers the sandbox)."""
-        return self.client().has_credentials
-
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings of this process (or of `environ`, a test's)."""
-    return Settings(dict(os.environ if environ is None else environ))
+    env = dict(os.environ if environ is None else environ)
+    pg = {key: env.get(name, default) for key, (name, default) in PG_VARIABLES.items()}
+    return Settings(
+        env,
+        lake=env.get("CC_ASSETS_STORAGE") or Settings.lake,
+        warehouse=Path(env.get("CC_ASSETS_WAREHOUSE") or Settings.warehouse).resolve(),
+        dbt_target=env.get("CC_ASSETS_DBT_TARGET") or Settings.dbt_target,
+        daily_snapshot_cron=env.get("CC_ASSETS_DAILY_SNAPSHOT_CRON")
+        or Settings.daily_snapshot_cron,
+        dagster_home=Path(env.get("DAGSTER_HOME") or Settings.dagster_home).resolve(),
+        postgres={k: v for k, v in pg.items() if v},
+    )
 
 
 def state_dir() -> Path:

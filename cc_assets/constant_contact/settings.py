@@ -58,10 +58,25 @@ class ClientSettings:
     def has_credentials(self) -> bool:
         return bool(self.access_token or self.can_refresh or self.api_key)
 
+    def require_v2_credentials(self) -> None:
+        """v2 refuses a call without both credentials; say which one is missing before any call."""
+        if not self.api_key:
+            raise ConfigurationError(
+                "CONSTANT_CONTACT_API_KEY",
+                "v2 needs the application's API key on every call; set it, or unset "
+                "CONSTANT_CONTACT_API_VERSION to use v3",
+            )
+        if not (self.access_token or self.can_refresh):
+            raise ConfigurationError(
+                "CONSTANT_CONTACT_ACCESS_TOKEN",
+                "v2 needs an OAuth access token as well as the API key; set it (or the "
+                "CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN to refresh one)",
+            )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ClientSettings:
-        """The documented variables. Without credentials, `base_url` stays empty for the caller
-        to point at a sandbox (see `cc_assets.sandbox.process.ensure_local_sandbox`)."""
+        """The documented variables. Without credentials, `base_url` stays empty for an edge to
+        point the environment at the built-in sandbox (`preflight.sandbox_unless_credentials`)."""
         version = env.get("CONSTANT_CONTACT_API_VERSION", "v3")
         store = env.get("CC_ASSETS_TOKEN_STORE") or None
         if version not in {"v2", "v3"}:
@@ -84,15 +99,7 @@ class ClientSettings:
             token_store_url=store if store and "://" in store else None,
         )
         if version == "v2" and settings.has_credentials:
-            if not settings.api_key:
-                raise ConfigurationError(
-                    "CONSTANT_CONTACT_API_KEY", "the v2 API needs the app's API key as well"
-                )
-            if not (settings.access_token or settings.can_refresh):
-                raise ConfigurationError(
-                    "CONSTANT_CONTACT_ACCESS_TOKEN",
-                    "the v2 API needs an access token as well as CONSTANT_CONTACT_API_KEY",
-                )
+            settings.require_v2_credentials()
         if not settings.base_url and settings.has_credentials:
             default = V2_BASE_URL if version == "v2" else V3_BASE_URL
             settings = replace(settings, base_url=default)

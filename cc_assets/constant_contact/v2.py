@@ -29,13 +29,8 @@ import pyarrow as pa
 
 from cc_assets.constant_contact import parsing
 from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.errors import (
-    ConfigurationError,
-    ConstantContactError,
-    ForeignLinkError,
-)
+from cc_assets.constant_contact.errors import ConstantContactError, ForeignLinkError
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS, TRACKING_TABLES
-from cc_assets.constant_contact.settings import ClientSettings
 
 TRACKING_PAGE_LIMIT = 500
 CAMPAIGN_PAGE_LIMIT = 50
@@ -108,22 +103,6 @@ CAMPAIGNS_PATH, CAMPAIGNS_ALIAS = "emailmarketing/campaigns", "emailcampaigns"
 """The documented campaigns path and the alias CC's SDK recordings use in `next_link`."""
 
 
-def require_v2_credentials(settings: ClientSettings) -> None:
-    """v2 refuses a call without both credentials; say which one is missing before any call."""
-    if not settings.api_key:
-        raise ConfigurationError(
-            "CONSTANT_CONTACT_API_KEY",
-            "v2 needs the application's API key on every call; set it, or unset "
-            "CONSTANT_CONTACT_API_VERSION to use v3",
-        )
-    if not (settings.access_token or settings.can_refresh):
-        raise ConfigurationError(
-            "CONSTANT_CONTACT_ACCESS_TOKEN",
-            "v2 needs an OAuth access token as well as the API key; set it (or the "
-            "CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN to refresh one)",
-        )
-
-
 def iso(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds, as v2 writes its own dates."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -133,7 +112,7 @@ class V2Reports:
     """Typed v2 reports. Ids are v2's numeric strings; batches have the lake's v3 columns."""
 
     def __init__(self, client: ConstantContactClient) -> None:
-        require_v2_credentials(client.settings)
+        client.settings.require_v2_credentials()
         self.client = client
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

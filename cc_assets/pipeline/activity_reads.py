@@ -266,8 +266,3 @@ def _stale(path: UPath, now: datetime) -> bool:
             "SELECT max(captured_at) FROM read_parquet(?)", [location(path)]
         ).fetchone()
     return written is None or now - written > TRICKLE
-
-
-def table_of(refresh: TrackingRefresh) -> AssetTable:
-    """The lake table a refresh result wrote."""
-    return EMAIL_LINKS if refresh.report == LINKS else TRACKING_TABLES[refresh.report]

@@ -4,8 +4,10 @@ A v3 account and a legacy v2 account land the same assets with the same columns.
 all that the assets, the discovery sensor, the batched activity job and the preflight call;
 `account_type` is the one place that asks which version the settings name
 (`CONSTANT_CONTACT_API_VERSION`). `V3Account` reads v3's reports (`snapshots`, `discovery`,
-`activity_reads`, `contact_backlog`); `V2Account` reads v2's through `V2Reports`
-(`v2_snapshots`, `v2_tracking`), mapped to the same columns.
+`activity_reads`, `contact_backlog`); `V2Account` reads v2's (`V2Reports`, `v2_snapshots`,
+`v2_tracking`). A snapshot returns batches, or a `snapshots.Capture` when some of its calls
+may fail without failing it; `list_campaigns` is a generator (the preflight reads one page);
+`planned_reads` yields (table, read) pairs, each read run before the next pair is asked for.
 """
 
 from __future__ import annotations
@@ -16,141 +18,119 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
-from upath import UPath
 
 from cc_assets.constant_contact.client import V3_CREDENTIALS_HINT, ConstantContactClient
 from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.constant_contact.schemas import AssetTable
 from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.constant_contact.v2 import V2_CREDENTIALS_HINT, V2Reports, require_v2_credentials
-from cc_assets.pipeline import (
-    activity_reads,
-    contact_backlog,
-    discovery,
-    snapshots,
-    v2_snapshots,
-)
+from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2_CREDENTIALS_HINT, V2Reports
+from cc_assets.pipeline import activity_reads, contact_backlog, discovery, snapshots, v2_snapshots
+from cc_assets.pipeline.activity_reads import ActivityStats
+from cc_assets.pipeline.discovery import ActivityStatus
 from cc_assets.pipeline.tracking import TrackingRefresh
 
-Batches = Iterable[pa.RecordBatch]
+Snapshot = snapshots.Capture | Iterable[pa.RecordBatch]
+Campaigns = Iterable[dict[str, Any]]
 PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
 
 
 class Reports(Protocol):
-    """An account's reports in the lake's columns. A snapshot returns batches, or a
-    `snapshots.Capture` when some of its calls may fail without failing it."""
+    """An account's reports, in the lake's columns (see the module docstring)."""
 
     client: ConstantContactClient
     version: str
 
-    def campaign_rows(self) -> snapshots.Capture | Batches: ...
-    def campaign_summaries(self) -> Batches: ...
-    def campaign_stats(self, campaign_ids: list[str]) -> snapshots.Capture | Batches: ...
-    def activity_stats(self, activity_ids: list[str]) -> snapshots.Capture | Batches: ...
-    def contact_activity(
-        self,
-        root: UPath,
-        captured_at: datetime,
-        reserved: int,
-        log: Callable[[str], None],
-        limit: int | None,
-    ) -> Batches: ...
-    def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """Campaigns updated after `after`, under the v3 list's names (`campaign_id`,
-        `updated_at`, `current_status`); a generator, so the preflight reads one page."""
-
-    def campaign_activities(
-        self,
-        campaigns: Iterable[dict[str, Any]],
-        snapshot: Mapping[str, discovery.SnapshotCampaign] | None,
-    ) -> list[discovery.ActivityStatus]: ...
-    def fetch_stats(self, activity_ids: list[str]) -> dict[str, activity_reads.ActivityStats]:
-        """The change detector's stats; an activity without any is read in full."""
-
-    def planned_reads(
-        self,
-        activity_id: str,
-        *,
-        stats: activity_reads.ActivityStats | None,
-        captured_at: datetime,
-        root: UPath,
-        selected: set[str],
-    ) -> Iterator[PlannedRead]:
-        """What to refresh of one activity: (table, read) pairs, each read run before the next
-        pair is asked for (what is derived depends on what was read)."""
+    def campaign_rows(self) -> Snapshot: ...
+    def campaign_summaries(self) -> Snapshot: ...
+    def campaign_stats(self, campaign_ids: list[str]) -> Snapshot: ...
+    def activity_stats(self, activity_ids: list[str]) -> Snapshot: ...
+    def contact_activity(self, *backlog: Any) -> Iterator[pa.RecordBatch]: ...
+    def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]: ...
+    def campaign_activities(self, campaigns: Campaigns, snapshot: Any) -> list[ActivityStatus]: ...
+    def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]: ...
+    def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]: ...
 
 
 class V3Account:
-    version = "v3"
+    version, credentials_hint = "v3", V3_CREDENTIALS_HINT
 
     def __init__(self, client: ConstantContactClient) -> None:
         self.client = client
 
-    def campaign_rows(self) -> snapshots.Capture:
+    def campaign_rows(self) -> Snapshot:
         return snapshots.campaign_rows(self.client)
 
-    def campaign_summaries(self) -> Batches:
+    def campaign_summaries(self) -> Snapshot:
         return self.client.iter_campaign_summaries()
 
-    def campaign_stats(self, campaign_ids: list[str]) -> snapshots.Capture:
+    def campaign_stats(self, campaign_ids: list[str]) -> Snapshot:
         return snapshots.campaign_stats(self.client, campaign_ids)
 
-    def activity_stats(self, activity_ids: list[str]) -> snapshots.Capture:
+    def activity_stats(self, activity_ids: list[str]) -> Snapshot:
         return snapshots.activity_stats(self.client, activity_ids)
 
-    def contact_activity(self, *args: Any) -> Batches:
-        return contact_backlog.landing_page_activity(self.client, *args)
+    def contact_activity(self, *backlog: Any) -> Iterator[pa.RecordBatch]:
+        return contact_backlog.landing_page_activity(self.client, *backlog)
 
     def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]:
         return self.client.iter_campaigns(after_date=after)
 
-    def campaign_activities(self, campaigns, snapshot) -> list[discovery.ActivityStatus]:
+    def campaign_activities(self, campaigns: Campaigns, snapshot: Any) -> list[ActivityStatus]:
         return discovery.campaign_activities(self.client, campaigns, snapshot)
 
-    def fetch_stats(self, activity_ids: list[str]) -> dict[str, activity_reads.ActivityStats]:
+    def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]:
         return activity_reads.fetch_stats(self.client, activity_ids)
 
     def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]:
         return activity_reads.planned_reads(self.client, activity_id, **when)
 
 
-class V2Account:
-    """A v2 campaign is its own activity; v2 has no per-activity stats call, so every
-    selected report is refreshed (`activity_reads.v2_reads`)."""
+class V2Account(V2Reports):
+    """v2's typed reports, mapped to the lake. A v2 campaign is its own (primary email)
+    activity, keyed by its numeric id, so discovery makes no call per campaign; v2 has no
+    per-activity stats call, so every selected report is refreshed (`activity_reads.v2_reads`)."""
 
-    version = "v2"
+    version, credentials_hint = "v2", V2_CREDENTIALS_HINT
 
-    def __init__(self, client: ConstantContactClient) -> None:
-        self.client = client
-        self.v2 = V2Reports(client)
+    def campaign_rows(self) -> Snapshot:
+        return v2_snapshots.campaign_rows(self)
 
-    def campaign_rows(self) -> Batches:
-        return v2_snapshots.campaign_rows(self.v2)
+    def campaign_summaries(self) -> Snapshot:
+        return v2_snapshots.campaign_summaries(self)
 
-    def campaign_summaries(self) -> Batches:
-        return v2_snapshots.campaign_summaries(self.v2)
+    def campaign_stats(self, campaign_ids: list[str]) -> Snapshot:
+        return v2_snapshots.campaign_stats(self, campaign_ids)
 
-    def campaign_stats(self, campaign_ids: list[str]) -> Batches:
-        return v2_snapshots.campaign_stats(self.v2, campaign_ids)
+    def activity_stats(self, activity_ids: list[str]) -> Snapshot:
+        return v2_snapshots.activity_stats(self, activity_ids)
 
-    def activity_stats(self, activity_ids: list[str]) -> Batches:
-        return v2_snapshots.activity_stats(self.v2, activity_ids)
-
-    def contact_activity(self, *args: Any) -> Batches:
-        return v2_snapshots.contact_activity(self.v2, *args)
+    def contact_activity(self, *backlog: Any) -> Iterator[pa.RecordBatch]:
+        return v2_snapshots.contact_activity(self, *backlog)
 
     def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]:
-        return v2_snapshots.list_campaigns(self.v2, after)
+        """The sent campaigns modified since `after` (one call per 50), in the v3 list's names."""
+        for c in self.iter_sent_campaigns(modified_since=after):
+            yield {"campaign_id": str(c["id"]), "updated_at": c.get("modified_date"),
+                   "current_status": c["status"]}  # fmt: skip
 
-    def campaign_activities(self, campaigns, snapshot) -> list[discovery.ActivityStatus]:
-        return v2_snapshots.campaign_activities(campaigns)
+    def campaign_activities(self, campaigns: Campaigns, snapshot: Any) -> list[ActivityStatus]:
+        return [
+            ActivityStatus(
+                campaign_id=c["campaign_id"],
+                campaign_activity_id=c["campaign_id"],
+                role="primary_email",
+                status=ACTIVITY_STATUS_OF.get(str(c["current_status"]), str(c["current_status"])),
+                campaign_updated_at=str(c.get("updated_at") or ""),
+            )
+            for c in campaigns
+        ]
 
-    def fetch_stats(self, activity_ids: list[str]) -> dict[str, activity_reads.ActivityStats]:
+    def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]:
         return {}
 
     def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]:
         when.pop("stats")
-        return activity_reads.v2_reads(self.v2, activity_id, **when)
+        return activity_reads.v2_reads(self, activity_id, **when)
 
 
 def account_type(settings: ClientSettings) -> type[V3Account] | type[V2Account]:
@@ -162,7 +142,7 @@ def account_type(settings: ClientSettings) -> type[V3Account] | type[V2Account]:
 def open_reports(settings: ClientSettings, **callbacks: Any) -> Iterator[Reports]:
     """The account's reports over one client (`on_event`, `on_warning` as the client's)."""
     account = account_type(settings)
-    hint = V2_CREDENTIALS_HINT if account is V2Account else V3_CREDENTIALS_HINT
+    hint = account.credentials_hint
     with ConstantContactClient(settings, credentials_hint=hint, **callbacks) as client:
         yield account(client)
 
@@ -170,7 +150,7 @@ def open_reports(settings: ClientSettings, **callbacks: Any) -> Iterator[Reports
 def check_credentials(settings: ClientSettings) -> None:
     """Credentials that fit the API version: v2 takes an API key and a token, v3 a token."""
     if account_type(settings) is V2Account:
-        require_v2_credentials(settings)  # the key and a token: v2 checks both on every call
+        settings.require_v2_credentials()  # the key and a token: v2 checks both on every call
     elif settings.api_key and not (settings.access_token or settings.can_refresh):
         raise ConfigurationError(
             "CONSTANT_CONTACT_ACCESS_TOKEN",

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,32 +28,6 @@ from cc_assets.constant_contact.schemas import (
 )
 from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2Reports, iso
 from cc_assets.pipeline import contact_backlog
-from cc_assets.pipeline.discovery import ActivityStatus
-
-
-def list_campaigns(v2: V2Reports, after: datetime | None = None) -> Iterator[dict[str, Any]]:
-    """The sent campaigns modified since `after` (one call per 50, and no call per campaign),
-    under the v3 list's field names (`current_status`)."""
-    for c in v2.iter_sent_campaigns(modified_since=after):
-        yield {
-            "campaign_id": str(c["id"]),
-            "updated_at": c.get("modified_date"),
-            "current_status": c["status"],
-        }
-
-
-def campaign_activities(campaigns: Iterable[dict[str, Any]]) -> list[ActivityStatus]:
-    """A v2 campaign is its own (primary email) activity, keyed by its numeric id."""
-    return [
-        ActivityStatus(
-            campaign_id=c["campaign_id"],
-            campaign_activity_id=c["campaign_id"],
-            role="primary_email",
-            status=ACTIVITY_STATUS_OF.get(str(c["current_status"]), str(c["current_status"])),
-            campaign_updated_at=str(c.get("updated_at") or ""),
-        )
-        for c in campaigns
-    ]
 
 
 def campaign_rows(v2: V2Reports) -> Iterator[pa.RecordBatch]:

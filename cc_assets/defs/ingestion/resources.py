@@ -12,7 +12,6 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 
 import dagster as dg
 from pydantic import Field
@@ -26,13 +25,9 @@ from cc_assets.settings import SECRETS, Settings, load_settings
 
 
 class ConstantContactResource(dg.ConfigurableResource):
-    """Opens the account's `Reports`. Unset fields come from the environment when opened."""
+    """Opens the account's `Reports`: its secrets from these fields, unset ones and every other
+    setting from the environment when opened (`cc_assets.settings`)."""
 
-    base_url: str | None = Field(default=None, description="API root (CONSTANT_CONTACT_BASE_URL)")
-    requests_per_second: float | None = Field(
-        default=None, description="shared by every run (CONSTANT_CONTACT_REQUESTS_PER_SECOND)"
-    )
-    daily_quota: int | None = Field(default=None, description="CONSTANT_CONTACT_DAILY_QUOTA")
     access_token: str | None = Field(default=None, description=SECRETS["access_token"])
     client_secret: str | None = Field(default=None, description=SECRETS["client_secret"])
     refresh_token: str | None = Field(default=None, description=SECRETS["refresh_token"])
@@ -54,10 +49,7 @@ class ConstantContactResource(dg.ConfigurableResource):
                 "no Constant Contact credentials are set: set them, or start the pipeline with "
                 "`cc-assets refresh` or `make ui`, which use the built-in sandbox without them",
             )
-        fields = ("base_url", "requests_per_second", "daily_quota")
-        return replace(
-            settings, **{k: getattr(self, k) for k in fields if getattr(self, k) is not None}
-        )
+        return settings
 
     @contextmanager
     def open(self, log: dg.DagsterLogManager | None = None) -> Iterator[Reports]:
