@@ -69,8 +69,8 @@ class ClientSettings:
         if not (self.access_token or self.can_refresh):
             raise ConfigurationError(
                 "CONSTANT_CONTACT_ACCESS_TOKEN",
-                "v2 needs an OAuth access token as well as the API key; set it (or the "
-                "CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN to refresh one)",
+                "v2 needs an OAuth access token as well as CONSTANT_CONTACT_API_KEY; set it (or "
+                "the CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN to refresh one)",
             )
 
     @classmethod
