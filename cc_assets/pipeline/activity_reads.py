@@ -54,6 +54,8 @@ LINKS = "links"
 """The links report in the refresh results (its table is `email_links`)."""
 
 REPORT_OF_TABLE = {table.name: report for report, table in TRACKING_TABLES.items()}
+PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
+"""A table of an activity and the read that refreshes it (`planned_reads`)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def planned_reads(
     captured_at: datetime,
     root: UPath,
     selected: set[str],
-) -> Iterator[tuple[AssetTable, Callable[[], TrackingRefresh | None]]]:
+) -> Iterator[PlannedRead]:
     """What to refresh among the `selected` tables (names) of one activity, by the rules of
     the module docstring: one (table, read) pair per report that may have changed, the read
     left for the caller to run, so that one failing report costs only itself. Reports left
@@ -179,7 +181,7 @@ def planned_reads(
 
 def v2_reads(
     v2: V2Reports, campaign_id: str, *, captured_at: datetime, root: UPath, selected: set[str]
-) -> Iterator[tuple[AssetTable, Callable[[], TrackingRefresh]]]:
+) -> Iterator[PlannedRead]:
     """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`: the
     v2 account's `planned_reads` (it has no stats to skip a report by)."""
     tables = [*TRACKING_TABLES.values(), EMAIL_LINKS]

@@ -4,7 +4,7 @@ A v3 account and a legacy v2 account land the same assets with the same columns.
 all that the assets, the discovery sensor, the batched activity job and the preflight call;
 `account_type` is the one place that asks which version the settings name
 (`CONSTANT_CONTACT_API_VERSION`). `V3Account` reads v3's reports (`snapshots`, `discovery`,
-`activity_reads`, `contact_backlog`); `V2Account` reads v2's (`V2Reports`, `v2_snapshots`,
+`activity_reads`, `contact_backlog`); `V2Account` (`v2_account`) reads v2's (`V2Reports`,
 `v2_tracking`). A snapshot returns batches, or a `snapshots.Capture` when some of its calls
 may fail without failing it; `list_campaigns` is a generator (the preflight reads one page);
 `planned_reads` yields (table, read) pairs, each read run before the next pair is asked for.
@@ -12,7 +12,7 @@ may fail without failing it; `list_campaigns` is a generator (the preflight read
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,17 +21,14 @@ import pyarrow as pa
 
 from cc_assets.constant_contact.client import V3_CREDENTIALS_HINT, ConstantContactClient
 from cc_assets.constant_contact.errors import ConfigurationError
-from cc_assets.constant_contact.schemas import AssetTable
 from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2_CREDENTIALS_HINT, V2Reports
-from cc_assets.pipeline import activity_reads, contact_backlog, discovery, snapshots, v2_snapshots
-from cc_assets.pipeline.activity_reads import ActivityStats
+from cc_assets.pipeline import activity_reads, contact_backlog, discovery, snapshots
+from cc_assets.pipeline.activity_reads import ActivityStats, PlannedRead
 from cc_assets.pipeline.discovery import ActivityStatus
-from cc_assets.pipeline.tracking import TrackingRefresh
+from cc_assets.pipeline.v2_account import V2Account
 
 Snapshot = snapshots.Capture | Iterable[pa.RecordBatch]
 Campaigns = Iterable[dict[str, Any]]
-PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
 
 
 class Reports(Protocol):
@@ -83,54 +80,6 @@ class V3Account:
 
     def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]:
         return activity_reads.planned_reads(self.client, activity_id, **when)
-
-
-class V2Account(V2Reports):
-    """v2's typed reports, mapped to the lake. A v2 campaign is its own (primary email)
-    activity, keyed by its numeric id, so discovery makes no call per campaign; v2 has no
-    per-activity stats call, so every selected report is refreshed (`activity_reads.v2_reads`)."""
-
-    version, credentials_hint = "v2", V2_CREDENTIALS_HINT
-
-    def campaign_rows(self) -> Snapshot:
-        return v2_snapshots.campaign_rows(self)
-
-    def campaign_summaries(self) -> Snapshot:
-        return v2_snapshots.campaign_summaries(self)
-
-    def campaign_stats(self, campaign_ids: list[str]) -> Snapshot:
-        return v2_snapshots.campaign_stats(self, campaign_ids)
-
-    def activity_stats(self, activity_ids: list[str]) -> Snapshot:
-        return v2_snapshots.activity_stats(self, activity_ids)
-
-    def contact_activity(self, *backlog: Any) -> Iterator[pa.RecordBatch]:
-        return v2_snapshots.contact_activity(self, *backlog)
-
-    def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """The sent campaigns modified since `after` (one call per 50), in the v3 list's names."""
-        for c in self.iter_sent_campaigns(modified_since=after):
-            yield {"campaign_id": str(c["id"]), "updated_at": c.get("modified_date"),
-                   "current_status": c["status"]}  # fmt: skip
-
-    def campaign_activities(self, campaigns: Campaigns, snapshot: Any) -> list[ActivityStatus]:
-        return [
-            ActivityStatus(
-                campaign_id=c["campaign_id"],
-                campaign_activity_id=c["campaign_id"],
-                role="primary_email",
-                status=ACTIVITY_STATUS_OF.get(str(c["current_status"]), str(c["current_status"])),
-                campaign_updated_at=str(c.get("updated_at") or ""),
-            )
-            for c in campaigns
-        ]
-
-    def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]:
-        return {}
-
-    def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]:
-        when.pop("stats")
-        return activity_reads.v2_reads(self, activity_id, **when)
 
 
 def account_type(settings: ClientSettings) -> type[V3Account] | type[V2Account]:
