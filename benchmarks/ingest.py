@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root
-from cc_assets.pipeline.discovery import discover
+from cc_assets.pipeline.discovery import DiscoveryState, discovery_tick
+from cc_assets.pipeline.reports import V3Account
 from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.process import SandboxServer
 
@@ -44,7 +45,7 @@ def main() -> None:
         )
         with ConstantContactClient(settings) as client:
             # the biggest sent activity, found through the API: this process holds no account
-            sent = [a for a in discover(client) if a.sent]
+            sent = [a for a in discovery_tick(V3Account(client), DiscoveryState())[0] if a.sent]
             sizes = {
                 a.campaign_activity_id: client.get_activity_stats([a.campaign_activity_id])
                 .batch["em_sends"][0]

@@ -37,8 +37,9 @@ from upath import UPath
 from cc_assets.constant_contact.parsing import api_schema
 from cc_assets.constant_contact.schemas import TIMESTAMP, TRACKING_TABLES
 from cc_assets.lake.paths import partition_file
-from cc_assets.lake.postgres_load import RAW_SCHEMA, connection_settings
+from cc_assets.lake.postgres_load import RAW_SCHEMA
 from cc_assets.lake.writer import write_partition
+from cc_assets.settings import load_settings
 
 LIMIT_MB = 400.0
 BATCH = 100_000
@@ -72,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    settings = connection_settings()
+    settings = load_settings().postgres
     database = f"cc_assets_load_bench_{os.getpid()}"
     admin = {**settings, "autocommit": True}
     with tempfile.TemporaryDirectory(prefix="cc-pg-load-") as scratch:

@@ -26,10 +26,11 @@ from cc_assets.pipeline.preflight import (
     SANDBOX_NOTICE,
     check_settings,
     reach_account,
-    with_sandbox,
+    sandbox_unless_credentials,
 )
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
 from cc_assets.progress import say
+from cc_assets.settings import load_settings
 
 if TYPE_CHECKING:
     from cc_assets.run_summary import Summary
@@ -75,9 +76,10 @@ def refresh(day: str, verbose: bool, contact_calls: int | None = None) -> int:
     stages' modules are imported only after both, so a misconfiguration or a refused account is
     one line within seconds; dbt (and its manifest) only in the dbt stage's own process."""
     require_today(day)
-    settings = with_sandbox(check_settings())
-    if settings.is_sandbox:
+    settings = check_settings(load_settings())
+    if sandbox_unless_credentials(settings) is not None:
         say(SANDBOX_NOTICE)
+        settings = load_settings().client()
     say("checking the account...")
     try:
         reach_account(settings, on_event=say)

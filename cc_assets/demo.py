@@ -14,7 +14,6 @@ endpoints, with a v2 API key and token, into a lake, warehouse and Dagster insta
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,11 @@ from pathlib import Path
 from upath import UPath
 
 from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
-from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.defs.analytics.project import dbt_environment
 from cc_assets.defs.metrics.tables import CAMPAIGN_ENGAGEMENT, METRICS_PREFIX
 from cc_assets.lake.paths import connect, lake_root, location, partition_files
 from cc_assets.sandbox.builtin import BUILTIN_CLOCK, builtin_options, describe
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets.settings import export, load_settings
 
 V2_PLACES = {
     "CC_ASSETS_STORAGE": "data/v2/lake",
@@ -67,15 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-version", choices=("v3", "v2"), default="v3")
     v2 = parser.parse_args(argv).api_version == "v2"
     if v2:
-        for name, place in V2_PLACES.items():
-            os.environ.setdefault(name, str(Path(place).resolve()))
-    rate = ClientSettings.from_env().requests_per_second
+        held = load_settings().environ
+        export({k: str(Path(v).resolve()) for k, v in V2_PLACES.items() if k not in held})
+    settings = load_settings()
+    rate = settings.client().requests_per_second
     print(f"Starting the built-in sandbox account ({rate:g} requests/second, like the real API)...")
     with SandboxServer.start(**builtin_options(), requests_per_second=rate) as server:
         account = describe(server.config.as_dict(), BUILTIN_CLOCK)
         print(f"Sandbox account {server.fingerprint}: {account}")
         print(f"Its clock: {server.now():%Y-%m-%d %H:%M} UTC")
-        env = {**os.environ, **(server.v2_client_env() if v2 else server.client_env())}
+        env = {**settings.environ, **(server.v2_client_env() if v2 else server.client_env())}
         cli = Path(sys.executable).with_name("cc-assets")
         # the table needs no contact report: a newcomer's first look is not kept waiting for
         # the landing pages of ~1,000 engaged contacts (a call each)
@@ -84,15 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print("The demo refresh failed; see the message above.", file=sys.stderr)
         return done.returncode
-    lake = lake_root()
+    lake = lake_root(settings.lake)
     print()
     print("Campaign performance (email_metrics/campaign_engagement; click = click-to-open):")
     print(performance_table(lake))
     print()
     print(f"Parquet lake: {location(lake)}")
-    print(f"DuckDB warehouse (dbt marts): {dbt_environment()['CC_ASSETS_WAREHOUSE']}")
-    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
-    print(f"Dagster instance (runs, materializations): {home}")
+    print(f"DuckDB warehouse (dbt marts): {settings.warehouse}")
+    print(f"Dagster instance (runs, materializations): {settings.dagster_home}")
     print("Open it in the UI with `make ui`.")
     return 0
 

@@ -38,7 +38,7 @@ import dagster as dg
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS
 from cc_assets.defs.automation import jobs
 from cc_assets.defs.automation.planning import plan_hot_refresh
-from cc_assets.defs.automation.schedules import hot_candidates, hot_days
+from cc_assets.defs.automation.schedules import hot_candidates
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
 from cc_assets.defs.ingestion import resources
 from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG, asset_key
@@ -48,6 +48,7 @@ from cc_assets.defs.metrics.tables import ACTIVITY_STATS_DAILY, CAMPAIGN_ENGAGEM
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 from cc_assets.progress import Heartbeat, say
 from cc_assets.run_summary import Item, Summary, expected, read_run
+from cc_assets.settings import load_settings
 
 PID_TAG = "cc_assets/cli_pid"
 DISCOVERY_CURSOR = "cc_assets/refresh/discovery_cursor"
@@ -177,7 +178,7 @@ def in_refresh_order(instance: dg.DagsterInstance) -> list[str]:
     candidates = hot_candidates(instance)
     budget = sys.maxsize
     plan = plan_hot_refresh(
-        candidates, now=now, hot_days=hot_days(), budget=budget, include_settled=True
+        candidates, now=now, hot_days=load_settings().hot_days, budget=budget, include_settled=True
     )
     return plan.chosen
 

@@ -4,7 +4,8 @@ It starts what `dagster dev` starts (a code server, the webserver, the daemon, o
 in the order that serves the asset graph soonest on a two-core machine. `dagster dev` imports
 Dagster itself, then starts the code server, and only when that answers the webserver and the
 daemon, which then compete with the code location's load and the first page for the two cores.
-Here this process opens the instance's storage (created once, as `dagster dev` does), then
+Here this process starts the built-in sandbox when no credentials are set (the code server
+inherits its variables), opens the instance's storage (created once, as `dagster dev` does), then
 the code server and the webserver start at once, and the daemon once the webserver has loaded
 the code location (its schedules and sensors start a few seconds later; nothing they do
 is due that soon). The code server is Dagster's own proxy (`dagster code-server start`), so the
@@ -31,8 +32,9 @@ import httpx
 import yaml
 
 from cc_assets.constant_contact.errors import ConfigurationError
-from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.instance import PROJECT_ROOT, ensure_dagster_home
+from cc_assets.pipeline.preflight import sandbox_unless_credentials
+from cc_assets.settings import export, load_settings
 
 LOCATION = "cc_assets"
 DEFINITIONS_MODULE = "cc_assets.definitions"
@@ -127,12 +129,15 @@ class Services:
 
 
 def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
-    """The code server, the webserver and (once the location is loaded and `prepare` has
-    returned None, not an exit code) the daemon, until Ctrl-C, SIGTERM or one of them exits."""
+    """`prepare` (unless it returns an exit code), then the code server, the webserver and,
+    once the location is loaded, the daemon, until Ctrl-C, SIGTERM or one of them exits."""
     options, extra = _arguments(argv)
     url = f"http://{options.host}:{options.port}"
     python = sys.executable
-    os.environ["DAGSTER_IS_DEV_CLI"] = "1"
+    refused = prepare()  # before the code server: what it starts inherits the environment
+    if refused is not None:
+        return refused
+    export({"DAGSTER_IS_DEV_CLI": "1"})
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="cc-assets-ui-") as scratch:
@@ -150,9 +155,6 @@ def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
             _open_instance_storage()
             services.start("code server", code)
             services.start("webserver", webserver)
-            refused = prepare()  # while the code loads: nothing of it needs the API
-            if refused is not None:
-                return refused
             start = time.monotonic()
             while not _location_loaded(url) and time.monotonic() - start < LOAD_SECONDS:
                 if not services.running():
@@ -173,17 +175,16 @@ def serve(argv: list[str], prepare: Callable[[], int | None]) -> int:
 
 
 def _sandbox_unless_credentials() -> int | None:
-    """The built-in sandbox when no credentials are set (started if none runs); 2 when
+    """The built-in sandbox when no credentials are set (started if none runs, and exported
+    to the environment the code server and its runs inherit); 2 when a setting is wrong or
     another account's sandbox holds the port."""
-    if ClientSettings.from_env().has_credentials:
-        return None
-    from cc_assets.sandbox.process import ensure_local_sandbox  # noqa: PLC0415
-
     try:
-        info = ensure_local_sandbox()
-    except ConfigurationError as error:  # another account holds the port: one line
+        info = sandbox_unless_credentials(load_settings().client())
+    except ConfigurationError as error:  # one line
         print(f"make ui: {error}", file=sys.stderr)
         return 2
+    if info is None:
+        return None
     print(
         "No Constant Contact credentials: using the built-in sandbox account "
         f"{info['fingerprint']} at {info['base_url']}"

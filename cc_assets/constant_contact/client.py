@@ -65,8 +65,9 @@ from cc_assets.constant_contact.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
-from cc_assets.constant_contact.settings import ClientSettings, state_dir
+from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.constant_contact.tokens import TokenManager
+from cc_assets.settings import state_dir
 
 log = logging.getLogger("cc_assets.constant_contact")
 
@@ -109,6 +110,10 @@ DEADLINE_ATTEMPTS = 2
 """Accepted but not answered in time: one more try."""
 RETRY_AFTER_CAP = 60.0
 """The longest `Retry-After` waited for; a longer one is waited this long, then retried."""
+V3_CREDENTIALS_HINT = (
+    "check CONSTANT_CONTACT_ACCESS_TOKEN, or CONSTANT_CONTACT_CLIENT_ID,"
+    " CONSTANT_CONTACT_CLIENT_SECRET and CONSTANT_CONTACT_REFRESH_TOKEN"
+)
 
 
 @dataclass(frozen=True)
@@ -225,10 +230,13 @@ class ConstantContactClient:
         on_event: Callable[[str], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         budget: RequestBudget | None = None,
+        credentials_hint: str = V3_CREDENTIALS_HINT,
     ) -> None:
         if not settings.base_url:
             raise ValueError("ClientSettings.base_url is empty: set credentials or use the sandbox")
         self.settings = settings
+        self.credentials_hint = credentials_hint
+        """What to check when the API refuses our credentials for good."""
         self.on_event = on_event or (lambda message: log.info("%s", message))
         self.unknown = parsing.UnknownFields(on_warning)
         """Fields the API sent that no column holds, noted by every parser of this client."""
@@ -309,14 +317,8 @@ class ConstantContactClient:
         # was reserved would send the call late, bunched against the next process's slot.
         bearer = self._tokens.bearer()
         self._budget.acquire(endpoint)
-        query = params
-        if self.settings.api_version == "v2" and self.settings.api_key:
-            query = [
-                *(httpx.QueryParams(params or {}).multi_items()),
-                ("api_key", self.settings.api_key),
-            ]
         self.calls += 1
-        response, content = self._send(url, endpoint, query, bearer)
+        response, content = self._send(url, endpoint, params, bearer)
         status = response.status_code
         if status == 200:
             received = datetime.now(UTC)
@@ -397,7 +399,7 @@ class ConstantContactClient:
                 refreshed[0] = True
                 self._tokens.refresh(stale=bearer.removeprefix("Bearer "))
                 raise TokenRefreshedError(endpoint, status, "the access token was refreshed")
-            raise AuthenticationError(endpoint, status, f"{message}; {self._credentials_hint()}")
+            raise AuthenticationError(endpoint, status, f"{message}; {self.credentials_hint}")
         if status == 429 or (status == 403 and any("mashery" in k for k in keys)):
             if "quota_exceeded" in keys or any("ratelimit" in k for k in keys):
                 raise QuotaExceededError(endpoint, status, message, next_reset())
@@ -406,15 +408,6 @@ class ConstantContactClient:
             raise ServerError(endpoint, status, message, wait if status == 503 else None)
         errors = {400: BadRequestError, 403: PermissionDeniedError, 404: NotFoundError}
         raise errors.get(status, ConstantContactError)(endpoint, status, message)
-
-    def _credentials_hint(self) -> str:
-        """What to check when the API refuses our credentials for good."""
-        if self.settings.api_version == "v2":
-            return "check CONSTANT_CONTACT_API_KEY and CONSTANT_CONTACT_ACCESS_TOKEN"
-        return (
-            "check CONSTANT_CONTACT_ACCESS_TOKEN, or CONSTANT_CONTACT_CLIENT_ID,"
-            " CONSTANT_CONTACT_CLIENT_SECRET and CONSTANT_CONTACT_REFRESH_TOKEN"
-        )
 
     def iter_pages(
         self, path: str, params: Any = None, *, max_pages: int = DEFAULT_MAX_PAGES

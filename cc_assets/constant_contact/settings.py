@@ -1,6 +1,9 @@
-"""Client configuration, from arguments or from the environment.
+"""Client configuration, from arguments or from a mapping of the documented variables (the
+process's environment, as `cc_assets.settings` reads it).
 
-With no credentials at all the project uses its built-in sandbox; `is_sandbox` says so.
+With no credentials at all `base_url` stays empty: an edge (the CLI, `make ui`) then points the
+environment at the built-in sandbox.
+
 Secrets are kept out of `repr` so a logged settings object never leaks them. Every variable is
 parsed with its name in the error (`ConfigurationError`), before any call is spent: a typo in a
 number or a URL is a configuration problem to fix, not a network fault to retry.
@@ -9,7 +12,6 @@ number or a URL is a configuration problem to fix, not a network fault to retry.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,11 +23,6 @@ from cc_assets.constant_contact.errors import ConfigurationError
 V3_BASE_URL = "https://api.cc.email/v3"
 V2_BASE_URL = "https://api.constantcontact.com/v2"
 TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
-
-
-def state_dir() -> Path:
-    """Where machine-local shared state lives (rate limiter, token store)."""
-    return Path(os.environ.get("CC_ASSETS_STATE_DIR", Path.home() / ".cache" / "cc_assets"))
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,6 @@ class ClientSettings:
     """Seconds for one whole request, body included: a trickled body ends here."""
     max_attempts: int = 10
     """Tries of one call on throttling, 5xx, a dropped connection or a truncated body."""
-    is_sandbox: bool = False
 
     @property
     def can_refresh(self) -> bool:
@@ -62,11 +58,25 @@ class ClientSettings:
     def has_credentials(self) -> bool:
         return bool(self.access_token or self.can_refresh or self.api_key)
 
+    def require_v2_credentials(self) -> None:
+        """v2 refuses a call without both credentials; say which one is missing before any call."""
+        if not self.api_key:
+            raise ConfigurationError(
+                "CONSTANT_CONTACT_API_KEY",
+                "v2 needs the application's API key on every call; set it, or unset "
+                "CONSTANT_CONTACT_API_VERSION to use v3",
+            )
+        if not (self.access_token or self.can_refresh):
+            raise ConfigurationError(
+                "CONSTANT_CONTACT_ACCESS_TOKEN",
+                "v2 needs an OAuth access token as well as CONSTANT_CONTACT_API_KEY; set it (or "
+                "the CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN to refresh one)",
+            )
+
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ClientSettings:
-        """The documented variables. Without credentials, `base_url` stays empty for the caller
-        to point at a sandbox (see `cc_assets.sandbox.process.ensure_local_sandbox`)."""
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str]) -> ClientSettings:
+        """The documented variables. Without credentials, `base_url` stays empty for an edge to
+        point the environment at the built-in sandbox (`preflight.sandbox_unless_credentials`)."""
         version = env.get("CONSTANT_CONTACT_API_VERSION", "v3")
         store = env.get("CC_ASSETS_TOKEN_STORE") or None
         if version not in {"v2", "v3"}:
@@ -89,15 +99,7 @@ class ClientSettings:
             token_store_url=store if store and "://" in store else None,
         )
         if version == "v2" and settings.has_credentials:
-            if not settings.api_key:
-                raise ConfigurationError(
-                    "CONSTANT_CONTACT_API_KEY", "the v2 API needs the app's API key as well"
-                )
-            if not (settings.access_token or settings.can_refresh):
-                raise ConfigurationError(
-                    "CONSTANT_CONTACT_ACCESS_TOKEN",
-                    "the v2 API needs an access token as well as CONSTANT_CONTACT_API_KEY",
-                )
+            settings.require_v2_credentials()
         if not settings.base_url and settings.has_credentials:
             default = V2_BASE_URL if version == "v2" else V3_BASE_URL
             settings = replace(settings, base_url=default)

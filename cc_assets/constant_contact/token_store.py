@@ -30,7 +30,8 @@ from typing import Protocol
 from filelock import FileLock
 
 from cc_assets.constant_contact.errors import ConfigurationError
-from cc_assets.constant_contact.settings import ClientSettings, state_dir
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.settings import state_dir
 
 ROTATION_LOCK_SECONDS = 120
 """Longest a rotation may hold the Redis lock (the token call retries for well under this)."""

@@ -1,12 +1,12 @@
 """The legacy v2 reports, over the v3 client's transport, mapped to the lake's v3 columns.
 
 v2 needs two credentials on every call: the application's `api_key` as a query parameter and
-the OAuth bearer token. `ConstantContactClient.get` already carries both (with the shared
-request budget, the daily quota, token refresh and retries), so this module only knows v2's
-paths, its pagination and its record fields.
+the OAuth bearer token. `V2Reports.get` adds the key to `ConstantContactClient.get`, which
+carries the token (with the shared request budget, the daily quota, token refresh and
+retries), so this module only knows v2's paths, its pagination and its record fields.
 
 Pagination follows `meta.pagination.next_link` the way the official SDKs do: only its `next`
-token is kept and `api_key` is added again (the transport does that), so a link can neither
+token is kept and `api_key` is added again (`V2Reports.get` does that), so a link can neither
 drop the key nor smuggle in parameters. A link to another report or host, or one without a
 token, fails its report instead of being followed. CC's own SDK recordings link page 2 of
 `/v2/emailmarketing/campaigns/...` as `/v2/emailcampaigns/...`: that alias names the same
@@ -29,13 +29,8 @@ import pyarrow as pa
 
 from cc_assets.constant_contact import parsing
 from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.errors import (
-    ConfigurationError,
-    ConstantContactError,
-    ForeignLinkError,
-)
+from cc_assets.constant_contact.errors import ConstantContactError, ForeignLinkError
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS, TRACKING_TABLES
-from cc_assets.constant_contact.settings import ClientSettings
 
 TRACKING_PAGE_LIMIT = 500
 CAMPAIGN_PAGE_LIMIT = 50
@@ -102,24 +97,10 @@ CAMPAIGN_FIELDS = frozenset(
 )  # fmt: skip
 """The v2 campaign fields the lake holds (`email_campaigns`, `email_links`); any other is
 reported as unknown."""
+V2_CREDENTIALS_HINT = "check CONSTANT_CONTACT_API_KEY and CONSTANT_CONTACT_ACCESS_TOKEN"
+"""What a v2 client's 401 says to check (`ConstantContactClient.credentials_hint`)."""
 CAMPAIGNS_PATH, CAMPAIGNS_ALIAS = "emailmarketing/campaigns", "emailcampaigns"
 """The documented campaigns path and the alias CC's SDK recordings use in `next_link`."""
-
-
-def require_v2_credentials(settings: ClientSettings) -> None:
-    """v2 refuses a call without both credentials; say which one is missing before any call."""
-    if not settings.api_key:
-        raise ConfigurationError(
-            "CONSTANT_CONTACT_API_KEY",
-            "v2 needs the application's API key on every call; set it, or unset "
-            "CONSTANT_CONTACT_API_VERSION to use v3",
-        )
-    if not (settings.access_token or settings.can_refresh):
-        raise ConfigurationError(
-            "CONSTANT_CONTACT_ACCESS_TOKEN",
-            "v2 needs an OAuth access token as well as the API key; set it (or the "
-            "CONSTANT_CONTACT_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN to refresh one)",
-        )
 
 
 def iso(moment: datetime) -> str:
@@ -131,12 +112,13 @@ class V2Reports:
     """Typed v2 reports. Ids are v2's numeric strings; batches have the lake's v3 columns."""
 
     def __init__(self, client: ConstantContactClient) -> None:
-        require_v2_credentials(client.settings)
+        client.settings.require_v2_credentials()
         self.client = client
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """The transport's GET (it adds `api_key` and says which settings a 401 concerns)."""
-        return self.client.get(path, dict(params or {}))
+        """The transport's GET with the `api_key` every v2 call carries (last, as v2's SDKs
+        send it; the client redacts it from any error text)."""
+        return self.client.get(path, {**(params or {}), "api_key": self.client.settings.api_key})
 
     # --- pagination ---------------------------------------------------------------------------
     def iter_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:

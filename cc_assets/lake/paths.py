@@ -26,6 +26,7 @@ import duckdb
 from upath import UPath
 
 from cc_assets.constant_contact.schemas import AssetTable
+from cc_assets.settings import load_settings
 
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
@@ -94,13 +95,13 @@ LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 
 def lake_root(root: str | os.PathLike[str] | None = None) -> UPath:
-    """`CC_ASSETS_STORAGE` (a local path or an fsspec URL), default `./data/lake`.
+    """`root`, else the settings' (`CC_ASSETS_STORAGE`): a local path or an fsspec URL.
 
     A local path is made absolute, so dbt and DuckDB, started elsewhere, read the same files.
     An object store is opened without fsspec's listings cache: sensors and code servers live
     for days while runs in other processes add partitions, and a cached listing would hide them.
     """
-    raw = str(root) if root is not None else os.environ.get("CC_ASSETS_STORAGE", "data/lake")
+    raw = str(root) if root is not None else load_settings().lake
     if "://" in raw:
         path = UPath(raw)
         return path if is_local(path) else UPath(raw, use_listings_cache=False)

@@ -17,7 +17,6 @@ process of the project stays within 400 MB (`benchmarks/postgres_load_memory.py`
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from upath import UPath
 from cc_assets.constant_contact.schemas import RAW_TABLES, AssetTable
 from cc_assets.defs.metrics.tables import METRIC_TABLES, METRICS_PREFIX
 from cc_assets.lake.paths import RAW_PREFIX, lake_root, partition_files
+from cc_assets.settings import load_settings
 
 RAW_SCHEMA = "cc_assets_raw"
 METRICS_SCHEMA = "cc_assets_metrics"
@@ -57,12 +57,11 @@ BATCH_ROWS = 8_192
 """Rows converted to Python values at once: a few MB, whatever a partition's size."""
 
 
-def load_lake(conn: Any, root: UPath | None = None) -> dict[str, int]:
+def load_lake(conn: Any, root: UPath) -> dict[str, int]:
     """Replace the warehouse's lake tables (`LOADED`) with the lake at `root`, over the psycopg
     connection `conn`, in one transaction (committed here). Returns rows loaded per table."""
     from psycopg.copy import LibpqWriter  # noqa: PLC0415 - the `postgres` extra
 
-    root = root or lake_root()
     loaded: dict[str, int] = {}
     with conn.cursor() as cur:
         for schema, prefix, tables in LOADED:
@@ -111,27 +110,15 @@ def _row_batches(file: UPath, table: AssetTable) -> Iterator[list[tuple[Any, ...
             yield list(zip(*columns, strict=True))
 
 
-def connection_settings() -> dict[str, str]:
-    """The warehouse dbt's `postgres` profile uses: the same CC_ASSETS_PG_* variables."""
-    env = os.environ
-    settings = {
-        "host": env.get("CC_ASSETS_PG_HOST", "127.0.0.1"),
-        "port": env.get("CC_ASSETS_PG_PORT", "5432"),
-        "user": env.get("CC_ASSETS_PG_USER", "postgres"),
-        "password": env.get("CC_ASSETS_PG_PASSWORD", ""),
-        "dbname": env.get("CC_ASSETS_PG_DATABASE", "test"),
-    }
-    return {k: v for k, v in settings.items() if v}
-
-
 def main() -> int:
     import psycopg  # noqa: PLC0415 - the `postgres` extra
 
     # Arrow's default allocator (mimalloc) keeps what a row group freed: ~30 MB more at
     # 1,000,000 rows. This process only streams, so the system allocator costs nothing.
     pa.set_memory_pool(pa.system_memory_pool())
-    with psycopg.connect(**connection_settings()) as conn:
-        loaded = load_lake(conn)
+    settings = load_settings()
+    with psycopg.connect(**settings.postgres) as conn:
+        loaded = load_lake(conn, lake_root(settings.lake))
     for name, rows in loaded.items():
         print(f"{name}: {rows} rows")
     return 0

@@ -165,7 +165,3 @@ def read_head(
         for batch in pq.ParquetFile(handle).iter_batches(batch_size=max(rows, 1)):
             return pa.Table.from_batches([batch])
     return table.schema.empty_table()
-
-
-def partition_exists(table: AssetTable, key: str | None, *, root: UPath | None = None) -> bool:
-    return (partition_dir(table, key, root) / PART_FILE).exists()

@@ -54,6 +54,8 @@ LINKS = "links"
 """The links report in the refresh results (its table is `email_links`)."""
 
 REPORT_OF_TABLE = {table.name: report for report, table in TRACKING_TABLES.items()}
+PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
+"""A table of an activity and the read that refreshes it (`planned_reads`)."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ def fetch_stats(
 ) -> dict[str, ActivityStats]:
     """Stats of `activity_ids`, ten a call. An id the API gives no stats for (unsent, unknown)
     is simply absent: its reports are then read in full, never skipped. A v2 account has no
-    such call (its summary is per campaign): no stats, nothing skipped."""
-    if not activity_ids or client.settings.api_version == "v2":
+    such call (its summary is per campaign): `reports.V2Account` asks for none."""
+    if not activity_ids:
         return {}
     found: dict[str, ActivityStats] = {}
     for row in client.get_activity_stats(list(activity_ids)).batch.to_pylist():
@@ -133,15 +135,12 @@ def planned_reads(
     captured_at: datetime,
     root: UPath,
     selected: set[str],
-) -> Iterator[tuple[AssetTable, Callable[[], TrackingRefresh | None]]]:
+) -> Iterator[PlannedRead]:
     """What to refresh among the `selected` tables (names) of one activity, by the rules of
     the module docstring: one (table, read) pair per report that may have changed, the read
     left for the caller to run, so that one failing report costs only itself. Reports left
     alone are not yielded: their files are unchanged. Run each read before asking for the next
     pair: what is derived depends on what was read."""
-    if client.settings.api_version == "v2":
-        yield from _v2_reads(V2Reports(client), activity_id, captured_at, root, selected)
-        return
     read: set[str] = set()
 
     def tracking(report: str) -> Callable[[], TrackingRefresh]:
@@ -180,10 +179,11 @@ def planned_reads(
         )
 
 
-def _v2_reads(
-    v2: V2Reports, campaign_id: str, captured_at: datetime, root: UPath, selected: set[str]
-) -> Iterator[tuple[AssetTable, Callable[[], TrackingRefresh]]]:
-    """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`."""
+def v2_reads(
+    v2: V2Reports, campaign_id: str, *, captured_at: datetime, root: UPath, selected: set[str]
+) -> Iterator[PlannedRead]:
+    """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`: the
+    v2 account's `planned_reads` (it has no stats to skip a report by)."""
     tables = [*TRACKING_TABLES.values(), EMAIL_LINKS]
     for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected):
         report = REPORT_OF_TABLE.get(table.name)
@@ -268,8 +268,3 @@ def _stale(path: UPath, now: datetime) -> bool:
             "SELECT max(captured_at) FROM read_parquet(?)", [location(path)]
         ).fetchone()
     return written is None or now - written > TRICKLE
-
-
-def table_of(refresh: TrackingRefresh) -> AssetTable:
-    """The lake table a refresh result wrote."""
-    return EMAIL_LINKS if refresh.report == LINKS else TRACKING_TABLES[refresh.report]

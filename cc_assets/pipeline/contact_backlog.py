@@ -19,7 +19,7 @@ and the newest engagement it covered) makes sure every one is read:
 The backlog is written after the last contact of the run is read, just before the snapshot's
 file replaces the previous one. All selection is DuckDB over the Parquet files. A v2 account
 (no landing pages) goes through the same backlog with its own contact reader
-(`v2_snapshots.contact_activity`).
+(`v2_account.V2Account.contact_activity`).
 """
 
 from __future__ import annotations

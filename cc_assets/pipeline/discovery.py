@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from cc_assets.constant_contact.client import ConstantContactClient
-from cc_assets.constant_contact.v2 import ACTIVITY_STATUS_OF, V2Reports
+
+if TYPE_CHECKING:
+    from cc_assets.pipeline.reports import Reports
 
 REPORTED_ROLES = ("primary_email", "resend")
 
@@ -89,8 +91,6 @@ def campaign_activities(
 ) -> list[ActivityStatus]:
     """The reported-role activities of `campaigns`, with their current status: from
     `snapshot` when it holds the campaign as listed, else from the API."""
-    if client.settings.api_version == "v2":
-        return _v2_activities(campaigns)
     found = []
     for campaign in campaigns:
         held = (snapshot or {}).get(campaign["campaign_id"])
@@ -112,43 +112,6 @@ def campaign_activities(
                 )
             )
     return found
-
-
-def list_campaigns(
-    client: ConstantContactClient, after: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Campaigns updated after `after`, each with `campaign_id` and `updated_at`. With a v2
-    key: the sent campaigns modified since then (one call per 50, and no call per campaign),
-    under the v3 list's field names (`current_status`)."""
-    if client.settings.api_version != "v2":
-        return list(client.iter_campaigns(after_date=after))
-    return [
-        {
-            "campaign_id": str(c["id"]),
-            "updated_at": c.get("modified_date"),
-            "current_status": c["status"],
-        }
-        for c in V2Reports(client).iter_sent_campaigns(modified_since=after)
-    ]
-
-
-def _v2_activities(campaigns: Iterable[dict[str, Any]]) -> list[ActivityStatus]:
-    """A v2 campaign is its own (primary email) activity, keyed by its numeric id."""
-    return [
-        ActivityStatus(
-            campaign_id=c["campaign_id"],
-            campaign_activity_id=c["campaign_id"],
-            role="primary_email",
-            status=ACTIVITY_STATUS_OF.get(str(c["current_status"]), str(c["current_status"])),
-            campaign_updated_at=str(c.get("updated_at") or ""),
-        )
-        for c in campaigns
-    ]
-
-
-def discover(client: ConstantContactClient, after: datetime | None = None) -> list[ActivityStatus]:
-    """Every reported-role activity of campaigns updated after `after` (all when None)."""
-    return campaign_activities(client, list_campaigns(client, after))
 
 
 WAITING_STATUSES = frozenset({"SCHEDULED", "EXECUTING"})
@@ -186,18 +149,18 @@ def _parse(moment: str) -> datetime:
 
 
 def discovery_tick(
-    client: ConstantContactClient,
+    reports: Reports,
     state: DiscoveryState,
     snapshot: Mapping[str, SnapshotCampaign] | None = None,
 ) -> tuple[list[ActivityStatus], DiscoveryState]:
     """One discovery pass: one list call when nothing changed, plus the detail and status calls
     of the campaigns whose `updated_at` or status moved. Waiting (scheduled, executing)
     activities are followed through the list, never polled one by one. A v2 campaign is its
-    own activity (`list_campaigns`), so a v2 tick makes no detail or status call at all."""
+    own activity, so a v2 tick makes no detail or status call at all."""
     seen = state.seen or {}
-    campaigns = list_campaigns(client, _parse(state.after) if state.after else None)
+    campaigns = list(reports.list_campaigns(_parse(state.after) if state.after else None))
     changed = [c for c in campaigns if seen.get(c["campaign_id"]) != _signature(c)]
-    found = campaign_activities(client, changed, snapshot)
+    found = reports.campaign_activities(changed, snapshot)
     waiting = {a.campaign_id for a in found if a.status in WAITING_STATUSES}
     reread = {c["campaign_id"] for c in changed}
     waiting |= {cid for cid in state.pending or [] if cid not in reread}

@@ -19,10 +19,10 @@ import httpx
 from filelock import FileLock
 
 from cc_assets.constant_contact.errors import ConfigurationError
-from cc_assets.constant_contact.settings import state_dir
 from cc_assets.sandbox.account import AccountConfig
 from cc_assets.sandbox.builtin import BUILTIN_FINGERPRINT, builtin_options, describe
 from cc_assets.sandbox.ground_truth import GroundTruth
+from cc_assets.settings import state_dir
 
 DEFAULT_PORT = 8765
 TEST_CLOCK_START = "2026-10-20T12:00:00Z"

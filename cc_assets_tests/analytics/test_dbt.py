@@ -23,6 +23,7 @@ import pytest
 from cc_assets.constant_contact.schemas import TRACKING_TABLES, AssetTable
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
+from cc_assets.defs.ingestion.resources import LakeResource
 from cc_assets.defs.metrics.tables import METRIC_TABLES, PERCENT_COLUMNS
 from cc_assets.lake.paths import lake_root
 from cc_assets.lake.postgres_load import METRICS_SCHEMA, RAW_SCHEMA, load_lake, sql_type
@@ -80,7 +81,7 @@ def warehouse_marts(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
 def build_with_dagster() -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         [cc_assets_dbt],
-        resources={"dbt": project.dbt_cli(project.dbt_project)},
+        resources={"dbt": project.dbt_cli(project.dbt_project), "lake": LakeResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

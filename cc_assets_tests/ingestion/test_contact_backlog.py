@@ -12,9 +12,9 @@ from upath import UPath
 
 from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS
-from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.writer import write_partition
 from cc_assets.pipeline import contact_backlog
+from cc_assets.settings import load_settings
 from cc_assets_tests.ingestion.conftest import materialize_activity, point_at
 
 RESERVED = 50  # kept for the rest of the day's scheduled work: 70 of the 120 calls are left
@@ -38,7 +38,7 @@ def test_every_engaged_contacts_landing_page_activity_arrives(
         assert materialize_activity(instance, aid).success
     engaged = _engaged(truth, ids)
     root = UPath(lake)
-    settings = ClientSettings.from_env()
+    settings = load_settings().client()
     day = sandbox.now()
     per_day = []
     for n in range(40):  # simulated days, one snapshot each, each with a fresh daily count

@@ -14,9 +14,11 @@ import duckdb
 import pytest
 
 from cc_assets.defs.ingestion.resources import ConstantContactResource
+from cc_assets.pipeline.reports import sandbox_environment
 from cc_assets.sandbox.builtin import BUILTIN_ACCOUNT, BUILTIN_FINGERPRINT
 from cc_assets.sandbox.ground_truth import GroundTruth
 from cc_assets.sandbox.process import SandboxServer, ensure_local_sandbox
+from cc_assets.settings import load_settings
 from cc_assets_tests.ingestion.test_refresh_cli import assert_tracking_equals_truth
 
 DEMO = [sys.executable, "-m", "cc_assets.demo"]  # what `make demo` runs
@@ -94,9 +96,11 @@ def test_the_ui_and_a_credential_less_refresh_serve_the_account_of_the_demo_lake
     env, first, _ = demo_runs
     for name in [k for k in os.environ if k.startswith("CONSTANT_CONTACT_")]:
         monkeypatch.delenv(name)
-    info = ensure_local_sandbox()  # what `make ui` calls
+    info = ensure_local_sandbox()  # what `make ui` calls, and exports (`sandbox_environment`)
+    for name, value in sandbox_environment(load_settings().client(), info).items():
+        monkeypatch.setenv(name, value)
     settings = ConstantContactResource().client_settings()  # what a refresh's assets call
-    assert settings.is_sandbox and settings.base_url == info["base_url"]
+    assert settings.base_url == info["base_url"]
     assert f"Sandbox account {info['fingerprint']}:" in first
     demo_clock = _clock_time(first)
     with SandboxServer.attach(local_sandbox_port) as server:

@@ -19,13 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.constant_contact.schemas import RAW_TABLES, TRACKING_REPORTS, TRACKING_TABLES
-from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.constant_contact.token_store import token_store
 from cc_assets.defs.ingestion.resources import LakeResource
 from cc_assets.defs.metrics.assets import activity_metrics, campaign_engagement
 from cc_assets.sandbox.extra_field import UNKNOWN_FIELD
 from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets.settings import load_settings
 from cc_assets_tests.ingestion.conftest import materialize_activity
 from cc_assets_tests.ingestion.test_recorded_variants import (
     Landed,
@@ -479,7 +479,7 @@ def test_v2_string_expires_in_refreshes_the_token(sdk_landed: SdkLanded) -> None
     """The access token expired before the refresh: its first call was refused (401), the token
     endpoint answered `expires_in` as a string, the new pair was stored and every run landed."""
     assert sdk_landed.server.requests()["by_status"].get("401", 0) >= 1
-    stored = token_store(ClientSettings.from_env()).read()
+    stored = token_store(load_settings().client()).read()
     assert stored is not None and stored.access_token != sdk_landed.server.access_token
     assert all(run.success for run in sdk_landed.landed.runs.values())
 

@@ -23,11 +23,12 @@ from cc_assets.defs.analytics.project import (
     apply_dbt_environment,
     dbt_cli,
     dbt_project,
-    dbt_target,
     prepared_manifest,
 )
+from cc_assets.defs.ingestion.resources import LakeResource
 from cc_assets.defs.metadata import OWNERS
 from cc_assets.lake.paths import DUCKDB_MEMORY_LIMIT
+from cc_assets.settings import load_settings
 
 GROUP = "analytics"
 AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
@@ -73,16 +74,17 @@ translator = AnalyticsTranslator(settings=DagsterDbtTranslatorSettings(enable_as
     name="cc_assets_dbt",
     pool=WAREHOUSE_POOL,
 )
-def cc_assets_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def cc_assets_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
     """`dbt build` of the selected models (staging views, intermediate, marts, tests), each
     table's materialization carrying its `dagster/row_count`."""
-    environment = apply_dbt_environment()
+    environment = apply_dbt_environment(lake.root())
+    target = load_settings().dbt_target
     context.log.info(
-        f"dbt target {dbt_target()}: lake {environment['CC_ASSETS_STORAGE']}, "
+        f"dbt target {target}: lake {environment['CC_ASSETS_STORAGE']}, "
         f"warehouse {environment['CC_ASSETS_WAREHOUSE']}"
     )
     invocation = dbt.cli(["build"], context=context)
-    if dbt_target() != "duckdb":
+    if target != "duckdb":
         yield from invocation.stream().fetch_row_counts()
         return
     # DuckDB lets no second process open the file while dbt writes it: count once dbt is done.

@@ -14,43 +14,30 @@ dbt resolves relative paths against its own working directory, so the lake and w
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from upath import UPath
 
 from cc_assets.lake.paths import lake_root, location
+from cc_assets.settings import export, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 
 
-def dbt_target() -> str:
-    """`CC_ASSETS_DBT_TARGET`: `duckdb` (default) or `postgres`."""
-    return os.environ.get("CC_ASSETS_DBT_TARGET", "duckdb")
-
-
-def warehouse_path() -> Path:
-    """`CC_ASSETS_WAREHOUSE`, absolute (default `./data/warehouse.duckdb`)."""
-    return Path(os.environ.get("CC_ASSETS_WAREHOUSE", DEFAULT_WAREHOUSE)).resolve()
-
-
-def dbt_environment() -> dict[str, str]:
-    """The absolute lake root and warehouse file dbt must see."""
-    return {
-        "CC_ASSETS_STORAGE": location(lake_root()),
-        "CC_ASSETS_WAREHOUSE": str(warehouse_path()),
+def apply_dbt_environment(lake: UPath | None = None) -> dict[str, str]:
+    """Export the absolute lake root (`lake`, else the settings') and warehouse file to this
+    process (dbt runs as its child, and its profiles read them) and create the warehouse's
+    folder. Returns what was set."""
+    warehouse = load_settings().warehouse
+    environment = {
+        "CC_ASSETS_STORAGE": location(lake or lake_root()),
+        "CC_ASSETS_WAREHOUSE": str(warehouse),
     }
-
-
-def apply_dbt_environment() -> dict[str, str]:
-    """Export `dbt_environment()` to this process (dbt runs as its child) and create the
-    warehouse's folder. Returns what was set."""
-    environment = dbt_environment()
-    os.environ.update(environment)
-    Path(environment["CC_ASSETS_WAREHOUSE"]).parent.mkdir(parents=True, exist_ok=True)
+    export(environment)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
     return environment
 
 
@@ -58,7 +45,7 @@ def dbt_cli(project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
         project_dir=project,
         profiles_dir=str(PROJECT_DIR),
-        target=dbt_target(),
+        target=load_settings().dbt_target,
         dbt_executable=DBT_EXECUTABLE,
     )
 
@@ -86,7 +73,10 @@ def manifest_is_stale(project: DbtProject) -> bool:
     )
 
 
-dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target=dbt_target())
+# the target at import: the code location's dbt project is built for one (CC_ASSETS_DBT_TARGET)
+dbt_project = DbtProject(
+    project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target=load_settings().dbt_target
+)
 if dbt_project.preparer.using_dagster_dev() and manifest_is_stale(dbt_project):
     prepare_manifest(dbt_project)  # DbtProject.prepare_if_dev, skipped when nothing changed
 

@@ -21,7 +21,6 @@ from functools import cache
 import dagster as dg
 from pydantic import Field
 
-from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.schemas import (
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
@@ -56,6 +55,7 @@ from cc_assets.defs.metrics.assets import (
 )
 from cc_assets.pipeline import activity_reads
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
+from cc_assets.pipeline.reports import Reports
 from cc_assets.progress import Heartbeat
 
 KIND_TAG = "cc_assets/kind"
@@ -90,13 +90,13 @@ class ActivitiesConfig(dg.Config):
 
 
 def _batched_stats(
-    client: ConstantContactClient, activity_ids: list[str], log: dg.DagsterLogManager
+    reports: Reports, activity_ids: list[str], log: dg.DagsterLogManager
 ) -> dict[str, activity_reads.ActivityStats] | None:
     """The change detector's stats, ten activities a call. A batch the API refuses must not
     cost the run: then None, and each activity fetches its own stats (`refresh_activity`),
     so only an activity whose own stats fail is read without them."""
     try:
-        return activity_reads.fetch_stats(client, activity_ids)
+        return reports.fetch_stats(activity_ids)
     except ACCOUNT_WIDE_ERRORS:
         raise
     except READ_ERRORS as error:
@@ -121,13 +121,14 @@ def refresh_activities(
             f"activity refresh: {len(config.deferred)} activities deferred to the next run: "
             f"{config.deferred}"
         )
-    with constant_contact.open(context.log) as client:
+    with constant_contact.open(context.log) as reports:
         total = len(config.activity_ids)
+        client = reports.client
         with Heartbeat("tracking reports", total, context.log.info, lambda: client.calls) as beat:
-            stats = _batched_stats(client, config.activity_ids, context.log)
+            stats = _batched_stats(reports, config.activity_ids, context.log)
             for activity_id in config.activity_ids:
                 for refreshed in refresh_activity(
-                    client, activity_id, root, selected, context.log, stats
+                    reports, activity_id, root, selected, context.log, stats
                 ):
                     if isinstance(refreshed, ReportFailure):
                         failures[f"{refreshed.key.to_user_string()}[{activity_id}]"] = (

@@ -1,6 +1,5 @@
 """Schedules where wall-clock time matters: the daily snapshot and the hot-activity refresh."""
 
-import os
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -8,7 +7,6 @@ import dagster as dg
 
 from cc_assets.constant_contact.client import calls_used_today
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS, EMAIL_CAMPAIGNS
-from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
     DAILY_ASSET_KEYS,
@@ -32,14 +30,16 @@ from cc_assets.defs.automation.planning import (
 from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG, asset_key
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.lake.paths import connect, partition_files
+from cc_assets.settings import load_settings
 
 CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
 
 
 @dg.schedule(
     job=daily_snapshot_job,
-    # a deployment may move it (UTC); every tick takes today's snapshot again
-    cron_schedule=os.environ.get("CC_ASSETS_DAILY_SNAPSHOT_CRON", "15 0 * * *"),
+    # a deployment may move it (UTC); every tick takes today's snapshot again. Read when the
+    # code location loads: a schedule's cron is part of its definition, not of a tick.
+    cron_schedule=load_settings().daily_snapshot_cron,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Today's snapshots of campaigns, summaries, stats and contact reports; the "
@@ -50,18 +50,16 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
     day = now.date().isoformat()
     reserved = backlog_reserve(
         now=now,
-        daily_quota=ClientSettings.from_env().daily_quota,
+        daily_quota=load_settings().client().daily_quota,
         hot_runs_left=hot_runs_after(now),
-        hot_run_calls=hot_run_cost(hot_candidates(context.instance), now=now, hot_days=hot_days()),
+        hot_run_calls=hot_run_cost(
+            hot_candidates(context.instance), now=now, hot_days=load_settings().hot_days
+        ),
         busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
     )
     return dg.RunRequest(
         partition_key=day, run_key=f"daily-{day}", tags={BACKLOG_RESERVE_TAG: str(reserved)}
     )
-
-
-def hot_days() -> int:
-    return int(os.environ.get("CC_ASSETS_HOT_DAYS", "14"))
 
 
 def sent_times() -> dict[str, datetime]:
@@ -193,12 +191,13 @@ def hot_activity_refresh_schedule(
 ) -> dg.RunRequest | dg.SkipReason:
     now = context.scheduled_execution_time.astimezone(UTC)
     candidates = hot_candidates(context.instance)
-    settings = ClientSettings.from_env()
+    project = load_settings()
+    settings = project.client()
     snapshot_calls, snapshot_taken = snapshot_cost(context.instance, now.date().isoformat())
     reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
     remaining = day_budget(settings.daily_quota, calls_used_today(settings), reserved)
     runs_left = hot_runs_after(now) + 1  # this one too
-    days = hot_days()
+    days = project.hot_days
     plan = plan_hot_refresh(
         candidates,
         now=now,

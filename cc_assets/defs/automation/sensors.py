@@ -35,9 +35,9 @@ def campaign_discovery_sensor(
     state = DiscoveryState.from_json(json.loads(context.cursor) if context.cursor else {})
     today = datetime.now(UTC).date().isoformat()
     snapshot = snapshot_campaigns(read_partition(EMAIL_CAMPAIGNS, today, root=lake.root()))
-    with constant_contact.open(context.log) as client:
-        found, state = discovery_tick(client, state, snapshot)
-        calls = client.calls
+    with constant_contact.open(context.log) as reports:
+        found, state = discovery_tick(reports, state, snapshot)
+        calls = reports.client.calls
     known = set(context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES))
     new = sorted({a.campaign_activity_id for a in found if a.sent} - known)
     context.log.info(

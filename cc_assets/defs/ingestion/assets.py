@@ -12,7 +12,6 @@ from typing import Any
 import dagster as dg
 from upath import UPath
 
-from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ConstantContactError
 from cc_assets.constant_contact.schemas import (
     CONTACT_ACTIVITY_DETAILS,
@@ -25,10 +24,9 @@ from cc_assets.constant_contact.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
-from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.defs.automation import planning
 from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
-from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource, source_label
+from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
 from cc_assets.defs.landed import Landed
 from cc_assets.defs.metadata import (
     OWNERS,
@@ -44,8 +42,9 @@ from cc_assets.lake.writer import (
     read_partition,
     write_partition,
 )
-from cc_assets.pipeline import activity_reads, contact_backlog, quality, snapshots, v2_snapshots
+from cc_assets.pipeline import activity_reads, quality, snapshots
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
+from cc_assets.pipeline.reports import Reports, source_metadata
 from cc_assets.pipeline.tracking import TrackingRefresh
 
 GROUP = "constant_contact"
@@ -83,18 +82,17 @@ def _check_specs(table: AssetTable) -> list[dg.AssetCheckSpec]:
 
 
 def _metadata(
-    client: ConstantContactClient,
+    reports: Reports,
     result: WriteResult,
     table: AssetTable,
     key: str | None,
     root: UPath,
     **extra: Any,
 ) -> dict[str, Any]:
-    unknown = client.unknown.take()  # fields the API sent that no column holds, by endpoint
+    unknown = reports.client.unknown.take()  # fields the API sent that no column holds
     return {
         **table_metadata(table, result.rows, result.path),
-        "source": source_label(client.settings),
-        "api_version": client.settings.api_version,
+        **source_metadata(reports),
         "preview": preview(read_head(table, key, PREVIEW_ROWS, root=root)),
         **({UNKNOWN_FIELDS: dg.MetadataValue.json(unknown)} if unknown else {}),
         **extra,
@@ -157,9 +155,9 @@ def campaign_activity_reports(
     metadata, one entry per asset), so a rerun reads exactly those again."""
     selected = {key.path[-1] for key in context.selected_asset_keys}
     failures: dict[str, str] = {}
-    with constant_contact.open(context.log) as client:
+    with constant_contact.open(context.log) as reports:
         for refreshed in refresh_activity(
-            client, context.partition_key, lake.root(), selected, context.log
+            reports, context.partition_key, lake.root(), selected, context.log
         ):
             if isinstance(refreshed, ReportFailure):
                 failures[refreshed.key.to_user_string()] = refreshed.reason
@@ -197,7 +195,7 @@ malformed pages, refused rows) and a page that does not fit the asset's schema."
 
 
 def refresh_activity(
-    client: ConstantContactClient,
+    reports: Reports,
     activity_id: str,
     root: UPath,
     selected: set[str],
@@ -213,7 +211,7 @@ def refresh_activity(
     captured_at = datetime.now(UTC)
     if stats is None:
         try:
-            stats = activity_reads.fetch_stats(client, [activity_id])
+            stats = reports.fetch_stats([activity_id])
         except ACCOUNT_WIDE_ERRORS:
             raise
         except READ_ERRORS as error:  # without stats every report is read: nothing is skipped
@@ -221,8 +219,7 @@ def refresh_activity(
                 f"activity stats of {activity_id} unavailable, reading every report: {error}"
             )
             stats = {}
-    for table, read in activity_reads.planned_reads(
-        client,
+    for table, read in reports.planned_reads(
         activity_id,
         stats=stats.get(activity_id),
         captured_at=captured_at,
@@ -238,11 +235,11 @@ def refresh_activity(
             yield ReportFailure(asset_key(table), f"{type(error).__name__}: {error}")
             continue
         if refresh is not None:
-            yield _refreshed(client, activity_id, table, refresh, root, log)
+            yield _refreshed(reports, activity_id, table, refresh, root, log)
 
 
 def _refreshed(
-    client: ConstantContactClient,
+    reports: Reports,
     activity_id: str,
     table: AssetTable,
     refresh: TrackingRefresh,
@@ -254,7 +251,7 @@ def _refreshed(
         f"{refresh.rows} in all, {refresh.api_calls} API calls"
     )
     metadata = _metadata(
-        client,
+        reports,
         WriteResult(refresh.rows, refresh.path),
         table,
         activity_id,
@@ -269,13 +266,8 @@ def _refreshed(
     return Landed(asset_key(table), activity_id, metadata, list(_checks(table, refresh.path)))
 
 
-def _is_v2(client: ConstantContactClient) -> bool:
-    """A legacy v2 key: the same assets, read from v2's reports (`cc_assets.pipeline.v2_*`)."""
-    return client.settings.api_version == "v2"
-
-
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
-    """A daily snapshot asset around `fetch(client, context, root, captured_at)`, which returns
+    """A daily snapshot asset around `fetch(reports, context, root, captured_at)`, which returns
     batches, or a `snapshots.Capture` when some of its calls may fail without failing the
     asset (its errors become warnings and metadata, and a same-day rerun keeps the earlier
     capture's rows for what this one holds incompletely)."""
@@ -302,8 +294,9 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
             snapshots.require_today(key)
             root = lake.root()
             captured_at = datetime.now(UTC)
-            with constant_contact.open(context.log) as client:
-                fetched = fetch(client, context, root, captured_at)
+            with constant_contact.open(context.log) as reports:
+                client = reports.client
+                fetched = fetch(reports, context, root, captured_at)
                 extra: dict[str, Any] = {}
                 if isinstance(fetched, snapshots.Capture):
                     for error in fetched.errors:
@@ -319,7 +312,7 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
                 )
                 yield dg.MaterializeResult(
                     metadata=_metadata(
-                        client,
+                        reports,
                         result,
                         table,
                         key,
@@ -340,19 +333,15 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
 @_daily_asset(
     EMAIL_CAMPAIGNS, "Every campaign x activity: role, status, subject, sender and last send."
 )
-def email_campaigns(client: ConstantContactClient, context, root, captured_at):
-    if _is_v2(client):
-        return v2_snapshots.campaign_rows(V2Reports(client))
-    return snapshots.campaign_rows(client)
+def email_campaigns(reports: Reports, context, root, captured_at):
+    return reports.campaign_rows()
 
 
 @_daily_asset(
     EMAIL_CAMPAIGN_SUMMARIES, "The bulk campaign summaries: unique counts per sent campaign."
 )
-def email_campaign_summaries(client: ConstantContactClient, context, root, captured_at):
-    if _is_v2(client):
-        return v2_snapshots.campaign_summaries(V2Reports(client))
-    return client.iter_campaign_summaries()
+def email_campaign_summaries(reports: Reports, context, root, captured_at):
+    return reports.campaign_summaries()
 
 
 def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], list[str]]:
@@ -369,11 +358,8 @@ def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], li
     "CC's campaign stats with its own percents, per sent campaign.",
     deps=[EMAIL_CAMPAIGNS],
 )
-def email_campaign_stats(client: ConstantContactClient, context, root, captured_at):
-    campaign_ids, _ = _sent(context, root)
-    if _is_v2(client):
-        return v2_snapshots.campaign_stats(V2Reports(client), campaign_ids)
-    return snapshots.campaign_stats(client, campaign_ids)
+def email_campaign_stats(reports: Reports, context, root, captured_at):
+    return reports.campaign_stats(_sent(context, root)[0])
 
 
 @_daily_asset(
@@ -381,11 +367,8 @@ def email_campaign_stats(client: ConstantContactClient, context, root, captured_
     "CC's per-activity stats (batches of up to 10 activities).",
     deps=[EMAIL_CAMPAIGNS],
 )
-def email_campaign_activity_stats(client: ConstantContactClient, context, root, captured_at):
-    _, activity_ids = _sent(context, root)
-    if _is_v2(client) and activity_ids:
-        return v2_snapshots.activity_stats(V2Reports(client), activity_ids)
-    return snapshots.activity_stats(client, activity_ids)
+def email_campaign_activity_stats(reports: Reports, context, root, captured_at):
+    return reports.activity_stats(_sent(context, root)[1])
 
 
 BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
@@ -394,11 +377,11 @@ CONTACT_CALLS_TAG = "cc_assets/contact_calls"
 """A run's own cap on the contact backlog's calls (`cc-assets refresh --contact-calls`)."""
 
 
-def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactClient) -> int:
+def _backlog_reserve(context: dg.AssetExecutionContext, daily_quota: int) -> int:
     """The daily schedule's reserve (its run tag). A run without one (the CLI, a manual
     materialization) keeps back only the margin: nothing it knows of is scheduled after it."""
     tagged = context.run.tags.get(BACKLOG_RESERVE_TAG)
-    return int(tagged) if tagged is not None else planning.margin(client.settings.daily_quota)
+    return int(tagged) if tagged is not None else planning.margin(daily_quota)
 
 
 @_daily_asset(
@@ -408,16 +391,9 @@ def _backlog_reserve(context: dg.AssetExecutionContext, client: ConstantContactC
     "come (run tag cc_assets/backlog_reserve; email events are in the tracking "
     "reports). A v2 account has no landing-page activity: its contacts' email activity.",
 )
-def contact_activity_details(client: ConstantContactClient, context, root, captured_at):
-    reserved = _backlog_reserve(context, client)
+def contact_activity_details(reports: Reports, context, root, captured_at):
+    reserved = _backlog_reserve(context, reports.client.settings.daily_quota)
     cap = context.run.tags.get(CONTACT_CALLS_TAG)
     limit = int(cap) if cap is not None else None
-    if _is_v2(client):
-        fresh = v2_snapshots.contact_activity(
-            V2Reports(client), root, captured_at, reserved, context.log.info, limit
-        )
-    else:
-        fresh = contact_backlog.landing_page_activity(
-            client, root, captured_at, reserved, context.log.info, limit
-        )
+    fresh = reports.contact_activity(root, captured_at, reserved, context.log.info, limit)
     return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)

@@ -1,7 +1,9 @@
-"""The Constant Contact resource: the client, configured from the environment.
-
-Secrets are read from the environment when a run starts, never at import and never from
-files in the repo. With no credentials at all the built-in sandbox is used, and said so.
+"""The project's resources, built as Dagster's own deployments build theirs: the secrets are
+`dg.EnvVar` fields (the UI shows the variable, never its value), resolved when a run starts;
+every other setting comes from `cc_assets.settings` when the resource is opened. A resource
+never starts a sandbox: without credentials it fails naming the variables, and the edges
+(`cc-assets refresh`, `make ui`, `make demo`) point the environment at the built-in sandbox
+before anything runs.
 """
 
 import ctypes
@@ -10,70 +12,56 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 
 import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root
-from cc_assets.pipeline.preflight import SANDBOX_NOTICE, with_sandbox
+from cc_assets.pipeline.reports import Reports, open_reports
+from cc_assets.settings import SECRETS, Settings, load_settings
 
 
 class ConstantContactResource(dg.ConfigurableResource):
-    """Opens a `ConstantContactClient`. Unset fields come from the environment at run time."""
+    """Opens the account's `Reports`: its secrets from these fields, unset ones and every other
+    setting from the environment when opened (`cc_assets.settings`)."""
 
-    base_url: str | None = Field(
-        default=None, description="v3 API root (CONSTANT_CONTACT_BASE_URL)"
-    )
-    requests_per_second: float | None = Field(
-        default=None, description="shared by every run (CONSTANT_CONTACT_REQUESTS_PER_SECOND)"
-    )
-    daily_quota: int | None = Field(default=None, description="CONSTANT_CONTACT_DAILY_QUOTA")
-    sandbox_port: int | None = Field(
-        default=None, description="port of the built-in sandbox (CC_ASSETS_SANDBOX_PORT, 8765)"
-    )
+    access_token: str | None = Field(default=None, description=SECRETS["access_token"])
+    client_secret: str | None = Field(default=None, description=SECRETS["client_secret"])
+    refresh_token: str | None = Field(default=None, description=SECRETS["refresh_token"])
+    api_key: str | None = Field(default=None, description=SECRETS["api_key"])
+    token_store: str | None = Field(default=None, description=SECRETS["token_store"])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ConstantContactResource":
+        """The code location's resource: a `dg.EnvVar` for each secret set. An unset
+        `dg.EnvVar` would fail every run, so an unset secret stays None (read when opened)."""
+        names = {k: dg.EnvVar(v) for k, v in SECRETS.items() if settings.environ.get(v)}
+        return cls(**names)
 
     def client_settings(self) -> ClientSettings:
-        settings = ClientSettings.from_env()
-        overrides = {
-            k: v
-            for k, v in {
-                "base_url": self.base_url,
-                "requests_per_second": self.requests_per_second,
-                "daily_quota": self.daily_quota,
-            }.items()
-            if v is not None
-        }
-        return with_sandbox(replace(settings, **overrides), self.sandbox_port)
+        settings = load_settings().client(**{k: getattr(self, k) for k in SECRETS})
+        if not settings.has_credentials:
+            raise ConfigurationError(
+                "CONSTANT_CONTACT_ACCESS_TOKEN",
+                "no Constant Contact credentials are set: set them, or start the pipeline with "
+                "`cc-assets refresh` or `make ui`, which use the built-in sandbox without them",
+            )
+        return settings
 
     @contextmanager
-    def open(self, log: dg.DagsterLogManager | None = None) -> Iterator[ConstantContactClient]:
-        settings = self.client_settings()
-        if settings.is_sandbox and log is not None:
-            log.info(SANDBOX_NOTICE)
-        with ConstantContactClient(
-            settings,
-            on_event=log.info if log else None,
-            on_warning=log.warning if log else None,
-        ) as client:
-            yield client
-
-
-def source_label(settings: ClientSettings) -> str:
-    """`sandbox` or `constant_contact`: where a raw asset's rows came from."""
-    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
-    return (
-        "sandbox"
-        if settings.is_sandbox or host in {"127.0.0.1", "localhost"}
-        else "constant_contact"
-    )
+    def open(self, log: dg.DagsterLogManager | None = None) -> Iterator[Reports]:
+        """The account's reports (v3 or v2, as the settings say) over one client."""
+        callbacks = {"on_event": log.info, "on_warning": log.warning} if log else {}
+        with open_reports(self.client_settings(), **callbacks) as reports:
+            yield reports
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The Parquet lake's root (CC_ASSETS_STORAGE when unset).
+    """The Parquet lake's root (CC_ASSETS_STORAGE when unset): every reader and writer of the
+    lake in the code location takes it from here.
 
     Every step that writes the lake uses it, so it is also where a step's own process (the
     multiprocess executor's) is bound to its run's: it must not go on writing the lake beside
@@ -85,7 +73,7 @@ class LakeResource(dg.ConfigurableResource):
         die_with_orchestrator()
 
     def root(self) -> UPath:
-        return lake_root(self.storage)
+        return lake_root(self.storage or load_settings().lake)
 
 
 PR_SET_PDEATHSIG = 1
@@ -106,5 +94,8 @@ def die_with_orchestrator() -> None:
 
 
 defs = dg.Definitions(
-    resources={"constant_contact": ConstantContactResource(), "lake": LakeResource()}
+    resources={
+        "constant_contact": ConstantContactResource.from_settings(load_settings()),
+        "lake": LakeResource(),
+    }
 )
