@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -53,6 +54,8 @@ class ClientSettings:
     max_attempts: int = 10
     """Tries of one call on throttling, 5xx, a dropped connection or a truncated body."""
     is_sandbox: bool = False
+    history_since: date | None = None
+    """`CC_ASSETS_HISTORY_SINCE`: the oldest send date whose reports are read (None: all)."""
 
     @property
     def can_refresh(self) -> bool:
@@ -87,6 +90,7 @@ class ClientSettings:
             rate_limit_url=env.get("CC_ASSETS_RATE_LIMIT_URL") or None,
             token_store_path=Path(store) if store and "://" not in store else None,
             token_store_url=store if store and "://" in store else None,
+            history_since=_date(env, "CC_ASSETS_HISTORY_SINCE"),
         )
         if version == "v2" and settings.has_credentials:
             if not settings.api_key:
@@ -118,6 +122,19 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: Callable[[str
     if value < 0 or not math.isfinite(value):
         raise ConfigurationError(name, f"must be 0 (no local limit) or more, not {text!r}")
     return value
+
+
+def _date(env: Mapping[str, str], name: str) -> date | None:
+    """A date written YYYY-MM-DD, or None when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise ConfigurationError(
+            name, f"must be a date written YYYY-MM-DD, not {text[:40]!r}"
+        ) from None
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

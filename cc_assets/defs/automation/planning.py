@@ -27,14 +27,22 @@ quota state, and this decides. The rules:
   foresees. A hot refresh deferred for want of calls costs its events six hours more lag, so the
   backlog, which can wait a day, gives way. The hot refreshes in turn reserve only the
   snapshot's own calls, not the backlog's, since the backlog adapts to what is left.
+- History (an account connected with years of campaigns): an activity whose first read has not
+  landed and that was sent before the hot window is history. It is always due, goes after every
+  hot and settled activity, newest send first, and is chosen only within what the run's and the
+  day's budget leave after them; what does not fit waits (never "deferred", so it never jumps
+  the line of the next run's fresh work). Its cost is its first read's, estimated from its
+  activity stats (`first_read_calls`). Activities sent before `since` (`CC_ASSETS_HISTORY_SINCE`)
+  are not planned at all. While history remains, the contact backlog keeps it back too
+  (`backlog_reserve`'s `history_calls`): the campaigns' reports come first.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links): a first estimate
 STATS_BATCH = 10  # activities per activity-stats call: the change detector's cost
@@ -43,6 +51,18 @@ DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes
 HOT_RUNS_PER_DAY = 4  # at 00, 06, 12 and 18 UTC
 QUOTA_MARGIN = 0.05
 BUSY_DAYS = 7
+PAGE_ROWS = 500  # rows of a tracking report page
+FIRST_READ_ROWS = {
+    "sends": "em_sends",
+    "opens": "em_opens_all",
+    "unique_opens": "em_opens",
+    "didnotopens": "em_not_opened",
+    "clicks": "em_clicks_all",
+    "bounces": "em_bounces",
+    "optouts": "em_optouts",
+    "forwards": "em_forwards",
+}
+"""Tracking report -> the activity stats count of the rows its first read pages through."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class Candidate:
     last_calls: int | None  # API calls its previous refresh spent (None: none since the first read)
     deferred: bool = False  # the previous run deferred it
     arrival_per_hour: float = 0.0  # new rows an hour its previous refresh found
+    unread_calls: int | None = None  # its first read has not landed: what that costs
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,18 @@ class Plan:
     resting: list[str]  # settled, not due until the day's first run
     estimated_calls: int
     budget: int  # what this run could spend
+    waiting: list[str] = field(default_factory=list)  # history beyond today's budget
+    excluded: list[str] = field(default_factory=list)  # sent before `since`: never read
+
+
+def first_read_calls(counts: Mapping[str, int] | None) -> int:
+    """What an activity's first read costs, from its activity stats: a page of `PAGE_ROWS` per
+    report's rows (an empty report is one page), plus the links report's page. Without stats:
+    one page a report."""
+    if not counts:
+        return DEFAULT_CALLS_PER_ACTIVITY
+    pages = (max(math.ceil(counts.get(key, 0) / PAGE_ROWS), 1) for key in FIRST_READ_ROWS.values())
+    return sum(pages) + 1
 
 
 def reserve(*, now: datetime, snapshot_calls: int, snapshot_taken: bool) -> int:
@@ -89,13 +122,16 @@ def backlog_reserve(
     hot_runs_left: int,
     hot_run_calls: int,
     busiest_day_calls: int = 0,
+    history_calls: int = 0,
 ) -> int:
     """Calls the contact backlog leaves for the rest of the day (see the module docstring):
     `busiest_day_calls` is the most the tracking reads (first reads, hot refreshes, snapshots
-    without the backlog) spent on one day of the last `BUSY_DAYS`."""
+    without the backlog) spent on one day of the last `BUSY_DAYS`; `history_calls` what the
+    history's first reads still need (they come first)."""
     return (
         reserve(now=now, snapshot_calls=0, snapshot_taken=True)
         + max(hot_runs_left * hot_run_calls, busiest_day_calls)
+        + history_calls
         + margin(daily_quota)
     )
 
@@ -137,6 +173,32 @@ def _is_hot(candidate: Candidate, horizon: datetime) -> bool:
     return candidate.sent_time is None or candidate.sent_time >= horizon
 
 
+def is_history(candidate: Candidate, horizon: datetime) -> bool:
+    """Sent before the hot window and its first read not landed."""
+    return candidate.unread_calls is not None and not _is_hot(candidate, horizon)
+
+
+def first_read_now(updated_at: str, *, now: datetime, hot_days: int, since: date | None) -> bool:
+    """Whether discovery reads a newly found activity at once: its campaign changed (was sent)
+    within the hot window and not before `since`. Older ones are history, read by the plan,
+    newest first, within the budget. A campaign's `updated_at` is never before its send, so
+    one updated before `since` was sent before it."""
+    try:
+        changed = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return True  # no usable date: take it as new
+    if changed.tzinfo is None:
+        return True
+    return changed >= now - timedelta(days=hot_days) and (since is None or changed.date() >= since)
+
+
+def before(candidate: Candidate, since: date | None) -> bool:
+    """Sent before `since` (an activity with no known send time is taken as new)."""
+    return (
+        since is not None and candidate.sent_time is not None and candidate.sent_time.date() < since
+    )
+
+
 def _order(candidate: Candidate, now: datetime) -> tuple:
     sent = candidate.sent_time or now
     return (
@@ -156,23 +218,102 @@ def plan_hot_refresh(
     budget: int,
     remaining_today: int | None = None,
     include_settled: bool = False,
+    since: date | None = None,
 ) -> Plan:
     """Choose what this run refreshes (see the module docstring). `budget` is the run's
-    share, `remaining_today` the day's budget (the run's share when not given)."""
+    share, `remaining_today` the day's budget (the run's share when not given); nothing sent
+    before `since` is planned."""
     remaining = budget if remaining_today is None else remaining_today
     horizon = now - timedelta(days=hot_days)
+    excluded = [c.activity_id for c in candidates if before(c, since)]
+    candidates = [c for c in candidates if not before(c, since)]
     is_hot = {c.activity_id: _is_hot(c, horizon) for c in candidates}
-    due = [c for c in candidates if is_hot[c.activity_id] or include_settled or c.deferred]
+    history = {c.activity_id for c in candidates if is_history(c, horizon)}
+    due = [
+        c
+        for c in candidates
+        if is_hot[c.activity_id] or include_settled or c.deferred or c.activity_id in history
+    ]
     resting = [c.activity_id for c in candidates if c not in due]
-    chosen, deferred, spent = [], [], 0
-    for candidate in sorted(due, key=lambda c: (not is_hot[c.activity_id], _order(c, now))):
-        cost = estimate(candidate, is_hot[candidate.activity_id])
+    chosen, deferred, waiting, spent = [], [], [], 0
+    for candidate in sorted(
+        due,
+        key=lambda c: (not is_hot[c.activity_id], c.activity_id in history, _order(c, now)),
+    ):
+        if candidate.unread_calls is not None:
+            cost = candidate.unread_calls
+        else:
+            cost = estimate(candidate, is_hot[candidate.activity_id])
         total = spent + cost + math.ceil((len(chosen) + 1) / STATS_BATCH)
         head = not chosen and not deferred
         if total <= remaining and (total <= budget or head):
             chosen.append(candidate.activity_id)
             spent += cost
+        elif candidate.activity_id in history:
+            waiting.append(candidate.activity_id)
         else:
             deferred.append(candidate.activity_id)
     stats_calls = math.ceil(len(chosen) / STATS_BATCH)
-    return Plan(chosen, deferred, resting, spent + stats_calls, budget)
+    return Plan(chosen, deferred, resting, spent + stats_calls, budget, waiting, excluded)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """How far an account's history is: what a user reads in the refresh's summary, `cc-assets
+    status` and the UI."""
+
+    known: int  # sent activities (since `since`)
+    held: int  # of which the first read has landed
+    calls_needed: int  # the first reads still to come, by their activity stats
+    calls_per_day: int  # what a day of the key's quota leaves after fresh data
+    finish: date | None  # the expected day the history is complete (None: never at this quota)
+
+    def line(self) -> str:
+        """One sentence for a terminal."""
+        if self.held == self.known:
+            return f"history: complete, {self.held} of {self.known} activities held"
+        when = f"expected complete on {self.finish}" if self.finish else "never at this quota"
+        return (
+            f"history: {self.held} of {self.known} activities held; about "
+            f"{self.calls_needed:,} calls still needed at {self.calls_per_day:,} a day: {when}"
+        )
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "history_activities_held": self.held,
+            "history_activities_known": self.known,
+            "history_calls_needed": self.calls_needed,
+            "history_calls_per_day": self.calls_per_day,
+            "history_expected_finish": str(self.finish) if self.finish else "never",
+        }
+
+
+def fresh_calls_per_day(*, snapshot_calls: int, hot_run_calls: int) -> int:
+    """What a day's fresh data costs: every discovery tick, the snapshot, every hot refresh."""
+    ticks = DISCOVERY_TICKS_PER_DAY * DISCOVERY_CALLS_PER_TICK
+    return ticks + snapshot_calls + HOT_RUNS_PER_DAY * hot_run_calls
+
+
+def backfill(
+    candidates: Sequence[Candidate],
+    *,
+    now: datetime,
+    since: date | None,
+    daily_quota: int,
+    fresh_calls: int,
+    left_today: int,
+) -> Backfill:
+    """The history's progress and its expected finish: the first reads still needed (every
+    unread sent activity since `since`), spent at `daily_quota - fresh_calls` a day after the
+    `left_today` calls today still allows. A quota of 0 (no local limit) finishes today."""
+    wanted = [c for c in candidates if not before(c, since)]
+    needed = sum(c.unread_calls or 0 for c in wanted)
+    per_day = max(daily_quota - fresh_calls, 0)
+    if daily_quota == 0 or needed <= left_today:
+        finish: date | None = now.date()
+    elif per_day == 0:
+        finish = None
+    else:
+        finish = now.date() + timedelta(days=math.ceil((needed - left_today) / per_day))
+    held = sum(c.unread_calls is None for c in wanted)
+    return Backfill(len(wanted), held, needed, per_day if daily_quota else 0, finish)

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.defs.automation.planning import first_read_now
+from cc_assets.defs.automation.schedules import hot_days
 from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, campaign_activity_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
@@ -21,7 +24,8 @@ DISCOVERY_SENSOR = "campaign_discovery_sensor"
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds primary_email and resend activities once sent (DONE), adds them as "
-    "campaign_activities partitions and requests their tracking runs.",
+    "campaign_activities partitions and requests the tracking runs of those sent within "
+    "CC_ASSETS_HOT_DAYS (older ones are history: the hot refresh reads them within the quota).",
 )
 def campaign_discovery_sensor(
     context: dg.SensorEvaluationContext,
@@ -31,21 +35,33 @@ def campaign_discovery_sensor(
     """The cursor is the `DiscoveryState`: the list window and each listed campaign's
     `updated_at`/status, so an idle tick costs one list call. It moves only when a tick
     succeeds (an API error fails the tick and keeps the cursor), so nothing is skipped.
-    Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call."""
+    Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call. Only
+    activities whose campaign changed within the hot window (and not before
+    `CC_ASSETS_HISTORY_SINCE`) get a run now: an account connected with years of campaigns
+    would otherwise spend its quota on first reads in no order."""
     state = DiscoveryState.from_json(json.loads(context.cursor) if context.cursor else {})
-    today = datetime.now(UTC).date().isoformat()
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
     snapshot = snapshot_campaigns(read_partition(EMAIL_CAMPAIGNS, today, root=lake.root()))
     with constant_contact.open(context.log) as client:
         found, state = discovery_tick(client, state, snapshot)
         calls = client.calls
     known = set(context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES))
     new = sorted({a.campaign_activity_id for a in found if a.sent} - known)
+    since, days = ClientSettings.from_env().history_since, hot_days()
+    recent = {
+        a.campaign_activity_id
+        for a in found
+        if first_read_now(a.campaign_updated_at, now=now, hot_days=days, since=since)
+    }
     context.log.info(
-        f"discovery: {len(new)} newly sent activities, {len(state.pending or [])} campaigns "
-        f"waiting to send, {calls} API calls"
+        f"discovery: {len(new)} newly sent activities ({len(recent & set(new))} read now, the "
+        f"rest history), {len(state.pending or [])} campaigns waiting to send, {calls} API calls"
     )
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=a, run_key=f"discover-{a}") for a in new],
+        run_requests=[
+            dg.RunRequest(partition_key=a, run_key=f"discover-{a}") for a in new if a in recent
+        ],
         dynamic_partitions_requests=[campaign_activity_partitions.build_add_request(new)]
         if new
         else [],
