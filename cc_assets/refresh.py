@@ -53,7 +53,7 @@ from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 from cc_assets.progress import Heartbeat, say
 from cc_assets.run_summary import Item, Summary, expected, read_run
 
-PID_TAG = "cc_assets/cli_pid"
+PID_TAG = jobs.CLI_PID_TAG
 DISCOVERY_CURSOR = "cc_assets/refresh/discovery_cursor"
 """Where the refresh keeps its discovery sensor cursor (the instance's key-value store)."""
 DBT_JOB = "dbt_build_job"

@@ -60,6 +60,8 @@ from cc_assets.progress import Heartbeat
 
 KIND_TAG = "cc_assets/kind"
 DEFERRED_TAG = "cc_assets/deferred"
+CLI_PID_TAG = "cc_assets/cli_pid"
+"""Runs launched by `cc-assets refresh` (the process id), never by the daemon."""
 WAITING_COUNT_TAG = "cc_assets/history_waiting_count"
 """History activities (never read, sent before the hot window) beyond the run's budget."""
 

@@ -31,7 +31,8 @@ quota state, and this decides. The rules:
   landed and that was sent before the hot window is history. It is always due, goes after every
   hot and settled activity, newest send first, and is chosen only within what the run's and the
   day's budget leave after them; what does not fit waits (never "deferred", so it never jumps
-  the line of the next run's fresh work). Its cost is its first read's, estimated from its
+  the line of the next run's fresh work), and it leaves `QUOTA_MARGIN` of the quota to the
+  first reads of sends discovered later in the day. Its cost is its first read's, estimated from its
   activity stats (`first_read_calls`). Activities sent before `since` (`CC_ASSETS_HISTORY_SINCE`)
   are not planned at all. While history remains, the contact backlog keeps it back too
   (`backlog_reserve`'s `history_calls`): the campaigns' reports come first.
@@ -219,10 +220,12 @@ def plan_hot_refresh(
     remaining_today: int | None = None,
     include_settled: bool = False,
     since: date | None = None,
+    history_reserve: int = 0,
 ) -> Plan:
     """Choose what this run refreshes (see the module docstring). `budget` is the run's
     share, `remaining_today` the day's budget (the run's share when not given); nothing sent
-    before `since` is planned."""
+    before `since` is planned, and history leaves `history_reserve` of the day's budget to
+    the first reads of sends still to come today."""
     remaining = budget if remaining_today is None else remaining_today
     horizon = now - timedelta(days=hot_days)
     excluded = [c.activity_id for c in candidates if before(c, since)]
@@ -246,7 +249,8 @@ def plan_hot_refresh(
             cost = estimate(candidate, is_hot[candidate.activity_id])
         total = spent + cost + math.ceil((len(chosen) + 1) / STATS_BATCH)
         head = not chosen and not deferred
-        if total <= remaining and (total <= budget or head):
+        limit = remaining - (history_reserve if candidate.activity_id in history else 0)
+        if total <= limit and (total <= budget or head):
             chosen.append(candidate.activity_id)
             spent += cost
         elif candidate.activity_id in history:
@@ -288,10 +292,13 @@ class Backfill:
         }
 
 
-def fresh_calls_per_day(*, snapshot_calls: int, hot_run_calls: int) -> int:
-    """What a day's fresh data costs: every discovery tick, the snapshot, every hot refresh."""
-    ticks = DISCOVERY_TICKS_PER_DAY * DISCOVERY_CALLS_PER_TICK
-    return ticks + snapshot_calls + HOT_RUNS_PER_DAY * hot_run_calls
+def fresh_calls_per_day(*, snapshot_calls: int, hot_run_calls: int, daemon: bool = True) -> int:
+    """What a day's fresh data is expected to cost: the snapshot, every hot refresh and every
+    discovery tick (an idle one is one call) under the daemon; the snapshot, one discovery
+    and one refresh for an account refreshed by `cc-assets refresh` once a day."""
+    if not daemon:
+        return snapshot_calls + 1 + hot_run_calls
+    return DISCOVERY_TICKS_PER_DAY + snapshot_calls + HOT_RUNS_PER_DAY * hot_run_calls
 
 
 def backfill(

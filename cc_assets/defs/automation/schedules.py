@@ -15,6 +15,7 @@ from cc_assets.constant_contact.schemas import (
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
+    CLI_PID_TAG,
     DAILY_ASSET_KEYS,
     DEFERRED_TAG,
     KIND_TAG,
@@ -35,6 +36,7 @@ from cc_assets.defs.automation.planning import (
     fresh_calls_per_day,
     hot_run_cost,
     hot_runs_after,
+    margin,
     plan_hot_refresh,
     reserve,
     run_budget,
@@ -179,11 +181,20 @@ def hot_candidates(instance: dg.DagsterInstance) -> list[Candidate]:
     return candidates
 
 
+def refreshed_by_cli(instance: dg.DagsterInstance) -> bool:
+    """The latest `activity_refresh_job` run was launched by `cc-assets refresh` (its tag), not
+    by the daemon's schedule: the account is refreshed at the CLI's cadence."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=activity_refresh_job.name), limit=1)
+    return bool(runs) and CLI_PID_TAG in runs[0].tags
+
+
 def history_progress(instance: dg.DagsterInstance, now: datetime) -> Backfill:
     """The account's history now (`planning.backfill`), at the key's daily quota less what a
-    day of fresh data costs by measured costs (discovery, the snapshot, the hot refreshes)."""
+    day of fresh data costs by measured costs (discovery, the snapshot, the hot refreshes) at
+    the cadence the account is refreshed (`refreshed_by_cli`)."""
     settings = ClientSettings.from_env()
     candidates = hot_candidates(instance)
+    daemon = not refreshed_by_cli(instance)  # which leaves a margin to later sends (the plan)
     snapshot_calls, snapshot_taken = snapshot_cost(instance, now.date().isoformat())
     reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
     return backfill(
@@ -194,7 +205,9 @@ def history_progress(instance: dg.DagsterInstance, now: datetime) -> Backfill:
         fresh_calls=fresh_calls_per_day(
             snapshot_calls=snapshot_calls,
             hot_run_calls=hot_run_cost(candidates, now=now, hot_days=hot_days()),
-        ),
+            daemon=daemon,
+        )
+        + (margin(settings.daily_quota) if daemon else 0),
         left_today=day_budget(settings.daily_quota, calls_used_today(settings), reserved),
     )
 
@@ -280,6 +293,7 @@ def hot_activity_refresh_schedule(
         remaining_today=remaining,
         include_settled=now.hour * HOT_RUNS_PER_DAY < 24,
         since=settings.history_since,
+        history_reserve=margin(settings.daily_quota),
     )
     if plan.deferred:
         context.log.info(
