@@ -28,6 +28,7 @@ backlog's.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import re
@@ -93,6 +94,24 @@ class HistorySimulation(Simulation):
 
     def _measured(self, activities: list[str]) -> list[str]:
         return [a for a in activities if a not in self.history]
+
+    def save(self) -> Path:
+        """The raw figures, before they are judged: a failed judgement keeps the replay."""
+        path = self.folder / "history.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "calls": {day: dict(entry.calls) for day, entry in self.by_day.items()},
+                    "held": self.held_by_day,
+                    "estimates": self.estimate_by_day,
+                    "complete_at": self.complete_at.isoformat() if self.complete_at else None,
+                    "history": sorted(self.history),
+                },
+                indent=1,
+            )
+        )
+        self.landed.execute(f"COPY landed TO '{self.folder / 'landed.parquet'}'")
+        return path
 
     def history_report(self) -> bool:
         """The per-day table and the verdicts; True when every target was met."""
@@ -193,6 +212,7 @@ def main() -> int:
     started = time.monotonic()
     with simulation.serving() as server:
         simulation.run(server, lambda line: print(line, flush=True))
+    print(f"raw figures: {simulation.save()}", flush=True)
     lag = simulation.judge()
     simulation.report(lag, time.monotonic() - started)
     ok = simulation.history_report()
