@@ -15,7 +15,7 @@ from cc_assets.defs.automation.planning import (
     backlog_reserve,
     day_budget,
     first_read_calls,
-    first_read_now,
+    first_reads_now,
     hot_run_cost,
     hot_runs_after,
     plan_hot_refresh,
@@ -240,9 +240,9 @@ def test_first_read_cost_from_the_activity_stats() -> None:
     assert first_read_calls(None) == first_read_calls({}) == 9
 
 
-def test_discovery_reads_at_once_only_recent_sends_since_the_date() -> None:
-    recent = (NOW - timedelta(days=2)).isoformat()
-    old = (NOW - timedelta(days=40)).isoformat().replace("+00:00", "Z")
-    assert first_read_now(recent, now=NOW, hot_days=14, since=None)
-    assert not first_read_now(old, now=NOW, hot_days=14, since=None)
-    assert not first_read_now(recent, now=NOW, hot_days=14, since=NOW.date())
+def test_discovery_reads_at_once_only_the_newest_few_and_nothing_before_since() -> None:
+    stamps = [(f"a{i}", (NOW - timedelta(days=i)).isoformat()) for i in range(30)]
+    assert first_reads_now(stamps[::-1], since=None) == [f"a{i}" for i in range(10)]
+    assert first_reads_now(stamps[:3], since=None) == ["a0", "a1", "a2"]  # new sends: all
+    since = (NOW - timedelta(days=1)).date()
+    assert first_reads_now(stamps[:3], since=since) == ["a0", "a1"]

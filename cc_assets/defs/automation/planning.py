@@ -52,6 +52,7 @@ DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes
 HOT_RUNS_PER_DAY = 4  # at 00, 06, 12 and 18 UTC
 QUOTA_MARGIN = 0.05
 BUSY_DAYS = 7
+FIRST_READS_PER_TICK = 10  # newly sent activities a discovery tick reads at once
 PAGE_ROWS = 500  # rows of a tracking report page
 FIRST_READ_ROWS = {
     "sends": "em_sends",
@@ -179,18 +180,26 @@ def is_history(candidate: Candidate, horizon: datetime) -> bool:
     return candidate.unread_calls is not None and not _is_hot(candidate, horizon)
 
 
-def first_read_now(updated_at: str, *, now: datetime, hot_days: int, since: date | None) -> bool:
-    """Whether discovery reads a newly found activity at once: its campaign changed (was sent)
-    within the hot window and not before `since`. Older ones are history, read by the plan,
-    newest first, within the budget. A campaign's `updated_at` is never before its send, so
-    one updated before `since` was sent before it."""
+def first_reads_now(new: Sequence[tuple[str, str]], *, since: date | None) -> list[str]:
+    """Which of a discovery tick's newly sent activities (id, its campaign's `updated_at`) are
+    read at once: the newest `FIRST_READS_PER_TICK` by their campaign's change, none changed
+    before `since` (a campaign's `updated_at` is never before its send, so one updated before
+    `since` was sent before it). New sends arrive a few a day, so every one is read at once;
+    the first tick over an account with years of campaigns reads its newest and leaves the rest
+    to the plan, newest first, within the quota, instead of launching a first read of every
+    activity at once, in no order, past the day's quota."""
+    kept = [(stamp, activity) for activity, stamp in new if not _changed_before(stamp, since)]
+    return [activity for _, activity in sorted(kept, reverse=True)[:FIRST_READS_PER_TICK]]
+
+
+def _changed_before(stamp: str, since: date | None) -> bool:
+    if since is None:
+        return False
     try:
-        changed = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+        changed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
-        return True  # no usable date: take it as new
-    if changed.tzinfo is None:
-        return True
-    return changed >= now - timedelta(days=hot_days) and (since is None or changed.date() >= since)
+        return False  # no usable date: taken as new
+    return changed.date() < since
 
 
 def before(candidate: Candidate, since: date | None) -> bool:

@@ -7,8 +7,7 @@ import dagster as dg
 
 from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
 from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.defs.automation.planning import first_read_now
-from cc_assets.defs.automation.schedules import hot_days
+from cc_assets.defs.automation.planning import first_reads_now
 from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, campaign_activity_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
@@ -24,8 +23,8 @@ DISCOVERY_SENSOR = "campaign_discovery_sensor"
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds primary_email and resend activities once sent (DONE), adds them as "
-    "campaign_activities partitions and requests the tracking runs of those sent within "
-    "CC_ASSETS_HOT_DAYS (older ones are history: the hot refresh reads them within the quota).",
+    "campaign_activities partitions and requests their tracking runs (at most the newest ten a "
+    "tick: the rest of an account's history is read by the hot refresh within the quota).",
 )
 def campaign_discovery_sensor(
     context: dg.SensorEvaluationContext,
@@ -36,31 +35,29 @@ def campaign_discovery_sensor(
     `updated_at`/status, so an idle tick costs one list call. It moves only when a tick
     succeeds (an API error fails the tick and keeps the cursor), so nothing is skipped.
     Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call. Only
-    activities whose campaign changed within the hot window (and not before
-    `CC_ASSETS_HISTORY_SINCE`) get a run now: an account connected with years of campaigns
-    would otherwise spend its quota on first reads in no order."""
+    the newest few new activities a tick (none changed before `CC_ASSETS_HISTORY_SINCE`) get
+    a run now (`planning.first_reads_now`)."""
     state = DiscoveryState.from_json(json.loads(context.cursor) if context.cursor else {})
-    now = datetime.now(UTC)
-    today = now.date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     snapshot = snapshot_campaigns(read_partition(EMAIL_CAMPAIGNS, today, root=lake.root()))
     with constant_contact.open(context.log) as client:
         found, state = discovery_tick(client, state, snapshot)
         calls = client.calls
     known = set(context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES))
     new = sorted({a.campaign_activity_id for a in found if a.sent} - known)
-    since, days = ClientSettings.from_env().history_since, hot_days()
-    recent = {
-        a.campaign_activity_id
-        for a in found
-        if first_read_now(a.campaign_updated_at, now=now, hot_days=days, since=since)
-    }
+    stamps = {a.campaign_activity_id: a.campaign_updated_at for a in found}
+    now_read = set(
+        first_reads_now(
+            [(a, stamps[a]) for a in new], since=ClientSettings.from_env().history_since
+        )
+    )
     context.log.info(
-        f"discovery: {len(new)} newly sent activities ({len(recent & set(new))} read now, the "
+        f"discovery: {len(new)} newly sent activities ({len(now_read)} read now, the "
         f"rest history), {len(state.pending or [])} campaigns waiting to send, {calls} API calls"
     )
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(partition_key=a, run_key=f"discover-{a}") for a in new if a in recent
+            dg.RunRequest(partition_key=a, run_key=f"discover-{a}") for a in new if a in now_read
         ],
         dynamic_partitions_requests=[campaign_activity_partitions.build_add_request(new)]
         if new
