@@ -163,11 +163,13 @@ def run_budget(remaining: int, runs_left_today: int, later_run_calls: int | None
 def estimate(candidate: Candidate, hot: bool) -> int:
     """Calls the candidate's refresh is expected to cost. A settled activity usually costs its
     share of a stats call; a hot one what its previous refresh cost (at least one page per
-    report the first time)."""
-    if candidate.last_calls is None:
-        return DEFAULT_CALLS_PER_ACTIVITY
+    report the first time). A settled one held since its first read is no different: with
+    nothing measured yet, one page per report made a fully held history look unaffordable
+    beside the first reads still to come."""
     if not hot:
         return 1
+    if candidate.last_calls is None:
+        return DEFAULT_CALLS_PER_ACTIVITY
     return max(candidate.last_calls, 1)
 
 
