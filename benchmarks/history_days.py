@@ -22,7 +22,7 @@ counted with the hot refreshes). Fresh data: every call but the history's and th
 backlog's.
 
     .venv/bin/python benchmarks/history_days.py [--history-days 365 --days 6 \
-        --contacts 50000 --per-week 3 --quota 10000]
+        --contacts 50000 --per-week 3 --quota 10000 --tick-minutes 5]
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class HistorySimulation(Simulation):
         self.held_by_day: dict[str, int] = {}
         self.estimate_by_day: dict[str, str] = {}
         self.complete_at: datetime | None = None
+        self.tick = timedelta(minutes=args.tick_minutes)
 
     def _purpose(self, step: str, path: str) -> str:
         found = REPORT.match(path)
@@ -205,6 +206,13 @@ def main() -> int:
     parser.add_argument("--per-week", type=float, default=3.0, help="campaigns sent a week")
     parser.add_argument("--quota", type=int, default=10_000, help="calls a day for the key")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--tick-minutes",
+        type=int,
+        default=5,
+        help="discovery's interval (5, the daemon's; more replays faster, at fewer discovery "
+        "calls and up to that much more lag of a new send's first read)",
+    )
     args = parser.parse_args()
     logging.getLogger("dagster").setLevel(logging.WARNING)
     folder = Path(tempfile.mkdtemp(prefix=f"history-days-{args.contacts}-"))

@@ -137,6 +137,7 @@ class Simulation:
         )
         self._mtimes: dict[Path, float] = {}
         self.deferrals = 0  # activities hot refreshes deferred (or runs skipped)
+        self.tick = TICK  # the discovery sensor's interval
 
     # -- the account and the product ------------------------------------------------------
 
@@ -261,8 +262,8 @@ class Simulation:
                         now,
                         lambda r=request: launch(campaign_discovery_sensor.job_name, r),
                     )
-                server.advance_clock(TICK.total_seconds())
-                now += TICK
+                server.advance_clock(self.tick.total_seconds())
+                now += self.tick
 
     def _show_deferrals(self, now: datetime, request: dg.RunRequest | dg.SkipReason) -> None:
         """A hot refresh that defers activities, with its plan's estimate and budget."""
@@ -365,7 +366,7 @@ class Simulation:
         ).fetchall()
         for day, pages in windows:
             self.by_day[day].minimum["tracking pages"] += int(pages)
-        ticks = int(timedelta(days=1) / TICK)
+        ticks = int(timedelta(days=1) / self.tick)
         for day in self._day_names():
             minimum = self.by_day[day].minimum
             minimum["discovery ticks"] = ticks
