@@ -16,8 +16,9 @@ quota state, and this decides. The rules:
   long as it fits the day's budget.
 - Settled activities (sent more than `hot_days` ago) are included in the first run of each day
   only: with the activity stats as change detector they cost about one stats call per ten.
-- Every candidate is returned: chosen, deferred (due but over budget) or resting (settled, due
-  in the day's first run), never dropped; the schedule records the deferred on the run (tags)
+- Every candidate is returned: chosen, deferred (due but over budget), resting (settled, due
+  in the day's first run), waiting (history over budget) or excluded (sent before `since`),
+  never dropped; the schedule records the deferred on the run (tags)
   and the op logs them.
 - The daily snapshot's contact backlog spends what the day leaves over: it keeps back the
   discovery ticks still to come and, for the tracking reads still to come today, the larger of
