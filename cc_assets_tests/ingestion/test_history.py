@@ -7,6 +7,7 @@ Every sandbox activity here was sent weeks before the real "now", so all of it i
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cc_assets.constant_contact.schemas import TRACKING_TABLES
 from cc_assets.defs.automation.jobs import HISTORY_KEY
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.ingestion.test_refresh_cli import (
+    CLI,
     assert_tracking_equals_truth,
     environment,
     refresh,
@@ -123,3 +125,12 @@ def test_history_over_several_days_of_a_small_quota(sandbox_factory, tmp_path: P
     assert [m["history_activities_held"].value for m in progress][-1] == len(sent)
     assert all(m["history_activities_known"].value == len(sent) for m in progress)
     assert [m["history_calls_needed"].value for m in progress][-1] == 0
+    # `cc-assets status` says so too, without a call
+    server.reset_requests()
+    status = subprocess.run(
+        [CLI, "status"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert status.returncode == 0, status.stderr
+    assert f"history: complete, {len(sent)} of {len(sent)} activities held" in status.stdout
+    assert "history_calls_needed: 0" in status.stdout
+    assert server.requests()["log"] == []

@@ -295,12 +295,17 @@ class Backfill:
         )
 
     def metadata(self) -> dict[str, object]:
+        """The figures under `history_*` names, for the UI."""
+        finish = str(self.finish) if self.finish else "never"
+        figures = {
+            "activities_held": self.held,
+            "activities_known": self.known,
+            "calls_needed": self.calls_needed,
+            "calls_per_day": self.calls_per_day,
+        }
         return {
-            "history_activities_held": self.held,
-            "history_activities_known": self.known,
-            "history_calls_needed": self.calls_needed,
-            "history_calls_per_day": self.calls_per_day,
-            "history_expected_finish": str(self.finish) if self.finish else "never",
+            **{f"history_{k}": v for k, v in figures.items()},
+            "history_expected_finish": finish,
         }
 
 
