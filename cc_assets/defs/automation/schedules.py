@@ -70,13 +70,17 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
         fresh_calls=0,
         left_today=0,
     )
+    # an activity never read and without stats yet (an account connected today) has no
+    # estimate: the whole day is kept for the history then, or the backlog would take it
+    counts = activity_counts()
+    unknown = any(c.unread_calls is not None and c.activity_id not in counts for c in candidates)
     reserved = backlog_reserve(
         now=now,
         daily_quota=settings.daily_quota,
         hot_runs_left=hot_runs_after(now),
         hot_run_calls=hot_run_cost(candidates, now=now, hot_days=hot_days()),
         busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
-        history_calls=history.calls_needed,
+        history_calls=settings.daily_quota if unknown else history.calls_needed,
     )
     return dg.RunRequest(
         partition_key=day, run_key=f"daily-{day}", tags={BACKLOG_RESERVE_TAG: str(reserved)}
