@@ -137,6 +137,7 @@ class Simulation:
         )
         self._mtimes: dict[Path, float] = {}
         self.deferrals = 0  # activities hot refreshes deferred (or runs skipped)
+        self.tick = TICK  # the discovery sensor's interval
 
     # -- the account and the product ------------------------------------------------------
 
@@ -261,8 +262,8 @@ class Simulation:
                         now,
                         lambda r=request: launch(campaign_discovery_sensor.job_name, r),
                     )
-                server.advance_clock(TICK.total_seconds())
-                now += TICK
+                server.advance_clock(self.tick.total_seconds())
+                now += self.tick
 
     def _show_deferrals(self, now: datetime, request: dg.RunRequest | dg.SkipReason) -> None:
         """A hot refresh that defers activities, with its plan's estimate and budget."""
@@ -290,10 +291,14 @@ class Simulation:
             print(f"  {now:%Y-%m-%d %H:%M} {step} run failed: {failed}", flush=True)
         for _, path, _status in server.requests()["log"]:
             if path.startswith("/v3/"):
-                self.by_day[day].calls[f"{step}: {family(path)}"] += 1
+                self.by_day[day].calls[self._purpose(step, path)] += 1
         if step != "discovery":
             self._record_landed(int(now.timestamp()))
         return outcome
+
+    def _purpose(self, step: str, path: str) -> str:
+        """What a call of `step` was for, in the table's columns."""
+        return f"{step}: {family(path)}"
 
     def _record_landed(self, moment: int) -> None:
         """Every tracking row a partition holds for the first time lands at `moment`."""
@@ -319,7 +324,7 @@ class Simulation:
         truth = GroundTruth(self.config, as_of=self.end)
         activities = [a["campaign_activity_id"] for a in truth.reportable_activities()]
         events, engaged = [], set()
-        for activity in activities:
+        for activity in self._measured(activities):
             for report in EVENT_REPORTS:
                 table = truth.tracking(activity, report).select(["contact_id", "created_time"])
                 created = table["created_time"].cast(pa.timestamp("s", "UTC")).cast(pa.int64())
@@ -339,8 +344,9 @@ class Simulation:
             raise SystemExit(
                 "no activity was sent in the simulated days: raise --days or --per-week"
             )
-        everything = pa.concat_tables(events)  # noqa: F841 - read by DuckDB below
+        everything = pa.concat_tables(events)
         con = self.landed
+        con.register("everything", everything)  # also for what a sibling measures after
         end = int(self.end.timestamp())
         lags = con.execute(
             "SELECT coalesce(min(l.landed), ?) - e.created, min(l.landed) IS NULL "
@@ -360,7 +366,7 @@ class Simulation:
         ).fetchall()
         for day, pages in windows:
             self.by_day[day].minimum["tracking pages"] += int(pages)
-        ticks = int(timedelta(days=1) / TICK)
+        ticks = int(timedelta(days=1) / self.tick)
         for day in self._day_names():
             minimum = self.by_day[day].minimum
             minimum["discovery ticks"] = ticks
@@ -383,6 +389,10 @@ class Simulation:
             "landing": self._landing_coverage(account, epoch, engaged),
             "contacts_read": self._contacts_read(engaged),
         }
+
+    def _measured(self, activities: list[str]) -> list[str]:
+        """The activities whose events the lag and the minimum are measured over."""
+        return activities
 
     def _contacts_read(self, engaged: set[str]) -> float:
         """Share of the engaged contacts the backlog has read at least once."""

@@ -8,12 +8,16 @@ what runs downstream (metrics, dbt), each as a named Dagster job. Progress goes 
 terminal; each failure is one line (its traceback is in the run log, and on the terminal with
 `--verbose`); the run ends with a summary of what landed, failed and was deferred. Exit codes:
 0 everything landed, 1 something failed or was deferred, 2 the command or a setting is wrong.
+
+`cc-assets status`: how much of the account's history the lake holds, the calls the rest needs
+(by CC's activity stats) and the day it is expected complete at the key's daily quota; no call.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -56,6 +60,8 @@ def print_summary(summary: Summary, verbose: bool) -> None:
         print(f"  FAILED    {item.name}: {item.reason}")
     for item in summary.deferred:
         print(f"  deferred  {item.name}: {item.reason}")
+    if summary.history is not None:
+        print(f"  {summary.history.line()}")
     if summary.fatal is not None:
         _error(summary.fatal)
     for item in summary.failed:
@@ -102,6 +108,21 @@ def refresh(day: str, verbose: bool, contact_calls: int | None = None) -> int:
     return 1
 
 
+def status() -> int:
+    """The history's progress, from the lake and the instance (no API call)."""
+    ensure_dagster_home()
+    import dagster as dg  # noqa: PLC0415
+
+    from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415
+
+    with dg.DagsterInstance.get() as instance:
+        progress = history_progress(instance, datetime.now(UTC))
+    print(progress.line())
+    for name, value in progress.metadata().items():
+        print(f"  {name}: {value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cc-assets", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -120,8 +141,31 @@ def main(argv: list[str] | None = None) -> int:
         help="at most N calls for the contact reports, read last (default: what the day's "
         "quota leaves; 0: none this run)",
     )
+    run.add_argument(
+        "--since",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="read only activities sent on or after this date (CC_ASSETS_HISTORY_SINCE; "
+        "moving it earlier later reads only the difference)",
+    )
+    commands.add_parser(
+        "status", help="how much of the account's history is held and when the rest is expected"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        if args.command == "status":
+            return status()
+    except ConfigurationError as error:
+        _error(str(error))
+        return 2
+    if args.since is not None:
+        try:
+            datetime.strptime(args.since, "%Y-%m-%d")
+        except ValueError:
+            _error(f"--since {args.since}: not a date; use YYYY-MM-DD (the oldest send to read)")
+            return 2
+        os.environ["CC_ASSETS_HISTORY_SINCE"] = args.since  # every run's processes inherit it
     day = args.date or datetime.now(UTC).date().isoformat()
     try:
         datetime.strptime(day, "%Y-%m-%d")

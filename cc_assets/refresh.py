@@ -7,7 +7,10 @@ lands what a user asked for first:
 2. discovery: an evaluation of `campaign_discovery_sensor` itself (its cursor kept on the
    instance), adding newly sent activities as partitions; it reads today's campaign snapshot,
    so the campaigns are walked once;
-3. `activity_refresh_job` over every sent activity, in the hot-refresh planner's order;
+3. `activity_refresh_job` over every sent activity, in the hot-refresh planner's order and
+   within what is left of the day's quota: the history (activities never read, sent before
+   the hot window) newest first after the fresh ones, what does not fit waiting for the next
+   refresh (`CC_ASSETS_HISTORY_SINCE` / `--since`: nothing sent before it is read);
 4. `activity_metrics_job` over the activities whose reports all landed, `campaign_metrics_job`;
 5. `dbt_build_job`;
 6. the contact backlog (`daily_snapshot_job`'s `contact_activity_details`), which spends what
@@ -35,10 +38,11 @@ from typing import Any
 
 import dagster as dg
 
+from cc_assets.constant_contact.client import calls_used_today
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS
 from cc_assets.defs.automation import jobs
-from cc_assets.defs.automation.planning import plan_hot_refresh
-from cc_assets.defs.automation.schedules import hot_candidates
+from cc_assets.defs.automation.planning import Plan, day_budget, plan_hot_refresh
+from cc_assets.defs.automation.schedules import history_progress, hot_candidates
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
 from cc_assets.defs.ingestion import resources
 from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG, asset_key
@@ -50,7 +54,7 @@ from cc_assets.progress import Heartbeat, say
 from cc_assets.run_summary import Item, Summary, expected, read_run
 from cc_assets.settings import load_settings
 
-PID_TAG = "cc_assets/cli_pid"
+PID_TAG = jobs.CLI_PID_TAG
 DISCOVERY_CURSOR = "cc_assets/refresh/discovery_cursor"
 """Where the refresh keeps its discovery sensor cursor (the instance's key-value store)."""
 DBT_JOB = "dbt_build_job"
@@ -140,11 +144,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def discover(refresh: Refresh) -> list[str]:
+def discover(refresh: Refresh) -> Plan:
     """One evaluation of the discovery sensor (the daemon's own function), its new partitions
-    added and its cursor kept for the next refresh; then every known activity, newest send
-    first. Tracking never waits on discovery: when the tick fails, the activities already
-    known are refreshed."""
+    added and its cursor kept for the next refresh; then the plan over every known activity.
+    Tracking never waits on discovery: when the tick fails, the activities already known are
+    refreshed."""
     instance = refresh.instance
     storage = instance.daemon_cursor_storage
     cursor = storage.get_cursor_values({DISCOVERY_CURSOR}).get(DISCOVERY_CURSOR)
@@ -156,7 +160,7 @@ def discover(refresh: Refresh) -> list[str]:
     except ACCOUNT_WIDE_ERRORS as error:
         refresh.summary.fatal = f"{type(error).__name__}: {error}"
         refresh.summary.failed.append(Item("discovery", None, refresh.summary.fatal))
-        return []
+        return Plan([], [], [], 0, 0)
     except Exception as error:  # the API's answer, or today's snapshot missing: known ones go on
         reason = f"{type(error).__name__}: {error}"
         refresh.summary.failed.append(Item("discovery", None, reason))
@@ -166,21 +170,29 @@ def discover(refresh: Refresh) -> list[str]:
             instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, list(request.partition_keys))
         storage.set_cursor_values({DISCOVERY_CURSOR: result.cursor or json.dumps({})})
         refresh.summary.landed.append(Item("discovery"))
-        say(f"discovery: {len(result.run_requests)} newly sent activities")
+        found = sum(len(r.partition_keys) for r in result.dynamic_partitions_requests)
+        say(f"discovery: {found} newly sent activities")
     return in_refresh_order(instance)
 
 
-def in_refresh_order(instance: dg.DagsterInstance) -> list[str]:
+def in_refresh_order(instance: dg.DagsterInstance) -> Plan:
     """Every known activity in the hot-refresh planner's order (the one ordering rule): what
     the previous hot refresh deferred, then what was never refreshed, then by arrival rate
-    and the newest send, the settled ones last."""
-    now = datetime.now(UTC)
-    candidates = hot_candidates(instance)
+    and the newest send, the settled ones, then the history newest first, within what is left
+    of the day's quota (all of it without a local quota)."""
+    project = load_settings()
+    settings = project.client()
     budget = sys.maxsize
-    plan = plan_hot_refresh(
-        candidates, now=now, hot_days=load_settings().hot_days, budget=budget, include_settled=True
+    if settings.daily_quota:
+        budget = day_budget(settings.daily_quota, calls_used_today(settings), 0)
+    return plan_hot_refresh(
+        hot_candidates(instance),
+        now=datetime.now(UTC),
+        hot_days=project.hot_days,
+        budget=budget,
+        include_settled=True,
+        since=settings.history_since,
     )
-    return plan.chosen
 
 
 def _code_location() -> dg.Definitions:
@@ -229,7 +241,8 @@ def refresh(
         assets=SNAPSHOT_KEYS,
         own_processes=False,
     )
-    activities = discover(run) if summary.fatal is None else []
+    plan = discover(run) if summary.fatal is None else Plan([], [], [], 0, 0)
+    activities = plan.chosen
     say(f"tracking reports of {len(activities)} activities...")
     tracking = {a: expected(jobs.ACTIVITY_ASSET_KEYS, [a]) for a in activities}
     if activities:
@@ -237,6 +250,13 @@ def refresh(
             "activity_refresh_job",
             [item for items in tracking.values() for item in items],
             config={"refresh_activities": {"config": {"activity_ids": activities}}},
+        )
+    summary.history = history_progress(instance, datetime.now(UTC))
+    waiting = plan.deferred + plan.waiting
+    if waiting:
+        summary.defer(
+            [Item("tracking reports", f"{len(waiting)} activities")],
+            "beyond what is left of today's quota: read by the next refresh, newest first",
         )
     complete = [a for a in activities if summary.complete(tracking[a])]
     incomplete = [a for a in activities if a not in complete]

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from cc_assets.defs.automation.planning import Backfill
 from cc_assets.defs.ingestion.assets import FAILED_ASSETS
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
 
@@ -47,6 +48,8 @@ class Summary:
     tracebacks: list[str] = field(default_factory=list)
     fatal: str | None = None
     """An account-wide refusal (credentials, quota): the rest of the refresh is deferred."""
+    history: Backfill | None = None
+    """How much of the account's history is held, and when the rest is expected."""
 
     @property
     def ok(self) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -49,6 +50,8 @@ class ClientSettings:
     """Seconds for one whole request, body included: a trickled body ends here."""
     max_attempts: int = 10
     """Tries of one call on throttling, 5xx, a dropped connection or a truncated body."""
+    history_since: date | None = None
+    """`CC_ASSETS_HISTORY_SINCE`: the oldest send date whose reports are read (None: all)."""
 
     @property
     def can_refresh(self) -> bool:
@@ -97,6 +100,7 @@ class ClientSettings:
             rate_limit_url=env.get("CC_ASSETS_RATE_LIMIT_URL") or None,
             token_store_path=Path(store) if store and "://" not in store else None,
             token_store_url=store if store and "://" in store else None,
+            history_since=_date(env, "CC_ASSETS_HISTORY_SINCE"),
         )
         if version == "v2" and settings.has_credentials:
             settings.require_v2_credentials()
@@ -120,6 +124,19 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: Callable[[str
     if value < 0 or not math.isfinite(value):
         raise ConfigurationError(name, f"must be 0 (no local limit) or more, not {text!r}")
     return value
+
+
+def _date(env: Mapping[str, str], name: str) -> date | None:
+    """A date written YYYY-MM-DD, or None when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise ConfigurationError(
+            name, f"must be a date written YYYY-MM-DD, not {text[:40]!r}"
+        ) from None
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -11,8 +11,11 @@ from cc_assets.defs.automation.planning import (
     DISCOVERY_CALLS_PER_TICK,
     STATS_BATCH,
     Candidate,
+    backfill,
     backlog_reserve,
     day_budget,
+    first_read_calls,
+    first_reads_now,
     hot_run_cost,
     hot_runs_after,
     plan_hot_refresh,
@@ -160,3 +163,86 @@ def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measure
         now=snapshot_time.replace(hour=23), daily_quota=10_000, hot_runs_left=0, hot_run_calls=0
     )
     assert late == 9 * DISCOVERY_CALLS_PER_TICK + 500  # 23:15: nine ticks left
+
+
+def _history(count: int, calls: int = 100) -> list[Candidate]:
+    """`count` never-read activities sent a week apart, the newest 20 days ago."""
+    return [
+        Candidate(f"h{i}", NOW - timedelta(days=20 + 7 * i), None, unread_calls=calls)
+        for i in range(count)
+    ]
+
+
+def test_history_goes_after_fresh_work_newest_first_and_waits_without_jumping_the_line() -> None:
+    fresh = [
+        Candidate("new", NOW - timedelta(hours=3), None, unread_calls=50),
+        Candidate("recent", NOW - timedelta(days=2), 40),
+    ]
+    history = _history(5)
+    plan = plan_hot_refresh([*history, *fresh], now=NOW, hot_days=14, budget=400)
+    assert plan.chosen == ["new", "recent", "h0", "h1", "h2"]
+    assert plan.waiting == ["h3", "h4"] and plan.deferred == []
+    assert plan.estimated_calls == 50 + 40 + 300 + 1
+    # the next run: the waiting history never goes before a send that arrived since
+    held = {"new", "recent", "h0", "h1", "h2"}
+    later = [
+        Candidate("newer", NOW, None, unread_calls=60),
+        *[
+            replace(c, unread_calls=None, last_calls=1) if c.activity_id in held else c
+            for c in [*history, *fresh]
+        ],
+    ]
+    plan = plan_hot_refresh(later, now=NOW, hot_days=14, budget=200)
+    assert plan.chosen[0] == "newer" and plan.chosen[-1] == "h3"
+    assert "h4" in plan.waiting
+
+
+def test_nothing_sent_before_since_is_planned() -> None:
+    history = _history(6)
+    since = (NOW - timedelta(days=35)).date()  # h0 (20 days ago), h1 (27), h2 (34)
+    plan = plan_hot_refresh(history, now=NOW, hot_days=14, budget=10_000, since=since)
+    assert plan.chosen == ["h0", "h1", "h2"]
+    assert plan.excluded == ["h3", "h4", "h5"]
+    progress = backfill(
+        history, now=NOW, since=since, daily_quota=1_000, fresh_calls=600, left_today=0
+    )
+    assert (progress.known, progress.held, progress.calls_needed) == (3, 0, 300)
+
+
+def test_backfill_progress_and_expected_finish() -> None:
+    history = _history(10)
+    held = [replace(c, unread_calls=None) for c in history[:4]]
+    progress = backfill(
+        [*held, *history[4:]],
+        now=NOW,
+        since=None,
+        daily_quota=1_000,
+        fresh_calls=800,
+        left_today=100,
+    )
+    assert (progress.known, progress.held, progress.calls_needed) == (10, 4, 600)
+    assert progress.calls_per_day == 200
+    assert progress.finish == NOW.date() + timedelta(days=3)  # 100 today, then 200 a day
+    assert "4 of 10 activities held" in progress.line() and str(progress.finish) in progress.line()
+    starved = backfill(history, now=NOW, since=None, daily_quota=500, fresh_calls=600, left_today=0)
+    assert starved.finish is None and "never" in starved.line()
+
+
+def test_first_read_cost_from_the_activity_stats() -> None:
+    counts = {
+        "em_sends": 50_000,
+        "em_opens_all": 12_001,
+        "em_opens": 9_000,
+        "em_not_opened": 40_000,
+    }
+    # sends 100, opens 25, unique opens 18, did-not-opens 80, four empty reports, links: one each
+    assert first_read_calls(counts) == 100 + 25 + 18 + 80 + 4 + 1
+    assert first_read_calls(None) == first_read_calls({}) == 9
+
+
+def test_discovery_reads_at_once_only_the_newest_few_and_nothing_before_since() -> None:
+    stamps = [(f"a{i}", (NOW - timedelta(days=i)).isoformat()) for i in range(30)]
+    assert first_reads_now(stamps[::-1], since=None) == [f"a{i}" for i in range(10)]
+    assert first_reads_now(stamps[:3], since=None) == ["a0", "a1", "a2"]  # new sends: all
+    since = (NOW - timedelta(days=1)).date()
+    assert first_reads_now(stamps[:3], since=since) == ["a0", "a1"]

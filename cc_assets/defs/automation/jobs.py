@@ -16,6 +16,7 @@ and the asset checks' results per asset and partition (`defs/landed.py`), exactl
 partitioned assets do, since dynamic partitions cannot be batched into one asset run.
 """
 
+from datetime import UTC, datetime
 from functools import cache
 
 import dagster as dg
@@ -60,6 +61,10 @@ from cc_assets.progress import Heartbeat
 
 KIND_TAG = "cc_assets/kind"
 DEFERRED_TAG = "cc_assets/deferred"
+CLI_PID_TAG = "cc_assets/cli_pid"
+"""Runs launched by `cc-assets refresh` (the process id), never by the daemon."""
+WAITING_COUNT_TAG = "cc_assets/history_waiting_count"
+"""History activities (never read, sent before the hot window) beyond the run's budget."""
 
 daily_snapshot_job = dg.define_asset_job(
     "daily_snapshot_job",
@@ -137,8 +142,27 @@ def refresh_activities(
                     else:
                         refreshed.log(context)
                 beat.advance()
+    observe_history(context)
     if failures:
         raise ReportsFailed(f"{len(config.activity_ids)} activities", failures)
+
+
+HISTORY_KEY = asset_key(EMAIL_CAMPAIGN_ACTIVITY_STATS)
+"""The asset the history's progress is observed on: the activity stats its estimate is from."""
+
+
+def observe_history(context: dg.OpExecutionContext) -> None:
+    """The history's progress after this run (`planning.Backfill`) as an observation of the
+    activity stats asset: the UI lists and plots it run after run."""
+    from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415 (a cycle)
+
+    progress = history_progress(context.instance, datetime.now(UTC))
+    context.log.info(progress.line())
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=HISTORY_KEY, description=progress.line(), metadata=progress.metadata()
+        )
+    )
 
 
 @dg.job(

@@ -6,30 +6,42 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from cc_assets.constant_contact.client import calls_used_today
-from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS, EMAIL_CAMPAIGNS
+from cc_assets.constant_contact.schemas import (
+    CONTACT_ACTIVITY_DETAILS,
+    EMAIL_CAMPAIGN_ACTIVITY_STATS,
+    EMAIL_CAMPAIGNS,
+)
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
+    CLI_PID_TAG,
     DAILY_ASSET_KEYS,
     DEFERRED_TAG,
     KIND_TAG,
+    WAITING_COUNT_TAG,
     activity_refresh_job,
     daily_snapshot_job,
 )
 from cc_assets.defs.automation.planning import (
     BUSY_DAYS,
+    FIRST_READ_ROWS,
     HOT_RUNS_PER_DAY,
+    Backfill,
     Candidate,
+    backfill,
     backlog_reserve,
     day_budget,
+    first_read_calls,
+    fresh_calls_per_day,
     hot_run_cost,
     hot_runs_after,
+    margin,
     plan_hot_refresh,
     reserve,
     run_budget,
 )
-from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG, asset_key
+from cc_assets.defs.ingestion.assets import ACTIVITY_TABLES, BACKLOG_RESERVE_TAG, asset_key
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
-from cc_assets.lake.paths import connect, partition_files
+from cc_assets.lake.paths import connect, partition_files, partition_key
 from cc_assets.settings import load_settings
 
 CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
@@ -48,14 +60,28 @@ CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
 def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     now = context.scheduled_execution_time.astimezone(UTC)
     day = now.date().isoformat()
+    project = load_settings()
+    settings = project.client()
+    candidates = hot_candidates(context.instance)
+    history = backfill(
+        candidates,
+        now=now,
+        since=settings.history_since,
+        daily_quota=settings.daily_quota,
+        fresh_calls=0,
+        left_today=0,
+    )
+    # an activity never read and without stats yet (an account connected today) has no
+    # estimate: the whole day is kept for the history then, or the backlog would take it
+    counts = activity_counts()
+    unknown = any(c.unread_calls is not None and c.activity_id not in counts for c in candidates)
     reserved = backlog_reserve(
         now=now,
-        daily_quota=load_settings().client().daily_quota,
+        daily_quota=settings.daily_quota,
         hot_runs_left=hot_runs_after(now),
-        hot_run_calls=hot_run_cost(
-            hot_candidates(context.instance), now=now, hot_days=load_settings().hot_days
-        ),
+        hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
         busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
+        history_calls=settings.daily_quota if unknown else history.calls_needed,
     )
     return dg.RunRequest(
         partition_key=day, run_key=f"daily-{day}", tags={BACKLOG_RESERVE_TAG: str(reserved)}
@@ -74,6 +100,33 @@ def sent_times() -> dict[str, datetime]:
             [files],
         ).fetchall()
     return {activity: sent for activity, sent in rows}
+
+
+def held_activities() -> set[str]:
+    """Activities whose first read has landed: the lake holds every report of theirs. The lake,
+    not the instance, is what is held, so a killed run or a lost instance reads nothing twice."""
+    held: set[str] | None = None
+    for table in ACTIVITY_TABLES:
+        keys = {partition_key(file) for file in partition_files(table)}
+        held = keys if held is None else held & keys
+    return held or set()
+
+
+def activity_counts() -> dict[str, dict[str, int]]:
+    """Each activity's stats counts of the rows its reports hold, from the newest activity stats
+    snapshot in the lake (0 calls): what its first read is estimated by."""
+    files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS)
+    if not files:
+        return {}
+    columns = sorted(set(FIRST_READ_ROWS.values()))
+    with connect() as con:
+        rows = con.execute(
+            f"SELECT campaign_activity_id, {', '.join(columns)} FROM read_parquet(?)", [files[-1]]
+        ).fetchall()
+    return {
+        row[0]: {key: int(n) for key, n in zip(columns, row[1:], strict=True) if n is not None}
+        for row in rows
+    }
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, limit: int = 1):
@@ -115,13 +168,50 @@ def hot_candidates(instance: dg.DagsterInstance) -> list[Candidate]:
     """Every known activity with its send time and its latest refresh's measured cost."""
     sent = sent_times()
     deferred = previously_deferred(instance)
+    held = held_activities()
+    counts = activity_counts()
     candidates = []
     for activity_id in instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
         calls, rate = last_refresh(instance, activity_id)
+        unread = None if activity_id in held else first_read_calls(counts.get(activity_id))
         candidates.append(
-            Candidate(activity_id, sent.get(activity_id), calls, activity_id in deferred, rate)
+            Candidate(
+                activity_id, sent.get(activity_id), calls, activity_id in deferred, rate, unread
+            )
         )
     return candidates
+
+
+def refreshed_by_cli(instance: dg.DagsterInstance) -> bool:
+    """The latest `activity_refresh_job` run was launched by `cc-assets refresh` (its tag), not
+    by the daemon's schedule: the account is refreshed at the CLI's cadence."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=activity_refresh_job.name), limit=1)
+    return bool(runs) and CLI_PID_TAG in runs[0].tags
+
+
+def history_progress(instance: dg.DagsterInstance, now: datetime) -> Backfill:
+    """The account's history now (`planning.backfill`), at the key's daily quota less what a
+    day of fresh data costs by measured costs (discovery, the snapshot, the hot refreshes) at
+    the cadence the account is refreshed (`refreshed_by_cli`)."""
+    project = load_settings()
+    settings = project.client()
+    candidates = hot_candidates(instance)
+    daemon = not refreshed_by_cli(instance)  # which leaves a margin to later sends (the plan)
+    snapshot_calls, snapshot_taken = snapshot_cost(instance, now.date().isoformat())
+    reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
+    return backfill(
+        candidates,
+        now=now,
+        since=settings.history_since,
+        daily_quota=settings.daily_quota,
+        fresh_calls=fresh_calls_per_day(
+            snapshot_calls=snapshot_calls,
+            hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
+            daemon=daemon,
+        )
+        + (margin(settings.daily_quota) if daemon else 0),
+        left_today=day_budget(settings.daily_quota, calls_used_today(settings), reserved),
+    )
 
 
 def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
@@ -205,6 +295,8 @@ def hot_activity_refresh_schedule(
         budget=run_budget(remaining, runs_left, hot_run_cost(candidates, now=now, hot_days=days)),
         remaining_today=remaining,
         include_settled=now.hour * HOT_RUNS_PER_DAY < 24,
+        since=settings.history_since,
+        history_reserve=margin(settings.daily_quota),
     )
     if plan.deferred:
         context.log.info(
@@ -214,7 +306,8 @@ def hot_activity_refresh_schedule(
     if not plan.chosen:
         return dg.SkipReason(
             f"nothing to refresh within {remaining} calls left today "
-            f"({len(plan.deferred)} deferred, {len(plan.resting)} settled)"
+            f"({len(plan.deferred)} deferred, {len(plan.resting)} settled, "
+            f"{len(plan.waiting)} of the history waiting)"
         )
     return dg.RunRequest(
         run_key=f"hot-{now:%Y%m%dT%H%M}",
@@ -232,5 +325,6 @@ def hot_activity_refresh_schedule(
             "day_budget": str(remaining),
             DEFERRED_TAG: ",".join(plan.deferred),
             "cc_assets/deferred_count": str(len(plan.deferred)),
+            WAITING_COUNT_TAG: str(len(plan.waiting)),
         },
     )

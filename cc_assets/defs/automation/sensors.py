@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
+from cc_assets.defs.automation.planning import first_reads_now
 from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, campaign_activity_partitions
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
 from cc_assets.lake.writer import read_partition
 from cc_assets.pipeline.discovery import DiscoveryState, discovery_tick, snapshot_campaigns
+from cc_assets.settings import load_settings
 
 DISCOVERY_SENSOR = "campaign_discovery_sensor"
 
@@ -21,7 +23,8 @@ DISCOVERY_SENSOR = "campaign_discovery_sensor"
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds primary_email and resend activities once sent (DONE), adds them as "
-    "campaign_activities partitions and requests their tracking runs.",
+    "campaign_activities partitions and requests their tracking runs (at most the newest ten a "
+    "tick: the rest of an account's history is read by the hot refresh within the quota).",
 )
 def campaign_discovery_sensor(
     context: dg.SensorEvaluationContext,
@@ -31,7 +34,9 @@ def campaign_discovery_sensor(
     """The cursor is the `DiscoveryState`: the list window and each listed campaign's
     `updated_at`/status, so an idle tick costs one list call. It moves only when a tick
     succeeds (an API error fails the tick and keeps the cursor), so nothing is skipped.
-    Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call."""
+    Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call. Only
+    the newest few new activities a tick (none changed before `CC_ASSETS_HISTORY_SINCE`) get
+    a run now (`planning.first_reads_now`)."""
     state = DiscoveryState.from_json(json.loads(context.cursor) if context.cursor else {})
     today = datetime.now(UTC).date().isoformat()
     snapshot = snapshot_campaigns(read_partition(EMAIL_CAMPAIGNS, today, root=lake.root()))
@@ -40,12 +45,18 @@ def campaign_discovery_sensor(
         calls = reports.client.calls
     known = set(context.instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES))
     new = sorted({a.campaign_activity_id for a in found if a.sent} - known)
+    stamps = {a.campaign_activity_id: a.campaign_updated_at for a in found}
+    now_read = set(
+        first_reads_now([(a, stamps[a]) for a in new], since=load_settings().client().history_since)
+    )
     context.log.info(
-        f"discovery: {len(new)} newly sent activities, {len(state.pending or [])} campaigns "
-        f"waiting to send, {calls} API calls"
+        f"discovery: {len(new)} newly sent activities ({len(now_read)} read now, the "
+        f"rest history), {len(state.pending or [])} campaigns waiting to send, {calls} API calls"
     )
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=a, run_key=f"discover-{a}") for a in new],
+        run_requests=[
+            dg.RunRequest(partition_key=a, run_key=f"discover-{a}") for a in new if a in now_read
+        ],
         dynamic_partitions_requests=[campaign_activity_partitions.build_add_request(new)]
         if new
         else [],
