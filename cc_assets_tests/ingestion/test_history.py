@@ -51,6 +51,7 @@ def held(lake: Path) -> set[str]:
     return {p.parent.name.split("=", 1)[1] for p in folder.glob("*/part-0.parquet")}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1200)  # two whole refreshes on a loaded machine
 def test_since_reads_nothing_older_and_moving_it_earlier_reads_only_the_difference(
     sandbox_factory, tmp_path: Path
@@ -86,6 +87,7 @@ def test_bad_since_is_one_line(sandbox, tmp_path: Path) -> None:
     assert "CC_ASSETS_HISTORY_SINCE" in done.stderr and "YYYY-MM-DD" in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # a whole refresh a day until the history is held
 def test_history_over_several_days_of_a_small_quota(sandbox_factory, tmp_path: Path) -> None:
     quota = 130
