@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
 from cc_assets.constant_contact.schemas import TRACKING_TABLES
 from cc_assets.defs.automation.jobs import HISTORY_KEY
@@ -24,6 +25,7 @@ from cc_assets_tests.ingestion.test_refresh_cli import (
     refresh,
 )
 
+REPO = Path(__file__).resolve().parents[2]
 HISTORY_ACCOUNT = {"campaigns": 12, "days": 120}
 REPORT_PATH = re.compile(r"/v3/reports/email_reports/([^/]+)/(?:tracking/\w+|links)")
 
@@ -43,6 +45,33 @@ def report_calls(server: SandboxServer) -> set[str]:
     """Activities a tracking or links report was asked for since the log was reset."""
     found = (REPORT_PATH.fullmatch(path) for _, path, _ in server.requests()["log"])
     return {match.group(1) for match in found if match}
+
+
+HISTORY_QUERY = """
+query History($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename
+  ... on Asset { assetObservations(limit: 1) { description metadataEntries { label
+    ... on IntMetadataEntry { intValue } } } } } }
+"""
+
+
+def ui_history(dagster_home: Path) -> int:
+    """The history's progress as the UI's asset page asks for it: Dagster's GraphQL API over
+    the code location of `workspace.yaml` (what `make ui` serves) and the refreshes' instance.
+    The activities held, by the latest observation's metadata."""
+    with (
+        dg.DagsterInstance.from_config(str(dagster_home)) as instance,
+        define_out_of_process_context(str(REPO / "workspace.yaml"), None, instance) as context,
+    ):
+        result = execute_dagster_graphql(
+            context, HISTORY_QUERY, {"key": {"path": HISTORY_KEY.path}}
+        )
+    assert not result.errors, result.errors
+    asset = result.data["assetOrError"]
+    assert asset["__typename"] == "Asset", asset
+    (latest,) = asset["assetObservations"]
+    assert latest["description"].startswith("history: "), latest
+    entries = {e["label"]: e.get("intValue") for e in latest["metadataEntries"]}
+    return entries["history_activities_held"]
 
 
 def held(lake: Path) -> set[str]:
@@ -127,6 +156,7 @@ def test_history_over_several_days_of_a_small_quota(sandbox_factory, tmp_path: P
     assert [m["history_activities_held"].value for m in progress][-1] == len(sent)
     assert all(m["history_activities_known"].value == len(sent) for m in progress)
     assert [m["history_calls_needed"].value for m in progress][-1] == 0
+    assert ui_history(tmp_path / "dagster_home") == progress[-1]["history_activities_held"].value
     # `cc-assets status` says so too, without a call
     server.reset_requests()
     status = subprocess.run(
