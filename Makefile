@@ -35,11 +35,10 @@ demo: $(STAMP) $(MANIFEST)
 # pytest exits 5 when it collected no tests: that is a failure here, never a green run.
 # Most of a test's time is spent waiting on rate-limited sandboxes and subprocesses, so four
 # workers (pytest-xdist) finish the suite in about half the time even on two cores.
-# `loadgroup`: the tests reading one costly module fixture share a worker, and the slow
-# tests start first (cc_assets_tests/conftest.py).
+# The slow tests start first (cc_assets_tests/conftest.py).
 PYTEST_WORKERS ?= 4
 test: $(STAMP) $(MANIFEST)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 
 ui: $(STAMP) $(MANIFEST)

@@ -60,29 +60,22 @@ def _fresh_definitions_load_context() -> Iterator[None]:
 
 SHARED_BUILDS = {"refreshed", "demo_runs", "sdk_landed", "reruns", "landed"}
 """Module-scoped fixtures that each build something costly (a whole refresh, two demos, a
-landed lake) for several tests to read."""
+landed lake) for several tests to read: their tests count as `slow`."""
+
+
+def _slow(item: pytest.Item) -> bool:
+    shared = SHARED_BUILDS.intersection(getattr(item, "fixturenames", ()))
+    return bool(shared) or item.get_closest_marker("slow") is not None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Schedule for four workers (`make test` runs `--dist loadgroup`):
-
-    - the tests that read one costly module fixture (`SHARED_BUILDS`) form one xdist group, so
-      one worker builds it once, instead of every worker that draws one of its tests building
-      it again;
-    - those groups and the `slow` tests (whole pipelines, minutes each on a busy machine) go
-      first, so the suite does not end with three workers idle while the fourth starts one.
-    """
-    for item in items:
-        shared = sorted(SHARED_BUILDS.intersection(getattr(item, "fixturenames", ())))
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}:{shared[0]}"))
-    # the shared builds first (the demo's is the longest chain of the suite), then the slow
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("xdist_group") is None,
-            item.get_closest_marker("slow") is None,
-        )
-    )
+    """The `slow` tests (whole pipelines, minutes each on a busy machine) and the readers of a
+    costly shared build go first, so that pytest-xdist, which hands tests out in this order,
+    never ends the suite with three workers idle while the fourth starts a long one. (A worker
+    builds a module fixture for the tests it draws; xdist's `loadgroup`, which would send
+    them all to one worker, does not group with pytest 9 here: the tests of one group still
+    ran on several workers.)"""
+    items.sort(key=lambda item: not _slow(item))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
