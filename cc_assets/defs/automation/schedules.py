@@ -11,6 +11,7 @@ from cc_assets.constant_contact.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGNS,
 )
+from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACTIVITY_ASSET_KEYS,
     CLI_PID_TAG,
@@ -197,8 +198,7 @@ def history_progress(instance: dg.DagsterInstance, now: datetime) -> Backfill:
     settings = project.client()
     candidates = hot_candidates(instance)
     daemon = not refreshed_by_cli(instance)  # which leaves a margin to later sends (the plan)
-    snapshot_calls, snapshot_taken = snapshot_cost(instance, now.date().isoformat())
-    reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
+    snapshot_calls, _ = snapshot_cost(instance, now.date().isoformat())
     return backfill(
         candidates,
         now=now,
@@ -210,8 +210,16 @@ def history_progress(instance: dg.DagsterInstance, now: datetime) -> Backfill:
             daemon=daemon,
         )
         + (margin(settings.daily_quota) if daemon else 0),
-        left_today=day_budget(settings.daily_quota, calls_used_today(settings), reserved),
+        left_today=left_today(instance, now, settings),
     )
+
+
+def left_today(instance: dg.DagsterInstance, now: datetime, settings: ClientSettings) -> int:
+    """Calls the key has left today for activity reads: the daily quota less what was spent
+    and what today's snapshot still needs (`planning.reserve`)."""
+    snapshot_calls, snapshot_taken = snapshot_cost(instance, now.date().isoformat())
+    reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
+    return day_budget(settings.daily_quota, calls_used_today(settings), reserved)
 
 
 def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
@@ -283,9 +291,7 @@ def hot_activity_refresh_schedule(
     candidates = hot_candidates(context.instance)
     project = load_settings()
     settings = project.client()
-    snapshot_calls, snapshot_taken = snapshot_cost(context.instance, now.date().isoformat())
-    reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
-    remaining = day_budget(settings.daily_quota, calls_used_today(settings), reserved)
+    remaining = left_today(context.instance, now, settings)
     runs_left = hot_runs_after(now) + 1  # this one too
     days = project.hot_days
     plan = plan_hot_refresh(
