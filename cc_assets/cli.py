@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from cc_assets.constant_contact.authorize import DEFAULT_PORT
 from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.instance import ensure_dagster_home
 from cc_assets.pipeline.preflight import (
@@ -151,11 +152,36 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "status", help="how much of the account's history is held and when the rest is expected"
     )
+    accounts = commands.add_parser(
+        "accounts", help="the accounts of the application key (CC_ASSETS_ACCOUNTS)"
+    ).add_subparsers(dest="accounts_command", required=True)
+    add = accounts.add_parser("add", help="authorize the app for one more account (OAuth)")
+    add.add_argument("name", help="the account's short name: a slug of a-z, 0-9, _ and -")
+    add.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="the redirect listener's port on 127.0.0.1; the app must have "
+        "http://127.0.0.1:PORT/callback as a redirect URI (0: any free port)",
+    )
+    add.add_argument(
+        "--no-browser", action="store_true", help="print the authorize page, do not open it"
+    )
+    accounts.add_parser("list", help="every account: identity, weight, token health")
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if args.command == "status":
             return status()
+        if args.command == "accounts":
+            from cc_assets import account_commands  # noqa: PLC0415
+
+            if args.accounts_command == "list":
+                return account_commands.list_accounts()
+            return account_commands.add(args.name, args.port, not args.no_browser)
+    except ConstantContactError as error:
+        _error(f"{type(error).__name__}: {error}")
+        return 1
     except ConfigurationError as error:
         _error(str(error))
         return 2

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cc_assets.constant_contact.accounts import VARIABLE, Account, configured_accounts
+from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.constant_contact.settings import ClientSettings
 
 SECRETS = {
@@ -64,11 +66,31 @@ class Settings:
         """`CC_ASSETS_HOT_DAYS`: activities sent this recently are refreshed every run."""
         return int(self.environ.get("CC_ASSETS_HOT_DAYS") or 14)
 
-    def client(self, **secrets: str | None) -> ClientSettings:
-        """The client's settings; `secrets` (fields of `SECRETS`) replace what the environment
-        holds, as a resource resolved them."""
+    def application(self, **secrets: str | None) -> ClientSettings:
+        """The application's settings, shared by every account of the key; `secrets` (fields of
+        `SECRETS`) replace what the environment holds, as a resource resolved them."""
         given = {SECRETS[k]: v or "" for k, v in secrets.items() if v is not None}
         return ClientSettings.from_env({**self.environ, **given})
+
+    def accounts(self, **secrets: str | None) -> tuple[Account, ...]:
+        """The accounts `CC_ASSETS_ACCOUNTS` lists, or the one of the `CONSTANT_CONTACT_*`
+        variables."""
+        return configured_accounts(self.application(**secrets), self.environ)
+
+    def client(self, **secrets: str | None) -> ClientSettings:
+        """The client's settings for the account the pipeline reads. The pipeline reads one
+        account per deployment so far: a file of several is refused here, naming the way
+        out, before any call."""
+        accounts = self.accounts(**secrets)
+        if len(accounts) > 1:
+            names = ", ".join(account.name for account in accounts)
+            raise ConfigurationError(
+                VARIABLE,
+                f"lists {len(accounts)} accounts ({names}); the pipeline refreshes one account "
+                "per deployment so far: list one account in the file (`cc-assets accounts "
+                "list` shows them all)",
+            )
+        return accounts[0].settings
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -138,8 +138,17 @@ def _error_items(body: Any) -> list[ApiErrorItem]:
     ]
 
 
-def _budget(settings: ClientSettings) -> RequestBudget:
-    key = hashlib.sha256(settings.base_url.encode()).hexdigest()[:16]
+def budget_key(settings: ClientSettings) -> str:
+    """Constant Contact counts its limits per application key, whatever account a call is
+    for: every account of one app (its client id, or its v2 API key) shares one budget on
+    one API root. Settings without an application (a bare access token) count per API root."""
+    app = settings.client_id or settings.api_key
+    scope = settings.base_url if app is None else f"{settings.base_url}|{app}"
+    return hashlib.sha256(scope.encode()).hexdigest()[:16]
+
+
+def request_budget(settings: ClientSettings) -> RequestBudget:
+    key = budget_key(settings)
     if settings.rate_limit_url and settings.rate_limit_url.startswith(("redis://", "rediss://")):
         return RedisBudget(
             settings.rate_limit_url, key, settings.requests_per_second, settings.daily_quota
@@ -147,6 +156,14 @@ def _budget(settings: ClientSettings) -> RequestBudget:
     return FileBudget(
         state_dir() / f"budget-{key}.json", settings.requests_per_second, settings.daily_quota
     )
+
+
+@dataclass(frozen=True)
+class AccountIdentity:
+    """The account a token belongs to, as Constant Contact names it."""
+
+    encoded_account_id: str
+    organization_name: str | None
 
 
 @dataclass(frozen=True)
@@ -217,7 +234,7 @@ def _wait(state: RetryCallState) -> float:
 def calls_used_today(settings: ClientSettings) -> int:
     """What the shared budget has counted today for this API root, without making a call: the
     planners spend only what is left."""
-    return _budget(settings).used_today()
+    return request_budget(settings).used_today()
 
 
 class ConstantContactClient:
@@ -246,7 +263,7 @@ class ConstantContactClient:
         origin = httpx.URL(settings.base_url)
         self._origin = f"{origin.scheme}://{origin.netloc.decode()}"
         self._host = origin.host
-        self._budget = budget or _budget(settings)
+        self._budget = budget or request_budget(settings)
         self._tokens = TokenManager(settings, self._http)
         self.calls = 0
         self.pages = 0
@@ -492,6 +509,16 @@ class ConstantContactClient:
             shapes.text(ref, "campaign_activity_id", endpoint, where)
             shapes.optional_text(ref, "role", endpoint, where)
         return detail
+
+    def get_account_identity(self) -> AccountIdentity:
+        """Whose data this token reads: `GET /account/summary` (scope `account_read`), the
+        `Customer` schema's `encoded_account_id` and `organization_name`."""
+        path = "account/summary"
+        endpoint = httpx.URL(self._url(path)).path
+        body = shapes.obj(self.get(path), endpoint)
+        account_id = shapes.text(body, "encoded_account_id", endpoint, "account")
+        name = shapes.optional_text(body, "organization_name", endpoint, "account")
+        return AccountIdentity(account_id, name)
 
     def get_activity(self, activity_id: str) -> dict[str, Any]:
         path = f"emails/activities/{activity_id}"

@@ -24,6 +24,7 @@ from cc_assets.constant_contact.errors import ConfigurationError
 V3_BASE_URL = "https://api.cc.email/v3"
 V2_BASE_URL = "https://api.constantcontact.com/v2"
 TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
+AUTHORIZE_URL = "https://authz.constantcontact.com/oauth2/default/v1/authorize"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class ClientSettings:
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     token_url: str = TOKEN_URL
+    authorize_url: str = AUTHORIZE_URL
+    """Where `cc-assets accounts add` sends the user's browser to authorize the app."""
     api_key: str | None = field(default=None, repr=False)
     api_version: str = "v3"
     requests_per_second: float = 4.0
@@ -52,10 +55,23 @@ class ClientSettings:
     """Tries of one call on throttling, 5xx, a dropped connection or a truncated body."""
     history_since: date | None = None
     """`CC_ASSETS_HISTORY_SINCE`: the oldest send date whose reports are read (None: all)."""
+    account: str | None = None
+    """The account's name in the accounts file (`CC_ASSETS_ACCOUNTS`); None: the one account
+    of the `CONSTANT_CONTACT_*` variables."""
+    token_store_key: str | None = None
+    """The account's entry in the token store, whose pair `cc-assets accounts add` wrote."""
 
     @property
     def can_refresh(self) -> bool:
-        return bool(self.client_id and self.client_secret and self.refresh_token)
+        has_grant = self.refresh_token or self.token_store_key
+        return bool(self.client_id and self.client_secret and has_grant)
+
+    @property
+    def reauthorize_hint(self) -> str:
+        """How the user gives the app a new grant for this account."""
+        if self.account is None:
+            return "re-authorize the app and set the new CONSTANT_CONTACT_REFRESH_TOKEN"
+        return f"re-authorize it with `cc-assets accounts add {self.account}`"
 
     @property
     def has_credentials(self) -> bool:
@@ -93,6 +109,7 @@ class ClientSettings:
             client_secret=env.get("CONSTANT_CONTACT_CLIENT_SECRET") or None,
             refresh_token=env.get("CONSTANT_CONTACT_REFRESH_TOKEN") or None,
             token_url=_url(env, "CONSTANT_CONTACT_TOKEN_URL", TOKEN_URL),
+            authorize_url=_url(env, "CONSTANT_CONTACT_AUTHORIZE_URL", AUTHORIZE_URL),
             api_key=env.get("CONSTANT_CONTACT_API_KEY") or None,
             api_version=version,
             requests_per_second=_number(env, "CONSTANT_CONTACT_REQUESTS_PER_SECOND", "4", float),

@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +41,8 @@ ROTATION_LOCK_SECONDS = 120
 class TokenPair:
     access_token: str | None
     refresh_token: str | None
+    saved_at: float | None = field(default=None, compare=False)
+    """When the store last wrote the pair (epoch seconds): the account's last token refresh."""
 
 
 class TokenStore(Protocol):
@@ -52,9 +54,11 @@ class TokenStore(Protocol):
 
 
 def _pair(data: dict[str, object]) -> TokenPair:
-    access, refresh = data.get("access_token"), data.get("refresh_token")
+    access, refresh, saved = (data.get(k) for k in ("access_token", "refresh_token", "saved_at"))
     return TokenPair(
-        access if isinstance(access, str) else None, refresh if isinstance(refresh, str) else None
+        access if isinstance(access, str) else None,
+        refresh if isinstance(refresh, str) else None,
+        float(saved) if isinstance(saved, int | float) else None,
     )
 
 
@@ -146,10 +150,11 @@ class PostgresTokenStore:
     def read(self) -> TokenPair | None:
         with self._connect() as conn:
             row = conn.execute(
-                f"SELECT access_token, refresh_token FROM {self.TABLE} WHERE store_key = %s",
+                f"SELECT access_token, refresh_token, saved_at FROM {self.TABLE} "
+                "WHERE store_key = %s",
                 [self.key],
             ).fetchone()
-        return None if row is None else TokenPair(row[0], row[1])
+        return None if row is None else TokenPair(row[0], row[1], row[2])
 
     def write(self, pair: TokenPair) -> None:
         with self._connect() as conn:  # autocommit: durable when execute returns
@@ -170,17 +175,28 @@ class PostgresTokenStore:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [self.key])
 
 
+def store_key(settings: ClientSettings) -> str:
+    """One pair per token endpoint, client id and account: an account of the accounts file
+    (`token_store_key`) has an entry of its own, so one account's rotation never overwrites
+    another's. The single account of the `CONSTANT_CONTACT_*` variables keeps the key it has
+    always had."""
+    app = hashlib.sha256(f"{settings.token_url}|{settings.client_id}".encode()).hexdigest()[:16]
+    account = settings.token_store_key
+    return f"tokens-{app}" if account is None else f"tokens-{app}-{account}"
+
+
 def token_store(settings: ClientSettings) -> TokenStore:
-    """The store of this app's pair, one per token endpoint and client id: in Redis or
-    PostgreSQL when `CC_ASSETS_TOKEN_STORE` is such a URL, else a file (that path, or
-    `tokens-<key>.json` in the state folder)."""
-    key = (
-        "tokens-"
-        + hashlib.sha256(f"{settings.token_url}|{settings.client_id}".encode()).hexdigest()[:16]
-    )
+    """The store of this account's pair (`store_key`): in Redis or PostgreSQL when
+    `CC_ASSETS_TOKEN_STORE` is such a URL, else a file (that path, or `<key>.json` in the
+    state folder; a path given for several accounts holds the first's, so each account gets
+    `<stem>-<account>.json` beside it)."""
+    key = store_key(settings)
     url = settings.token_store_url
     if url is None:
-        return FileTokenStore(settings.token_store_path or state_dir() / f"{key}.json")
+        path = settings.token_store_path
+        if path is not None and settings.token_store_key is not None:
+            path = path.with_name(f"{path.stem}-{settings.token_store_key}{path.suffix}")
+        return FileTokenStore(path or state_dir() / f"{key}.json")
     if url.startswith(("redis://", "rediss://")):
         return RedisTokenStore(url, key)
     if url.startswith(("postgresql://", "postgres://")):

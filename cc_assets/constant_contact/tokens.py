@@ -72,6 +72,19 @@ class TokenManager:
             )
         return f"Bearer {self.pair.access_token}"
 
+    def _first_refresh_token(self, stored: TokenPair | None) -> str:
+        """The refresh token to spend: the store's latest rotation, else the configured one."""
+        current = (stored.refresh_token if stored else None) or self.pair.refresh_token
+        if current:
+            return current
+        name = self.settings.account
+        raise AuthenticationError(
+            "token",
+            None,
+            f"account {name!r} has no token pair in the token store: authorize it with "
+            f"`cc-assets accounts add {name}`",
+        )
+
     def refresh(self, stale: str | None) -> None:
         """Swap `stale` for a fresh token, unless another process already did."""
         if not self.settings.can_refresh:
@@ -89,17 +102,16 @@ class TokenManager:
                 if exp is None or exp - time.time() > EARLY_REFRESH_SECONDS:
                     self.pair = stored
                     return
-            current = (
-                stored.refresh_token if stored and stored.refresh_token else None
-            ) or self.pair.refresh_token
-            body = self._call_token_endpoint(current or "")
+            current = self._first_refresh_token(stored)
+            body = self.token_request({"grant_type": "refresh_token", "refresh_token": current})
             fresh = TokenPair(body["access_token"], body.get("refresh_token") or current)
             self.store.write(fresh)
             self.pair = fresh
 
-    def _call_token_endpoint(self, refresh_token: str) -> dict[str, str]:
-        """POST the refresh grant. Connect failures are retried for ~15 s, 429/5xx a few times;
-        a refusal names the variable to fix."""
+    def token_request(self, grant: dict[str, str]) -> dict[str, str]:
+        """POST a grant (a refresh, or `cc-assets accounts add`'s authorization code) to the
+        token endpoint, the client authenticated by HTTP Basic. Connect failures are retried
+        for ~15 s, 429/5xx a few times; a refusal names the variable or the command to fix."""
         url = httpx.URL(self.settings.token_url)
         endpoint, host = url.path, url.host
         started = time.monotonic()
@@ -108,8 +120,7 @@ class TokenManager:
             try:
                 response = self._http.post(
                     url,
-                    # in the form body, not the query string: URLs end up in logs
-                    data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                    data=grant,  # in the form body, not the query string: URLs end up in logs
                     auth=(self.settings.client_id or "", self.settings.client_secret or ""),
                 )
             except httpx.TransportError as exc:
@@ -128,7 +139,8 @@ class TokenManager:
                 time.sleep(1.1 + attempt)  # the token endpoint takes one call per second
                 continue
             if status != 200:
-                raise AuthenticationError(endpoint, status, _refusal(_oauth_error(response)))
+                refusal = _refusal(_oauth_error(response), self.settings)
+                raise AuthenticationError(endpoint, status, refusal)
             try:
                 body = response.json()
             except ValueError:
@@ -146,16 +158,21 @@ class TokenManager:
 TOKEN_ATTEMPTS = 5
 
 
-def _refusal(error: str) -> str:
-    """What the token endpoint's OAuth error means for the user."""
+def _refusal(error: str, settings: ClientSettings) -> str:
+    """What the token endpoint's OAuth error means for the user, and for which account."""
     if error == "invalid_client":
         return (
             "refresh refused (invalid_client): check CONSTANT_CONTACT_CLIENT_ID and"
             " CONSTANT_CONTACT_CLIENT_SECRET"
         )
+    if settings.account is None:
+        return (
+            f"refresh refused ({error}): CONSTANT_CONTACT_REFRESH_TOKEN is no longer valid;"
+            f" {settings.reauthorize_hint}"
+        )
     return (
-        f"refresh refused ({error}): CONSTANT_CONTACT_REFRESH_TOKEN is no longer valid;"
-        " re-authorize the app and set the new refresh token"
+        f"account {settings.account!r}: refresh refused ({error}): its grant was revoked or has"
+        f" expired; {settings.reauthorize_hint}"
     )
 
 

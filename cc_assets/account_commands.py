@@ -1,0 +1,141 @@
+"""`cc-assets accounts add NAME` and `cc-assets accounts list`: the accounts of one app key.
+
+`add` authorizes the app for one more account (`constant_contact.authorize`: the browser, a
+one-answer listener on 127.0.0.1, PKCE), stores the pair in the token store under the
+account's name, reads whose account it is (`/account/summary`) and, when `CC_ASSETS_ACCOUNTS`
+names a file, adds the account to it. An account that is already in the file under another
+name is refused: two names for one account would read its data twice into one lake.
+
+`list` reads each account's identity (one call each) and shows its token health: a refused
+grant names the command that re-authorizes it. No token is ever printed.
+"""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tabulate import tabulate
+
+from cc_assets.constant_contact.accounts import NAME, VARIABLE, Account, append_account
+from cc_assets.constant_contact.authorize import authorize_account
+from cc_assets.constant_contact.client import AccountIdentity, ConstantContactClient
+from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
+from cc_assets.constant_contact.token_store import token_store
+from cc_assets.progress import say
+from cc_assets.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An account and what one call said of it: its identity, or why there is none."""
+
+    account: Account
+    identity: AccountIdentity | None
+    problem: str | None
+
+
+def check(accounts: Iterable[Account]) -> list[Checked]:
+    """Each account's identity, one call each; a refusal is that account's problem alone."""
+    checked = []
+    for account in accounts:
+        try:
+            with ConstantContactClient(account.settings) as client:
+                checked.append(Checked(account, client.get_account_identity(), None))
+        except (ConfigurationError, ConstantContactError) as error:
+            checked.append(Checked(account, None, str(error)))
+    return checked
+
+
+def same_account(checked: Iterable[Checked]) -> str | None:
+    """The line that names two names of one Constant Contact account, if any."""
+    seen: dict[str, str] = {}
+    for item in checked:
+        if item.identity is None:
+            continue
+        other = seen.setdefault(item.identity.encoded_account_id, item.account.name)
+        if other != item.account.name:
+            return (
+                f"{VARIABLE}: accounts {other!r} and {item.account.name!r} are one Constant "
+                f"Contact account ({item.identity.encoded_account_id}); list it once"
+            )
+    return None
+
+
+def add(name: str, port: int, open_browser: bool) -> int:
+    """Authorize account `name`, store its pair, record it in the accounts file."""
+    if not NAME.fullmatch(name):
+        say(f"cc-assets: {name!r}: an account name is a slug of a-z, 0-9, _ and -")
+        return 2
+    settings = load_settings()
+
+    def show(url: str) -> None:
+        say(f"open this page and log in as the owner of account {name!r}:")
+        print(url, flush=True)
+        if open_browser:
+            webbrowser.open(url)
+
+    account = authorize_account(settings.application(), name, show, port=port)
+    (added,) = check([Account(name, 1.0, account)])
+    if added.identity is None:
+        say(f"cc-assets: authorized, but the account cannot be read: {added.problem}")
+        return 1
+    others = [a for a in _listed(settings) if a.name != name]
+    clash = same_account([added, *check(others)])
+    if clash is not None:
+        say(f"cc-assets: {clash}")
+        return 1
+    org = added.identity.organization_name or "(no organization name)"
+    say(f"authorized {name}: {org} ({added.identity.encoded_account_id})")
+    path = settings.environ.get(VARIABLE, "").strip()
+    if not path:
+        say(
+            f"set {VARIABLE} to an accounts file listing it (`- name: {name}` with "
+            f"`token_store_key: {name}`) to read it"
+        )
+    elif append_account(Path(path), name):
+        say(f"added {name} to {path}")
+    return 0
+
+
+def _listed(settings: Settings) -> tuple[Account, ...]:
+    """The accounts of the file, or none when there is no file (a single account)."""
+    return settings.accounts() if settings.environ.get(VARIABLE, "").strip() else ()
+
+
+def list_accounts() -> int:
+    """A table of every account: identity, weight, token health, last token refresh."""
+    checked = check(load_settings().accounts())
+    rows = []
+    for item in checked:
+        identity = item.identity
+        rows.append(
+            [
+                item.account.name,
+                identity.organization_name if identity else "",
+                identity.encoded_account_id if identity else "",
+                f"{item.account.weight:g}",
+                "ok" if item.problem is None else f"REFUSED: {item.problem}",
+                _last_token_refresh(item.account),
+            ]
+        )
+    headers = ["account", "organization", "encoded_account_id", "weight", "token", "token saved"]
+    print(tabulate(rows, headers=headers), flush=True)
+    clash = same_account(checked)
+    if clash is not None:
+        print(f"cc-assets: {clash}", file=sys.stderr, flush=True)
+    return 0 if clash is None and all(item.problem is None for item in checked) else 1
+
+
+def _last_token_refresh(account: Account) -> str:
+    """When the token store last wrote the account's pair (a refresh or an authorization)."""
+    if not account.settings.can_refresh:
+        return "-"
+    pair = token_store(account.settings).read()
+    if pair is None or pair.saved_at is None:
+        return "never"
+    return datetime.fromtimestamp(pair.saved_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
