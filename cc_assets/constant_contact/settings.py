@@ -52,7 +52,8 @@ class ClientSettings:
     deadline: float = 30.0
     """Seconds for one whole request, body included: a trickled body ends here."""
     max_attempts: int = 10
-    """Tries of one call on throttling, 5xx, a dropped connection or a truncated body."""
+    """`CONSTANT_CONTACT_MAX_ATTEMPTS`: tries of one call on throttling, 5xx, a dropped
+    connection or a truncated body (10 insist for about 90 s; 0 or 1: one try)."""
     history_since: date | None = None
     """`CC_ASSETS_HISTORY_SINCE`: the oldest send date whose reports are read (None: all)."""
     account: str | None = None
@@ -118,6 +119,7 @@ class ClientSettings:
             token_store_path=Path(store) if store and "://" not in store else None,
             token_store_url=store if store and "://" in store else None,
             history_since=_date(env, "CC_ASSETS_HISTORY_SINCE"),
+            max_attempts=max(1, _number(env, "CONSTANT_CONTACT_MAX_ATTEMPTS", "10", int)),
         )
         if version == "v2" and settings.has_credentials:
             settings.require_v2_credentials()
