@@ -116,5 +116,9 @@ def test_the_accounts_of_one_key_spend_one_budget(tmp_path: Path) -> None:
         request_budget(acme.settings).acquire("/v3/emails")
     request_budget(globex.settings).acquire("/v3/emails")
 
-    assert request_budget(acme.settings).used_today() == request_budget(globex.settings).used_today() == 4
+    assert (
+        request_budget(acme.settings).used_today()
+        == request_budget(globex.settings).used_today()
+        == 4
+    )
     assert request_budget(other_app).used_today() == 0
