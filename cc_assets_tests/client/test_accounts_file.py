@@ -48,7 +48,7 @@ def test_two_accounts_share_the_application_and_keep_their_own_credentials(
     assert acme.settings.client_id == globex.settings.client_id == "app-1"
     assert globex.settings.refresh_token is None and globex.settings.can_refresh
     assert "r-acme" not in repr(acme.settings)
-    with pytest.raises(ConfigurationError, match="lists 2 accounts .acme, globex."):
+    with pytest.raises(ConfigurationError, match=r"lists 2 accounts \(acme, globex\)"):
         load_settings(env).client()
 
 
