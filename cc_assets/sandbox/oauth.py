@@ -75,10 +75,6 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-class UnauthorizedError(Exception):
-    """The bearer token is missing, malformed, expired or revoked (answered with a 401)."""
-
-
 class Grant(NamedTuple):
     """What a valid token carries: whose data it opens and with which scopes."""
 
@@ -237,18 +233,18 @@ class TokenAuthority:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def verify(self, authorization_header: str | None) -> Grant:
-        """The account and scopes of a valid bearer token; `UnauthorizedError` otherwise
-        (never says why: CC's 401 body is the same for every cause)."""
+    def grant_of(self, authorization_header: str | None) -> Grant | None:
+        """The account and scopes of a valid bearer token; None for a missing, malformed,
+        expired or revoked one (CC's 401 body never says which)."""
         scheme, _, token = (authorization_header or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise UnauthorizedError
+            return None
         claims = self._signed_claims(token.strip())
         if claims is None:
-            raise UnauthorizedError
+            return None
         account, generation, expires, scopes = claims
         if self._generations.get(account) != generation or expires <= self.clock().timestamp():
-            raise UnauthorizedError
+            return None
         return Grant(account, scopes)
 
     def _decode(self, token: str) -> tuple[str, object, int, frozenset[str]] | None:
@@ -276,13 +272,6 @@ class TokenAuthority:
             int(claims["exp"]),
             frozenset(claims["scp"]),
         )
-
-    def grant_of(self, authorization_header: str | None) -> Grant | None:
-        """`verify`, with None for a token that may not pass."""
-        try:
-            return self.verify(authorization_header)
-        except UnauthorizedError:
-            return None
 
     def expire_all(self) -> None:
         """Every access token issued so far, of every account, is expired from now on."""

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from cc_assets.sandbox import cli
+from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT
 from cc_assets_tests.sandbox.conftest import refresh, token_call
@@ -107,6 +108,15 @@ def test_each_token_sees_its_own_accounts_data_only(server) -> None:
     seen = server.requests()
     assert {"acct0", "acct1"} <= set(seen["accounts"])
     assert len(seen["accounts"]) == len(seen["log"])
+
+
+def test_v2_serves_the_tokens_account_under_the_one_api_key(server) -> None:
+    query = {"api_key": server.api_key, "status": "SENT", "limit": "50"}
+    for name in ("acct0", "acct1"):
+        with as_account(server, name) as http:
+            listed = http.get("/v2/emailmarketing/campaigns", params=query).json()["results"]
+        expected = V2GroundTruth(server.ground_truth(name)).sent_campaigns()
+        assert sorted(str(c["id"]) for c in listed) == sorted(expected)
 
 
 def test_account_summary_is_cc_customer_object(server) -> None:
