@@ -37,6 +37,8 @@ def _flags(options: dict[str, Any]) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if value is True:
             flags.append(flag)
+        elif isinstance(value, list | tuple):  # `account_contacts=[300, 2000]`
+            flags += [flag, ",".join(map(str, value))]
         elif value is not False and value is not None:
             text = (
                 value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value

@@ -24,7 +24,7 @@ from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT
 from cc_assets_tests.sandbox.conftest import refresh, token_call
 
 SIZES = (300, 900, 600, 300)
-ACCOUNTS = {"accounts": len(SIZES), "account_contacts": ",".join(map(str, SIZES))}
+ACCOUNTS = {"accounts": len(SIZES), "account_contacts": SIZES}
 REDIRECT = "http://127.0.0.1:8799/callback"
 CUSTOMER_KEYS = {
     "contact_email",
@@ -301,25 +301,27 @@ def test_authorize_redirects_bad_requests_back_with_an_error(server, params, err
     assert answer["error"] == error and "code" not in answer
 
 
-def test_authorize_refuses_unknown_clients_and_redirects_in_place(server) -> None:
+def test_authorize_answers_a_bad_client_or_redirect_uri_in_place(server) -> None:
     assert authorize(server, client_id="someone-else").status_code == 400
     assert authorize(server, redirect_uri="/relative").status_code == 400
     assert authorize(server, login_hint="acct9").status_code == 400
 
 
-def test_ground_truth_cli_writes_the_named_account(tmp_path: Path, capsys) -> None:
+def test_ground_truth_cli_writes_the_named_account(server, tmp_path: Path, capsys) -> None:
     flags = ["--seed", "11", "--contacts", "600", "--campaigns", "6", "--now"]
     flags += [
         "2026-10-20T12:00:00Z",
         "--accounts",
         "4",
         "--account-contacts",
-        ACCOUNTS["account_contacts"],
+        ",".join(map(str, SIZES)),
     ]
     assert cli.main(["ground-truth", *flags, "--account", "acct9", "--out", str(tmp_path)]) == 2
     assert "acct9" in capsys.readouterr().err
     assert cli.main(["ground-truth", *flags, "--account", "acct1", "--out", str(tmp_path)]) == 0
-    assert any(tmp_path.rglob("*.parquet"))
+    written = {p.parent.name.split("=", 1)[1] for p in tmp_path.glob("*/email_sends/*/*")}
+    served = server.ground_truth("acct1").reportable_activities()
+    assert written == {a["campaign_activity_id"] for a in served}
 
 
 def test_one_account_server_prints_what_it_always_did(sandbox: SandboxServer) -> None:
