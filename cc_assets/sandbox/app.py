@@ -43,6 +43,7 @@ class ServerOptions:
     event_cache_mb: int = DEFAULT_CACHE_BYTES >> 20
     faults: FaultSettings = field(default_factory=FaultSettings)
     fault_seed: int | None = None
+    redirect_uris: tuple[str, ...] = ()  # the app's registered redirect URIs; () = any
 
 
 async def _not_found(request, exc) -> JSON:
@@ -84,7 +85,7 @@ def build_app(
         expires_in_text=first.token_expires_in == "string",
         accounts=tuple(services),
     )
-    consent = AuthorizeEndpoint(authority)
+    consent = AuthorizeEndpoint(authority, options.redirect_uris)
     api_key = f"sandbox-api-key-{first.seed}"
     app = Starlette(
         routes=[

@@ -14,8 +14,8 @@ RFC 7636): an unknown `client_id` or a missing or non-absolute `redirect_uri` is
 (400, never redirected to); every other fault is redirected back as `error=...` with the
 `state`. `state` is required (CC's authorization server, an Okta one, requires it);
 `code_challenge` is optional, and when given its method must be `S256`, the only one offered.
-Any absolute http(s) redirect URI is accepted: the sandbox stands for an app whose settings
-registered the client's redirect URI.
+CC takes only the redirect URI registered in the app's settings, exactly; so does the sandbox
+when given its app's (`--redirect-uris`); without them it takes any absolute http(s) URI.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ class AuthorizeEndpoint:
     """The authorize endpoint of one application; `consenting` is the account whose user
     answers the consent screen (None: the user declines)."""
 
-    def __init__(self, authority: TokenAuthority) -> None:
+    def __init__(self, authority: TokenAuthority, redirect_uris: tuple[str, ...] = ()) -> None:
         self.authority = authority
+        self.redirect_uris = redirect_uris  # the app's registered ones; () = any
         self.consenting: str | None = authority.accounts[0]
 
     def set_consenting(self, account: str | None) -> str | None:
@@ -81,6 +82,12 @@ class AuthorizeEndpoint:
         if target.scheme not in ("http", "https") or not target.netloc or target.fragment:
             return _bad_request(
                 "invalid_request", "The 'redirect_uri' must be an absolute http(s) URI."
+            )
+        if self.redirect_uris and redirect_uri not in self.redirect_uris:
+            return _bad_request(
+                "invalid_request",
+                "The 'redirect_uri' parameter must be a Login redirect URI in the client app "
+                "settings.",
             )
         login_hint = params.get("login_hint")
         if login_hint is not None and login_hint not in self.authority.accounts:

@@ -101,6 +101,7 @@ def serve(args: argparse.Namespace) -> int:
             latency_ms=args.latency_ms,
         ),
         fault_seed=args.fault_seed,
+        redirect_uris=tuple(filter(None, args.redirect_uris.split(","))),
     )
     app = build_app(accounts_of(args), options, base_url=f"http://{args.host}:{port}")
     middleware_instances(app)
@@ -155,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--daily-quota", type=int, default=10_000, help="0 = none")
     srv.add_argument("--token-lifetime", type=int, default=86_400)
     srv.add_argument("--refresh-tokens", choices=("rotating", "long-lived"), default="rotating")
+    srv.add_argument(
+        "--redirect-uris",
+        default="",
+        help="the app's registered redirect URIs, comma-separated: the authorize endpoint "
+        "takes only these, exactly, as CC does (default: any absolute http(s) URI)",
+    )
     for name in ("5xx", "429", "drop", "truncate"):
         srv.add_argument(f"--fault-{name}", type=float, default=0.0, help="probability per call")
     srv.add_argument("--latency-ms", type=float, default=0.0)

@@ -53,7 +53,7 @@ OLD_FIRST_LINE = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer.start(**SMALL_ACCOUNT, **ACCOUNTS) as running:
+    with SandboxServer.start(**SMALL_ACCOUNT, **ACCOUNTS, redirect_uris=REDIRECT) as running:
         yield running
 
 
@@ -304,6 +304,8 @@ def test_authorize_redirects_bad_requests_back_with_an_error(server, params, err
 def test_authorize_answers_a_bad_client_or_redirect_uri_in_place(server) -> None:
     assert authorize(server, client_id="someone-else").status_code == 400
     assert authorize(server, redirect_uri="/relative").status_code == 400
+    unregistered = authorize(server, redirect_uri="http://127.0.0.1:8798/callback")
+    assert (unregistered.status_code, unregistered.json()["error"]) == (400, "invalid_request")
     assert authorize(server, login_hint="acct9").status_code == 400
 
 
