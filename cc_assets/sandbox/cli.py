@@ -1,4 +1,4 @@
-"""`cc-sandbox`: serve a sandbox account over HTTP, or write its ground truth as Parquet."""
+"""`cc-sandbox`: serve sandbox accounts over HTTP, or write one's ground truth as Parquet."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cc_assets.sandbox.account import RESPONSE_VARIANTS, AccountConfig, floor_to_second
-from cc_assets.sandbox.app import ServerOptions, build_app, middleware_instances
+from cc_assets.sandbox.accounts import (
+    SandboxAccount,
+    application_accounts,
+    find_account,
+    parse_sizes,
+)
+from cc_assets.sandbox.app import ServerOptions, build_app, first_line, middleware_instances
 from cc_assets.sandbox.builtin import BUILTIN_ACCOUNT
 from cc_assets.sandbox.clock import CLOCK_MODES
 from cc_assets.sandbox.events import DEFAULT_CACHE_BYTES
@@ -39,6 +45,19 @@ def add_account_arguments(parser: argparse.ArgumentParser) -> None:
         account.add_argument(
             flag, choices=choices, default=choices[0], help="response variant (RESPONSE_VARIANTS)"
         )
+    account.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        help="accounts under the one application; account 0 is the one the flags above define, "
+        "each other one gets a seed derived from --seed and its index",
+    )
+    account.add_argument(
+        "--account-contacts",
+        type=parse_sizes,
+        default=None,
+        help="contacts of each account, comma-separated (one per account; default --contacts)",
+    )
 
 
 def account_config(args: argparse.Namespace) -> AccountConfig:
@@ -52,6 +71,10 @@ def account_config(args: argparse.Namespace) -> AccountConfig:
         stats_refresh_seconds=args.stats_refresh_seconds,
         **{name: getattr(args, name) for name in RESPONSE_VARIANTS},
     )
+
+
+def accounts_of(args: argparse.Namespace) -> list[SandboxAccount]:
+    return application_accounts(account_config(args), args.accounts, args.account_contacts)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -78,10 +101,11 @@ def serve(args: argparse.Namespace) -> int:
             latency_ms=args.latency_ms,
         ),
         fault_seed=args.fault_seed,
+        redirect_uris=tuple(filter(None, args.redirect_uris.split(","))),
     )
-    app = build_app(account_config(args), options, base_url=f"http://{args.host}:{port}")
+    app = build_app(accounts_of(args), options, base_url=f"http://{args.host}:{port}")
     middleware_instances(app)
-    print(json.dumps(app.state.credentials), flush=True)
+    print(json.dumps(first_line(app)), flush=True)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -97,7 +121,7 @@ def serve(args: argparse.Namespace) -> int:
 def ground_truth(args: argparse.Namespace) -> int:
     from cc_assets.sandbox.ground_truth import GroundTruth  # noqa: PLC0415
 
-    truth = GroundTruth(account_config(args))
+    truth = GroundTruth(find_account(accounts_of(args), args.account).config)
     written = truth.write_lake(Path(args.out))
     print(json.dumps({"out": str(args.out), "files": written, "now": truth.now_iso}), flush=True)
     return 0
@@ -132,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--daily-quota", type=int, default=10_000, help="0 = none")
     srv.add_argument("--token-lifetime", type=int, default=86_400)
     srv.add_argument("--refresh-tokens", choices=("rotating", "long-lived"), default="rotating")
+    srv.add_argument(
+        "--redirect-uris",
+        default="",
+        help="the app's registered redirect URIs, comma-separated: the authorize endpoint "
+        "takes only these, exactly, as CC does (default: any absolute http(s) URI)",
+    )
     for name in ("5xx", "429", "drop", "truncate"):
         srv.add_argument(f"--fault-{name}", type=float, default=0.0, help="probability per call")
     srv.add_argument("--latency-ms", type=float, default=0.0)
@@ -140,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = commands.add_parser("ground-truth", help="write every report's exact rows as Parquet")
     add_account_arguments(truth)
     truth.add_argument("--out", required=True, help="lake root to write into")
+    truth.add_argument("--account", default=None, help="which account (acctN; default acct0)")
     truth.set_defaults(run=ground_truth)
     args = parser.parse_args(argv)
     try:

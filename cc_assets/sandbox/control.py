@@ -1,6 +1,7 @@
 """`/__sandbox__/...`: the handles tests and demos turn (clock, faults, limits, tokens).
 
-Never authenticated and never limited: it is not part of the API being imitated.
+Never authenticated and never limited: it is not part of the API being imitated. Handles that
+concern one account of the application take `?account=acctN` (unknown names are a 400).
 """
 
 from __future__ import annotations
@@ -19,14 +20,30 @@ def _parts(request: Request) -> Any:
     return request.app.state
 
 
+def _account(request: Request) -> str | None:
+    """The `account` query parameter; ValueError for a name the server does not serve."""
+    name = request.query_params.get("account")
+    if name is not None and name not in _parts(request).accounts:
+        raise ValueError(
+            f"no sandbox account {name!r} (this server has {', '.join(_parts(request).accounts)})"
+        )
+    return name
+
+
 async def info(request: Request) -> JSON:
-    """Credentials, and which account this server serves: its definition, clock mode and
-    fingerprint (`account_fingerprint`), and the pid that stops it."""
+    """Credentials (of account 0), and which account this server serves: its definition, clock
+    mode and fingerprint (`account_fingerprint`), and the pid that stops it; `accounts` lists
+    every account with its first tokens, identity and definition (`config`)."""
     state = _parts(request)
     config, clock_mode = state.service.config, state.service.clock.mode
     return JSON(
         {
             **state.credentials,
+            "authorize_url": state.authorize_url,
+            "accounts": [
+                {**issued, "config": state.accounts[issued["name"]].config.as_dict()}
+                for issued in state.issued
+            ],
             "account": config.as_dict(),
             "clock": clock_mode,
             "fingerprint": account_fingerprint(config, clock_mode),
@@ -59,16 +76,18 @@ async def faults(request: Request) -> JSON:
 
 
 async def path_faults(request: Request) -> JSON:
+    """`{path-regex: status}` for every account's requests, or with `?account=` for one's."""
     injector = _parts(request).faults
-    if request.method == "PUT":
-        body = await request.json()
-        if not isinstance(body, dict):
-            return bad_request("the body must be an object {path-regex: status}")
-        try:
-            injector.configure_paths(body)
-        except (TypeError, ValueError) as exc:
-            return bad_request(str(exc))
-    return JSON(injector.path_faults())
+    try:
+        account = _account(request)
+        if request.method == "PUT":
+            body = await request.json()
+            if not isinstance(body, dict):
+                return bad_request("the body must be an object {path-regex: status}")
+            injector.configure_paths(body, account)
+    except (TypeError, ValueError) as exc:
+        return bad_request(str(exc))
+    return JSON(injector.path_faults(account))
 
 
 async def limits(request: Request) -> JSON:
@@ -101,12 +120,33 @@ async def expire_tokens(request: Request) -> JSON:
 
 
 async def revoke_tokens(request: Request) -> JSON:
-    _parts(request).authority.revoke_refresh_tokens()
+    """Revoke the grant of `?account=` (without it: of every account)."""
+    try:
+        _parts(request).authority.revoke_refresh_tokens(_account(request))
+    except ValueError as exc:
+        return bad_request(str(exc))
     return JSON({"ok": True})
 
 
 async def authorization_code(request: Request) -> JSON:
-    return JSON({"code": _parts(request).authority.issue_authorization_code()})
+    try:
+        code = _parts(request).authority.issue_authorization_code(account=_account(request))
+    except ValueError as exc:
+        return bad_request(str(exc))
+    return JSON({"code": code})
+
+
+async def consent(request: Request) -> JSON:
+    """The account whose user consents at the authorize endpoint (`authorize.py`); PUT
+    `{"account": "acct2"}`, or `{"account": null}` for a user who declines."""
+    endpoint = _parts(request).consent
+    if request.method == "PUT":
+        body = await request.json()
+        try:
+            endpoint.set_consenting(body["account"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return bad_request(f"account: {exc}")
+    return JSON({"account": endpoint.consenting})
 
 
 routes = [
@@ -122,4 +162,5 @@ routes = [
     Route("/__sandbox__/tokens/expire", expire_tokens, methods=["POST"]),
     Route("/__sandbox__/tokens/revoke", revoke_tokens, methods=["POST"]),
     Route("/__sandbox__/authorization-code", authorization_code, methods=["POST"]),
+    Route("/__sandbox__/consent", consent, methods=["GET", "PUT"]),
 ]

@@ -11,7 +11,8 @@ Path faults are persistent rather than drawn: `{path-regex: status}` makes every
 whose path matches answer that status, for good, with CC's error body for it (a 404 for an
 endpoint an account lacks, a 500 for a report that is broken on the server's side), until they
 are cleared. They let a test break one activity's report and leave the rest of the account
-healthy.
+healthy. Path faults may be scoped to one account of the application (the account the request's
+token belongs to): one account's reports can fail for good while the others' are served.
 
 Install it INSIDE the request limits: a faulted request then still counts against the rate and
 the quota, as a call that fails on the real API still spends the key's allowance.
@@ -27,7 +28,7 @@ from functools import cached_property
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cc_assets.sandbox.limits import is_api_request
+from cc_assets.sandbox.limits import ACCOUNT_KEY, is_api_request
 from cc_assets.sandbox.responses import (
     JSON,
     SERVER_ERROR,
@@ -74,7 +75,8 @@ class FaultInjector:
         self.app = app
         self._settings = FaultSettings(p_5xx, p_429, p_drop, p_truncate, latency_ms)
         self._random = random.Random(seed)
-        self._paths: list[tuple[re.Pattern[str], int]] = []
+        # account (None: every account) -> [(path regex, status)]
+        self._paths: dict[str | None, list[tuple[re.Pattern[str], int]]] = {}
 
     def configure(self, **settings: float) -> dict[str, float]:
         """Change some settings (unknown names or bad values raise ValueError/TypeError)."""
@@ -84,9 +86,10 @@ class FaultInjector:
     def settings(self) -> dict[str, float]:
         return asdict(self._settings)
 
-    def configure_paths(self, faults: dict[str, int]) -> dict[str, int]:
-        """Replace the persistent path faults (`{}` clears them). A bad regex or a status that
-        is not an HTTP error raises ValueError before anything changes."""
+    def configure_paths(self, faults: dict[str, int], account: str | None = None) -> dict[str, int]:
+        """Replace the persistent path faults of `account`'s requests (None: of every
+        account's; `{}` clears them). A bad regex or a status that is not an HTTP error raises
+        ValueError before anything changes."""
         compiled = []
         for pattern, status in faults.items():
             code = int(status)
@@ -96,16 +99,25 @@ class FaultInjector:
                 compiled.append((re.compile(pattern), code))
             except re.error as exc:
                 raise ValueError(f"{pattern}: {exc}") from None
-        self._paths = compiled
-        return self.path_faults()
+        paths = {**self._paths, account: compiled}
+        self._paths = {scope: faults for scope, faults in paths.items() if faults}
+        return self.path_faults(account)
 
-    def path_faults(self) -> dict[str, int]:
-        return {pattern.pattern: status for pattern, status in self._paths}
+    def path_faults(self, account: str | None = None) -> dict[str, int]:
+        return {pattern.pattern: status for pattern, status in self._paths.get(account, [])}
+
+    def _path_fault(self, scope: Scope) -> int | None:
+        """The status a persistent fault gives this request: every account's faults first."""
+        for owner in dict.fromkeys((None, scope.get(ACCOUNT_KEY))):
+            for pattern, status in self._paths.get(owner, ()):
+                if pattern.search(scope["path"]):
+                    return status
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         s = self._settings
         if self._paths and is_api_request(scope):
-            status = next((c for p, c in self._paths if p.search(scope["path"])), None)
+            status = self._path_fault(scope)
             if status is not None:
                 await _error(status)(scope, receive, send)
                 return

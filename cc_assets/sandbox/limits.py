@@ -19,6 +19,9 @@ kinder than the real API):
   hammers through 429s learns to pace itself here rather than in production.
 - No Retry-After or X-RateLimit-* headers: none are documented.
 - 0 disables a limit.
+- Both limits belong to the application key, not to an account: one middleware counts the
+  requests of every account the server serves together. The log records each request's
+  account (`ACCOUNT_KEY`, put into the scope by the token reader in front of the limits).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cc_assets.sandbox.responses import JSON, QUOTA_EXCEEDED, THROTTLED
 
 API_PREFIXES = ("/v3/", "/v2/")
+ACCOUNT_KEY = "cc_sandbox.account"
+"""The ASGI scope key naming the account a request's token belongs to (None: no valid token)."""
 LOG_SIZE = 100_000
 V2_OVER_QPS = [
     {
@@ -111,7 +116,9 @@ class RequestLimits:
     def reset(self) -> None:
         """Forget the request log and counters (not the limits' own state: that would be kind)."""
         with self._lock:
-            self._log: deque[tuple[float, str, int, bool]] = deque(maxlen=LOG_SIZE)
+            self._log: deque[tuple[float, str, int, bool, list[str], str | None]] = deque(
+                maxlen=LOG_SIZE
+            )
             self._by_status: Counter[int] = Counter()
             self._refused: Counter[str] = Counter()
             self._total = 0
@@ -160,7 +167,15 @@ class RequestLimits:
         finally:
             with self._lock:
                 names = sorted({k for k, _ in parse_qsl(scope.get("query_string", b"").decode())})
-                self._log.append((arrived, scope["path"], status, refusal is None, names))
+                entry = (
+                    arrived,
+                    scope["path"],
+                    status,
+                    refusal is None,
+                    names,
+                    scope.get(ACCOUNT_KEY),
+                )
+                self._log.append(entry)
                 self._by_status[status] += 1
                 self._total += 1
                 if refusal is not None:
@@ -168,14 +183,16 @@ class RequestLimits:
 
     def snapshot(self) -> dict[str, Any]:
         """Counters since the last `reset()`; `log` holds the last 100k requests as
-        [monotonic seconds, path, status] and `query_names` the names (never the values: one is
-        the api_key) of each one's query parameters; `max_in_any_second` counts accepted only."""
+        [monotonic seconds, path, status], `query_names` the names (never the values: one is
+        the api_key) of each one's query parameters and `accounts` the account each was for
+        (null without a valid token), all three in the same order; `max_in_any_second` counts
+        accepted requests only, of every account together."""
         with self._lock:
             log = list(self._log)
             by_status = dict(self._by_status)
             refused = dict(self._refused)
             total, used = self._total, self._used_today
-        accepted = sorted(t for t, _, _, ok, _ in log if ok)
+        accepted = sorted(t for t, _, _, ok, _, _ in log if ok)
         return {
             "total": total,
             "by_status": {str(code): n for code, n in sorted(by_status.items())},
@@ -183,6 +200,7 @@ class RequestLimits:
             "throttled": refused.get("throttled", 0),
             "quota_exceeded": refused.get("quota_exceeded", 0),
             "used_today": used,
-            "log": [[t, path, code] for t, path, code, _, _ in log],
-            "query_names": [names for *_, names in log],
+            "log": [[t, path, code] for t, path, code, *_ in log],
+            "query_names": [entry[4] for entry in log],
+            "accounts": [entry[5] for entry in log],
         }

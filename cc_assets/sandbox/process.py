@@ -37,6 +37,8 @@ def _flags(options: dict[str, Any]) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if value is True:
             flags.append(flag)
+        elif isinstance(value, list | tuple):  # `account_contacts=[300, 2000]`
+            flags += [flag, ",".join(map(str, value))]
         elif value is not False and value is not None:
             text = (
                 value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
@@ -63,6 +65,10 @@ class SandboxServer:
         identity = self._control.get("/info").json()
         self.config = _config_from(identity["account"])
         self.fingerprint: str = identity["fingerprint"]
+        self.authorize_url: str = identity["authorize_url"]
+        self.accounts: list[dict[str, Any]] = identity["accounts"]
+        """Every account: `name`, `encoded_account_id`, `organization_name`, its first
+        `refresh_token` and `access_token`, and its definition (`config`)."""
 
     @classmethod
     def start(cls, **options: Any) -> SandboxServer:
@@ -86,14 +92,27 @@ class SandboxServer:
         info = httpx.get(f"http://127.0.0.1:{port}/__sandbox__/info", timeout=30)
         return cls(None, info.raise_for_status().json())
 
-    def client_env(self) -> dict[str, str]:
-        """The environment a user sets for a real account, aimed at this server."""
+    def account(self, name: str | None = None) -> dict[str, Any]:
+        """One entry of `accounts` by name (None: account 0); KeyError names the others."""
+        if name is None:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account["name"] == name:
+                return account
+        raise KeyError(
+            f"no sandbox account {name!r} ({', '.join(a['name'] for a in self.accounts)})"
+        )
+
+    def client_env(self, account: str | None = None) -> dict[str, str]:
+        """The environment a user sets for a real account (default account 0), aimed at this
+        server."""
+        tokens = self.account(account)
         return {
             "CONSTANT_CONTACT_BASE_URL": self.base_url,
-            "CONSTANT_CONTACT_ACCESS_TOKEN": self.access_token,
+            "CONSTANT_CONTACT_ACCESS_TOKEN": tokens["access_token"],
             "CONSTANT_CONTACT_CLIENT_ID": self.client_id,
             "CONSTANT_CONTACT_CLIENT_SECRET": self.client_secret,
-            "CONSTANT_CONTACT_REFRESH_TOKEN": self.refresh_token,
+            "CONSTANT_CONTACT_REFRESH_TOKEN": tokens["refresh_token"],
             "CONSTANT_CONTACT_TOKEN_URL": self.token_url,
         }
 
@@ -127,17 +146,26 @@ class SandboxServer:
             if stream:
                 stream.close()
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self._control.request(method, path, json=body)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        account: str | None = None,
+    ) -> Any:
+        params = {} if account is None else {"account": account}
+        response = self._control.request(method, path, json=body, params=params)
         response.raise_for_status()
         return response.json()
 
     def set_faults(self, **settings: float) -> dict[str, float]:
         return self._call("PUT", "/faults", settings)
 
-    def set_path_faults(self, faults: dict[str, int]) -> dict[str, int]:
-        """Make every API path matching a regex answer its status for good (`{}` clears)."""
-        return self._call("PUT", "/faults/paths", faults)
+    def set_path_faults(self, faults: dict[str, int], account: str | None = None) -> dict[str, int]:
+        """Make every API path matching a regex answer its status for good (`{}` clears), for
+        every account's requests or, with `account`, for that account's only (each account's
+        set and the all-accounts set are replaced separately)."""
+        return self._call("PUT", "/faults/paths", faults, account)
 
     def advance_clock(self, seconds: float) -> datetime:
         self._call("POST", "/clock/advance", {"seconds": seconds})
@@ -149,8 +177,14 @@ class SandboxServer:
     def expire_tokens(self) -> None:
         self._call("POST", "/tokens/expire")
 
-    def revoke_refresh_tokens(self) -> None:
-        self._call("POST", "/tokens/revoke")
+    def revoke_refresh_tokens(self, account: str | None = None) -> None:
+        """Revoke `account`'s grant (None: every account's): its refresh token answers
+        invalid_grant and its access tokens 401; the other accounts are untouched."""
+        self._call("POST", "/tokens/revoke", account=account)
+
+    def set_consenting_account(self, account: str | None) -> None:
+        """Who consents at the authorize endpoint from now on (`None`: the user declines)."""
+        self._call("PUT", "/consent", {"account": account})
 
     def set_limits(
         self, requests_per_second: float | None = None, daily_quota: int | None = None
@@ -167,9 +201,10 @@ class SandboxServer:
     def reset_requests(self) -> None:
         self._call("POST", "/requests/reset")
 
-    def ground_truth(self) -> GroundTruth:
-        """The account's exact contents at the server's current clock."""
-        return GroundTruth(self.config, as_of=self.now())
+    def ground_truth(self, account: str | None = None) -> GroundTruth:
+        """The exact contents of `account` (default account 0) at the server's current clock."""
+        config = self.config if account is None else _config_from(self.account(account)["config"])
+        return GroundTruth(config, as_of=self.now())
 
 
 def _config_from(account: dict[str, Any]) -> AccountConfig:

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.account import Activity, Campaign
 from cc_assets.sandbox.events import BOUNCE_CODES, EventColumns
+from cc_assets.sandbox.limits import ACCOUNT_KEY
 from cc_assets.sandbox.pagination import BadCursorError, decode_cursor, encode_cursor
 from cc_assets.sandbox.render import link_url, url_id
 from cc_assets.sandbox.responses import JSON, bad_request, error_array, not_found
@@ -31,7 +32,8 @@ class QueryError(ValueError):
 
 
 def service_of(request: Request) -> SandboxService:
-    return request.app.state.service
+    """The data of the account the request's bearer token belongs to (`rules.ReadCaller`)."""
+    return request.app.state.services[request.scope[ACCOUNT_KEY]]
 
 
 def next_link(request: Request, query: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class SandboxService:
     clock_mode: str = "fixed"  # see clock.py
     event_cache_bytes: int = DEFAULT_CACHE_BYTES
     clock_start: datetime | None = None  # before the account's `now`: its past replayed
+    shared_clock: SandboxClock | None = None  # the server's one clock, when it serves several
     account: Account = field(init=False)
     clock: SandboxClock = field(init=False)
     store: EventStore = field(init=False)
@@ -33,7 +34,9 @@ class SandboxService:
 
     def __post_init__(self) -> None:
         self.account = Account(self.config)
-        self.clock = SandboxClock(self.clock_start or self.config.now, mode=self.clock_mode)
+        self.clock = self.shared_clock or SandboxClock(
+            self.clock_start or self.config.now, mode=self.clock_mode
+        )
         self.store = EventStore(self.account, self.event_cache_bytes)
         self.renderer = RowRenderer(self.account)
         self._reports: OrderedDict[tuple[str, str, int], EventColumns] = OrderedDict()

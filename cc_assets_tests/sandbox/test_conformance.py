@@ -20,6 +20,8 @@ def _every_path(server: SandboxServer) -> list[str]:
     window = "start=2020-01-01T00:00:00Z&end=2024-12-31T00:00:00Z"
     return [
         "/v3/emails?limit=3",
+        "/v3/account/summary",
+        "/v3/account/summary?extra_fields=physical_address",
         f"/v3/emails/{cid}",
         f"/v3/emails/activities/{aid}",
         f"/v3/emails/activities/{aid}/send_history",

@@ -25,8 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from cc_assets.sandbox.oauth import TokenAuthority, token_routes
-from cc_assets.sandbox.responses import JSON
+from cc_assets.sandbox.oauth import TokenAuthority, refusal, token_routes
+from cc_assets.sandbox.responses import JSON, unauthorized
 
 T = TypeVar("T")
 PAYLOAD = {"items": [{"n": n, "text": "x" * 20} for n in range(50)]}
@@ -81,10 +81,11 @@ def tiny_app(authority: TokenAuthority, middleware: list[Middleware]) -> Starlet
         return JSON(PAYLOAD)
 
     async def whoami(request: Request) -> Response:
-        refusal = authority.refusal(request.headers.get("authorization"), "campaign_data")
-        if refusal is not None:
-            return refusal
-        return JSON({"scopes": sorted(authority.verify(request.headers["authorization"]))})
+        grant = authority.grant_of(request.headers.get("authorization"))
+        refused = refusal(grant, "campaign_data")
+        if grant is None or refused is not None:
+            return refused or unauthorized()
+        return JSON({"scopes": sorted(grant.scopes), "account": grant.account})
 
     routes = [
         Route("/v3/payload", payload),

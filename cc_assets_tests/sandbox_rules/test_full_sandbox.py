@@ -9,6 +9,8 @@ import httpx
 import orjson
 import pytest
 
+from cc_assets_tests.sandbox.conftest import refresh
+
 INVALID_GRANT = {
     "error": "invalid_grant",
     "error_description": "unknown, invalid, or expired refresh token",
@@ -18,11 +20,10 @@ THROTTLED = {"error_key": "throttled", "error_message": "Too Many Requests"}
 
 def test_tokens_limits_and_faults_in_the_served_sandbox(sandbox_factory):
     server = sandbox_factory(requests_per_second=4, daily_quota=0)
-    auth = (server.client_id, server.client_secret)
-    refreshed = _refresh(server.token_url, server.refresh_token, auth)
+    refreshed = refresh(server, server.refresh_token)
     assert refreshed.status_code == 200, refreshed.text
     tokens = refreshed.json()
-    reused = _refresh(server.token_url, server.refresh_token, auth)  # rotated away
+    reused = refresh(server, server.refresh_token)  # rotated away
     assert (reused.status_code, reused.json()) == (400, INVALID_GRANT)
 
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -37,7 +38,7 @@ def test_tokens_limits_and_faults_in_the_served_sandbox(sandbox_factory):
     client.headers["Authorization"] = f"Bearer {server.access_token}"  # expired as well
     assert client.get("/v3/emails").status_code == 401
 
-    fresh = _refresh(server.token_url, tokens["refresh_token"], auth).json()["access_token"]
+    fresh = refresh(server, tokens["refresh_token"]).json()["access_token"]
     client.headers["Authorization"] = f"Bearer {fresh}"
     server.reset_requests()
     statuses: list[int] = []
@@ -73,17 +74,3 @@ def test_tokens_limits_and_faults_in_the_served_sandbox(sandbox_factory):
     assert client.get("/v3/emails").status_code == 200
     counted = server.requests()["total"]
     assert counted == seen["total"] + 3  # the faulted calls were counted too
-
-
-def _refresh(token_url: str, refresh_token: str, auth: tuple[str, str]) -> httpx.Response:
-    """The token endpoint takes 1 call/s: a 429 there is the real rule, so wait and retry."""
-    for _ in range(50):
-        response = httpx.post(
-            token_url,
-            params={"grant_type": "refresh_token", "refresh_token": refresh_token},
-            auth=auth,
-        )
-        if response.status_code != 429:
-            return response
-        threading.Event().wait(0.25)
-    raise AssertionError("the token endpoint never accepted the refresh")
