@@ -103,8 +103,9 @@ def add(name: str, port: int, open_browser: bool) -> int:
 
 
 def _listed(settings: Settings) -> tuple[Account, ...]:
-    """The accounts of the file, or none when there is no file (a single account)."""
-    return settings.accounts() if settings.environ.get(VARIABLE, "").strip() else ()
+    """The accounts of the file, or none while there is no file (`add` creates it)."""
+    path = settings.environ.get(VARIABLE, "").strip()
+    return settings.accounts() if path and Path(path).exists() else ()
 
 
 def list_accounts() -> int:

@@ -303,12 +303,13 @@ def test_v2_refresh_under_faults_lands_the_truth_within_the_rate(
     assert seen["max_in_any_second"] <= 4  # accepted requests in any one second
 
 
+KILLED_ACCOUNT = {"seed": 5, "contacts": 700, "campaigns": 3, "latency_ms": 15}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
-def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
-    sandbox_factory, tmp_path: Path
-) -> None:
-    server = sandbox_factory(seed=5, contacts=700, campaigns=3, latency_ms=15)
+def test_v2_killed_refresh_then_rerun_lands_the_truth(sandbox_factory, tmp_path: Path) -> None:
+    server = sandbox_factory(**KILLED_ACCOUNT)
     truth = V2GroundTruth(server.ground_truth())
     env = v2_environment(server, tmp_path)
     lake = tmp_path / "lake"
@@ -324,8 +325,14 @@ def test_v2_killed_refresh_then_rerun_and_two_concurrent_runs(
     assert done.returncode == 0, done.stderr[-3000:]
     assert_v2_lake_equals_truth(lake, truth)
 
-    server.set_limits(requests_per_second=4)
-    server.reset_requests()
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # whole refreshes (dbt included) on a busy machine
+def test_v2_two_concurrent_runs_share_the_rate_and_land_the_truth(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    server = sandbox_factory(**KILLED_ACCOUNT, requests_per_second=4)
+    truth = V2GroundTruth(server.ground_truth())
     shared_state = str(tmp_path / "shared-state")
     runs = []
     for index in range(2):
