@@ -72,6 +72,12 @@ def start_add(env: dict[str, str], name: str) -> tuple[subprocess.Popen[str], st
     pytest.fail(f"no authorize page printed: {process.stderr.read() if process.stderr else ''}")
 
 
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], env=env, text=True, capture_output=True, timeout=120, check=False
+    )
+
+
 def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     out, err = process.communicate(timeout=120)
     return process.returncode, out + err
@@ -113,9 +119,7 @@ def test_add_authorizes_with_pkce_stores_the_pair_and_lists_the_account(
     (listed,) = read_accounts(tmp_path / "accounts.yaml")
     assert (listed.name, listed.token_store_key) == ("acct1", "acct1")
 
-    shown = subprocess.run(
-        [CLI, "accounts", "list"], env=env, text=True, capture_output=True, timeout=120
-    )
+    shown = cli(env, "accounts", "list")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     (row,) = [line for line in shown.stdout.splitlines() if line.startswith("acct1")]
     assert acct1["encoded_account_id"] in row and " ok " in f"{row} "
@@ -194,9 +198,7 @@ def test_list_names_two_names_of_one_account_and_a_revoked_grant(
         GONE_REFRESH=acct2["refresh_token"],
     )
 
-    shown = subprocess.run(
-        [CLI, "accounts", "list"], env=env, text=True, capture_output=True, timeout=120
-    )
+    shown = cli(env, "accounts", "list")
 
     assert shown.returncode == 1
     rows = {line.split()[0]: line for line in shown.stdout.splitlines()[2:]}
@@ -212,7 +214,7 @@ def test_list_names_two_names_of_one_account_and_a_revoked_grant(
     for secret in secrets_of(server, tmp_path):
         assert secret not in shown.stdout + shown.stderr
 
-    refused = subprocess.run([CLI, "refresh"], env=env, text=True, capture_output=True, timeout=120)
+    refused = cli(env, "refresh")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "cc-assets: CC_ASSETS_ACCOUNTS: lists 3 accounts (main, again, gone); the pipeline "
