@@ -26,6 +26,7 @@ from cc_assets.constant_contact.authorize import authorize_account
 from cc_assets.constant_contact.client import AccountIdentity, ConstantContactClient
 from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.constant_contact.token_store import token_store
+from cc_assets.instance import ensure_dagster_home
 from cc_assets.progress import say
 from cc_assets.settings import Settings, load_settings
 
@@ -126,6 +127,9 @@ def list_accounts() -> int:
         )
     headers = ["account", "organization", "encoded_account_id", "weight", "token", "token saved"]
     print(tabulate(rows, headers=headers), flush=True)
+    if len(checked) == 1:  # the account the pipeline reads: its lake and instance
+        for line in _progress(datetime.now(UTC)):
+            print(line, flush=True)
     clash = same_account(checked)
     if clash is not None:
         print(f"cc-assets: {clash}", file=sys.stderr, flush=True)
@@ -140,3 +144,23 @@ def _last_token_refresh(account: Account) -> str:
     if pair is None or pair.saved_at is None:
         return "never"
     return datetime.fromtimestamp(pair.saved_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _progress(now: datetime) -> list[str]:
+    """The pipeline's account on the instance: its last refresh (the newest activity stats
+    snapshot, which every refresh takes), how long ago, and its history (no call)."""
+    ensure_dagster_home()
+    import dagster as dg  # noqa: PLC0415 - a second's import, for this command alone
+
+    from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415
+    from cc_assets.defs.automation.jobs import HISTORY_KEY  # noqa: PLC0415
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(HISTORY_KEY)
+        history = history_progress(instance, now).line()
+    if event is None:
+        return ["last refresh: never", history]
+    at = datetime.fromtimestamp(event.timestamp, UTC)
+    minutes = int((now - at).total_seconds() // 60)
+    age = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    return [f"last refresh: {at:%Y-%m-%d %H:%M} UTC ({age} ago)", history]

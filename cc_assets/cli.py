@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=DEFAULT_PORT,
         help="the redirect listener's port on 127.0.0.1; the app must have "
-        "http://127.0.0.1:PORT/callback as a redirect URI (0: any free port)",
+        "http://127.0.0.1:PORT/callback as a registered redirect URI",
     )
     add.add_argument(
         "--no-browser", action="store_true", help="print the authorize page, do not open it"

@@ -14,7 +14,8 @@ with a one-time code, which we exchange for the account's token pair. Safe as OA
   logged or returned to the terminal.
 
 `offline_access` is asked for, or CC returns no refresh token. The redirect URI must be one of
-the app's registered ones (`http://127.0.0.1:<port>/callback`, port 8765 by default).
+the app's registered ones (`http://127.0.0.1:<port>/callback`, port 8910 by default): CC takes
+only a registered redirect URI, exactly, so the port is a setting, never a random one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from cc_assets.constant_contact.tokens import TokenManager
 
 SCOPES = ("campaign_data", "contact_data", "account_read", "offline_access")
 CALLBACK_PATH = "/callback"
-DEFAULT_PORT = 8765
+DEFAULT_PORT = 8910
 WAIT_SECONDS = 300.0
 """How long the listener waits for the browser: CC's authorization code lives 5 minutes."""
 PAGE = b"<!doctype html><title>cc-assets</title><p>%s You can close this window.</p>"

@@ -23,17 +23,24 @@ from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
 from cc_assets.defs.ingestion.assets import email_campaigns
 from cc_assets.lake.writer import read_partition
 from cc_assets.sandbox.process import SandboxServer
-from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT
+from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT, free_port
 from cc_assets_tests.ingestion.conftest import RESOURCES
 
 CLI = str(Path(sys.executable).parent / "cc-assets")
 SIZES = [300, 500, 300]
 
 
+PORT = free_port()
+"""The redirect listener's port: registered in the sandbox app as CC registers an app's."""
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     with SandboxServer.start(
-        **{**SMALL_ACCOUNT, "campaigns": 3}, accounts=len(SIZES), account_contacts=SIZES
+        **{**SMALL_ACCOUNT, "campaigns": 3},
+        accounts=len(SIZES),
+        account_contacts=SIZES,
+        redirect_uris=f"http://127.0.0.1:{PORT}/callback",
     ) as running:
         yield running
 
@@ -51,14 +58,15 @@ def app_env(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, st
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
         "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
         "CC_ASSETS_ACCOUNTS": str(tmp_path / "accounts.yaml"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         **extra,
     }
 
 
 def start_add(env: dict[str, str], name: str) -> tuple[subprocess.Popen[str], str]:
-    """`accounts add NAME` on any free port, and the authorize page it prints."""
+    """`accounts add NAME` listening on the registered port, and the authorize page it prints."""
     process = subprocess.Popen(
-        [CLI, "accounts", "add", name, "--port", "0", "--no-browser"],
+        [CLI, "accounts", "add", name, "--port", str(PORT), "--no-browser"],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -123,6 +131,7 @@ def test_add_authorizes_with_pkce_stores_the_pair_and_lists_the_account(
     assert shown.returncode == 0, shown.stdout + shown.stderr
     (row,) = [line for line in shown.stdout.splitlines() if line.startswith("acct1")]
     assert acct1["encoded_account_id"] in row and " ok " in f"{row} "
+    assert "last refresh: never" in shown.stdout  # nothing refreshed on this instance yet
     for secret in secrets_of(server, tmp_path):
         assert secret not in output + shown.stdout + shown.stderr
 
