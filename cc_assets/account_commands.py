@@ -152,8 +152,8 @@ def _progress(now: datetime) -> list[str]:
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415 - a second's import, for this command alone
 
-    from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415
     from cc_assets.defs.automation.jobs import HISTORY_KEY  # noqa: PLC0415
+    from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415
 
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(HISTORY_KEY)
