@@ -63,8 +63,9 @@ def app_env(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, st
     }
 
 
-def start_add(env: dict[str, str], name: str) -> tuple[subprocess.Popen[str], str]:
-    """`accounts add NAME` listening on the registered port, and the authorize page it prints."""
+def start_add(env: dict[str, str], name: str) -> tuple[subprocess.Popen[str], str, dict[str, str]]:
+    """`accounts add NAME` listening on the registered port, the authorize page it prints and
+    the page's query."""
     process = subprocess.Popen(
         [CLI, "accounts", "add", name, "--port", str(PORT), "--no-browser"],
         env=env,
@@ -75,7 +76,8 @@ def start_add(env: dict[str, str], name: str) -> tuple[subprocess.Popen[str], st
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("http"):
-            return process, line.strip()
+            page = line.strip()
+            return process, page, dict(httpx.QueryParams(urlsplit(page).query))
     process.wait(timeout=30)
     pytest.fail(f"no authorize page printed: {process.stderr.read() if process.stderr else ''}")
 
@@ -105,8 +107,7 @@ def test_add_authorizes_with_pkce_stores_the_pair_and_lists_the_account(
     server: SandboxServer, tmp_path: Path
 ) -> None:
     env = app_env(server, tmp_path)
-    process, page = start_add(env, "acct1")
-    query = dict(httpx.QueryParams(urlsplit(page).query))
+    process, page, query = start_add(env, "acct1")
     assert page.startswith(server.authorize_url)
     assert query["code_challenge_method"] == "S256" and len(query["state"]) >= 32
     assert "offline_access" in query["scope"].split() and "code_verifier" not in query
@@ -155,9 +156,7 @@ def test_add_authorizes_with_pkce_stores_the_pair_and_lists_the_account(
 def test_a_redirect_with_another_state_is_refused_and_stores_nothing(
     server: SandboxServer, tmp_path: Path
 ) -> None:
-    env = app_env(server, tmp_path)
-    process, page = start_add(env, "forged")
-    query = dict(httpx.QueryParams(urlsplit(page).query))
+    process, _, query = start_add(app_env(server, tmp_path), "forged")
     # a page of someone else's sends the browser to the listener with a code of theirs
     forged = httpx.get(query["redirect_uri"], params={"code": "theirs", "state": "x" * 43})
     assert forged.status_code == 200
@@ -171,7 +170,7 @@ def test_a_redirect_with_another_state_is_refused_and_stores_nothing(
 
 
 def test_a_declined_consent_is_one_line(server: SandboxServer, tmp_path: Path) -> None:
-    process, page = start_add(app_env(server, tmp_path), "declined")
+    process, page, _ = start_add(app_env(server, tmp_path), "declined")
     server.set_consenting_account(None)
     try:
         consent = httpx.get(page, follow_redirects=False)
