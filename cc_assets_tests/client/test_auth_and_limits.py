@@ -87,13 +87,15 @@ def _worker(settings, calls: int, ready, start, out: Path) -> None:
     out.write_text(json.dumps(pages))
 
 
-def _run_workers(settings, folder: Path, *, processes: int, calls: int) -> list[list[object]]:
-    """Every worker's pages, once all `processes` have made their `calls` at the same time."""
+def _run_workers(settings: list, folder: Path, *, calls: int) -> list[list[object]]:
+    """Every worker's pages, once a process per entry of `settings` has made its `calls` at the
+    same time as the others."""
     context = multiprocessing.get_context("spawn")
     ready, start = context.Semaphore(0), context.Event()
-    outs = [folder / f"worker-{n}.json" for n in range(processes)]
+    outs = [folder / f"worker-{n}.json" for n in range(len(settings))]
     workers = [
-        context.Process(target=_worker, args=(settings, calls, ready, start, out)) for out in outs
+        context.Process(target=_worker, args=(each, calls, ready, start, out))
+        for each, out in zip(settings, outs, strict=True)
     ]
     for worker in workers:
         worker.start()
@@ -135,11 +137,36 @@ def assert_key_rate_kept(server: SandboxServer, rate: int) -> None:
 def test_concurrent_processes_share_the_request_rate(sandbox_factory, tmp_path: Path) -> None:
     server = sandbox_factory(requests_per_second=4)
     settings = settings_for(server, requests_per_second=4)
-    pages = _run_workers(settings, tmp_path, processes=4, calls=6)
+    pages = _run_workers([settings] * 4, tmp_path, calls=6)
     assert_shared_budget_kept(server, rate=4, calls=24)
     with ConstantContactClient(settings) as client:
         truth = client.get("emails", {"limit": 1})
     assert pages == [[truth] * 6] * 4  # a 429 along the way was absorbed: every page is exact
+
+
+def test_the_accounts_of_one_application_share_its_rate(sandbox_factory, tmp_path: Path) -> None:
+    """Constant Contact counts the limit per application key: two accounts' processes, each
+    with its own token, are paced as one (the sandbox counts the key across its accounts)."""
+    server = sandbox_factory(requests_per_second=4, accounts=2)
+    accounts = [
+        settings_for(
+            server,
+            requests_per_second=4,
+            access_token=server.account(name)["access_token"],
+            refresh_token=None,
+            account=name,
+            token_store_key=name,
+        )
+        for name in ("acct0", "acct1")
+    ]
+    pages = _run_workers([accounts[0], accounts[1]] * 2, tmp_path, calls=6)
+    assert_shared_budget_kept(server, rate=4, calls=24)
+    truths = []
+    for settings in accounts:
+        with ConstantContactClient(settings) as client:
+            truths.append(client.get("emails", {"limit": 1}))
+    assert truths[0] != truths[1]
+    assert pages == [[truths[0]] * 6, [truths[1]] * 6] * 2  # each process read its own account
 
 
 def test_no_secret_reaches_the_logs(
@@ -174,6 +201,6 @@ def test_redis_budget_is_shared_by_every_process(sandbox_factory, tmp_path: Path
     url = "redis://127.0.0.1:6379/15"
     redis.Redis.from_url(url).flushdb()
     settings = settings_for(server, requests_per_second=4, rate_limit_url=url)
-    pages = _run_workers(settings, tmp_path, processes=3, calls=4)
+    pages = _run_workers([settings] * 3, tmp_path, calls=4)
     assert_shared_budget_kept(server, rate=4, calls=12)
     assert all(page == pages[0][0] for worker in pages for page in worker)
