@@ -139,12 +139,13 @@ def test_add_authorizes_with_pkce_stores_the_pair_and_lists_the_account(
     # the stored pair is what the pipeline reads: acct1's campaigns, not account 0's
     today = datetime.now(UTC).date().isoformat()
     lake = tmp_path / "lake"
-    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
+    with pytest.MonkeyPatch.context() as patch:
         for name, value in {**env, "CC_ASSETS_STORAGE": str(lake)}.items():
             patch.setenv(name, value)
-        result = dg.materialize(
-            [email_campaigns], instance=instance, resources=RESOURCES, partition_key=today
-        )
+        with dg.instance_for_test() as instance:  # entered after: restores the patched home
+            result = dg.materialize(
+                [email_campaigns], instance=instance, resources=RESOURCES, partition_key=today
+            )
     assert result.success
     held = read_partition(EMAIL_CAMPAIGNS, today, root=lake)
     assert held is not None
