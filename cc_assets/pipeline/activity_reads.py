@@ -5,13 +5,15 @@ the change detector: a report is read only when its stats count moved away from 
 holds. The rules, per report:
 
 - `sends`, `opens`, `clicks`, `bounces`, `optouts`, `forwards`: read (incrementally) when the
-  lake has no file, when the lake's counts of events up to the stats' `last_refresh_time`
-  differ from the stats (stats lag the reports, so later events are not compared), or when the
-  file was last written more than `TRICKLE` ago (a settled activity's slow trickle). Once a
-  send is complete and read, `em_sends` never moves again, so `sends` is read once.
+  lake has no file, when what it holds disagrees with the stats under `stats_match`'s one rule
+  (the events up to the stats' `last_refresh_time` are counted; later ones are the stats' lag),
+  or when the file was last written more than `TRICKLE` ago (a settled activity's slow
+  trickle). Once a send is complete and read, `em_sends` never moves again, so `sends` is read
+  once.
 - `didnotopens`, `unique_opens`: read from the API once (the first refresh); afterwards derived
-  from the events held whenever a report they derive from was read, and the derived count is
-  checked against `em_not_opened` / `em_opens`: only a disagreement reads the API's report.
+  from the events held whenever a report they derive from was read, and the derived count
+  (`stats_match`, after those reads) is checked against `em_not_opened` / `em_opens`: only a
+  disagreement reads the API's report.
 - `email_links`: read once; afterwards its unique clicks are recounted from the clicks held,
   and the report is read again only when a click names a link the lake does not know, or on
   the trickle.
@@ -24,11 +26,9 @@ holds. The rules, per report:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from upath import UPath
 
@@ -42,8 +42,8 @@ from cc_assets.constant_contact.schemas import (
 from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.lake.paths import connect, location, partition_file
 from cc_assets.lake.writer import write_partition
-from cc_assets.pipeline import derived, v2_tracking
-from cc_assets.pipeline.quality import STATS_OF_REPORT
+from cc_assets.pipeline import derived, stats_match, v2_tracking
+from cc_assets.pipeline.stats_match import ActivityStats, StatsMatch
 from cc_assets.pipeline.tracking import TrackingRefresh, refresh_tracking
 
 TRICKLE = timedelta(days=7)
@@ -56,15 +56,6 @@ LINKS = "links"
 REPORT_OF_TABLE = {table.name: report for report, table in TRACKING_TABLES.items()}
 PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
 """A table of an activity and the read that refreshes it (`planned_reads`)."""
-
-
-@dataclass(frozen=True)
-class ActivityStats:
-    """One activity's stats, as the change detector needs them."""
-
-    activity_id: str
-    last_refresh_time: datetime | None
-    counts: dict[str, int]
 
 
 def fetch_stats(
@@ -84,47 +75,23 @@ def fetch_stats(
     return found
 
 
-def _moved(report: str, activity_id: str, stats: ActivityStats, now: datetime, root) -> bool:
-    """True when `report` must be read: no file, counts differ from the stats, or stale."""
-    path = partition_file(TRACKING_TABLES[report], activity_id, root)
-    if not path.exists():
+def _moved(report: str, held: StatsMatch, now: datetime) -> bool:
+    """True when `report` must be read: no file, stale, or it disagrees with the stats."""
+    if report not in held.written:
         return True
-    wanted = STATS_OF_REPORT[report]
-    if any(key not in stats.counts for key, _ in wanted):
-        return True
-    until = stats.last_refresh_time
-    window = " FILTER (WHERE created_time <= $as_of)" if until is not None else ""
-    aggregates = ", ".join(f"{expression}{window}" for _, expression in wanted)
-    parameters: dict[str, Any] = {"path": location(path)}
-    if until is not None:
-        parameters["as_of"] = until
-    with connect(root) as con:
-        row = con.execute(
-            f"SELECT max(captured_at), {aggregates} FROM read_parquet($path)", parameters
-        ).fetchone()
-    written, counted = row[0], row[1:]
-    if written is None or now - written > TRICKLE:
-        return True
-    return any(stats.counts[key] != int(n) for (key, _), n in zip(wanted, counted, strict=True))
+    written = held.written[report]
+    return written is None or now - written > TRICKLE or not held.agrees(report)
 
 
 def _must_read_derivable(
-    report: str, activity_id: str, stats: ActivityStats | None, root: UPath
+    report: str, activity_id: str, held: StatsMatch | None, root: UPath
 ) -> bool:
     """The API's report is read the first time, without stats, or when the count derived from
     the events held disagrees with CC's stats."""
     target = partition_file(TRACKING_TABLES[report], activity_id, root)
-    if stats is None or not target.exists() or not derived.can_derive(report, activity_id, root):
+    if held is None or not target.exists() or not derived.can_derive(report, activity_id, root):
         return True
-    return not _derived_agrees(report, activity_id, stats, root)
-
-
-def _derived_agrees(report: str, activity_id: str, stats: ActivityStats, root) -> bool:
-    key = derived.STATS_KEY_OF_DERIVED[report]
-    if key not in stats.counts:
-        return False
-    count = derived.derived_count(report, activity_id, stats.last_refresh_time, root)
-    return count == stats.counts[key]
+    return not held.agrees(report)
 
 
 def planned_reads(
@@ -148,17 +115,22 @@ def planned_reads(
             client, activity_id, report, captured_at=captured_at, root=root
         )
 
-    direct = [r for r in TRACKING_REPORTS if r not in derived.DERIVABLE_REPORTS]
+    def chosen(reports: Iterable[str]) -> list[str]:
+        return [r for r in reports if TRACKING_TABLES[r].name in selected]
+
+    direct = chosen(r for r in TRACKING_REPORTS if r not in derived.DERIVABLE_REPORTS)
+    held = None
+    if stats is not None:
+        held = stats_match.match_activity(activity_id, stats, root, direct, written=True)
     for report in direct:
-        if TRACKING_TABLES[report].name not in selected:
-            continue
-        if stats is None or _moved(report, activity_id, stats, captured_at, root):
+        if held is None or _moved(report, held, captured_at):
             read.add(report)
             yield TRACKING_TABLES[report], tracking(report)
-    for report in derived.DERIVABLE_REPORTS:
-        if TRACKING_TABLES[report].name not in selected:
-            continue
-        if _must_read_derivable(report, activity_id, stats, root):
+    derivable = chosen(derived.DERIVABLE_REPORTS)
+    if stats is not None and derivable:  # counted after the reads above have run
+        held = stats_match.match_activity(activity_id, stats, root, derivable)
+    for report in derivable:
+        if _must_read_derivable(report, activity_id, held, root):
             yield TRACKING_TABLES[report], tracking(report)
         elif read & set(derived.SOURCES[report]):
             yield (
