@@ -26,9 +26,9 @@ holds. The rules, per report:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from upath import UPath
 
@@ -54,8 +54,19 @@ LINKS = "links"
 """The links report in the refresh results (its table is `email_links`)."""
 
 REPORT_OF_TABLE = {table.name: report for report, table in TRACKING_TABLES.items()}
-PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
-"""A table of an activity and the read that refreshes it (`planned_reads`)."""
+
+READ, DERIVE, LINKS_READ = "read", "derive", "links"
+"""How a planned table is refreshed: read from the API; derived from the events held (or read
+when the derivation disagrees with the stats); the links report's own rule."""
+
+
+@dataclass(frozen=True)
+class PlannedRead:
+    """One step of an activity's read plan (`planned_reads`): a table and how it is
+    refreshed (`READ`, `DERIVE`, `LINKS_READ`)."""
+
+    table: AssetTable
+    how: str
 
 
 def fetch_stats(
@@ -95,25 +106,18 @@ def _must_read_derivable(
 
 
 def planned_reads(
-    client: ConstantContactClient,
     activity_id: str,
     *,
     stats: ActivityStats | None,
     captured_at: datetime,
     root: UPath,
     selected: set[str],
-) -> Iterator[PlannedRead]:
-    """What to refresh among the `selected` tables (names) of one activity, by the rules of
-    the module docstring: one (table, read) pair per report that may have changed, the read
-    left for the caller to run, so that one failing report costs only itself. Reports left
-    alone are not yielded: their files are unchanged. Run each read before asking for the next
-    pair: what is derived depends on what was read."""
-    read: set[str] = set()
-
-    def tracking(report: str) -> Callable[[], TrackingRefresh]:
-        return lambda: refresh_tracking(
-            client, activity_id, report, captured_at=captured_at, root=root
-        )
+) -> list[PlannedRead]:
+    """The read plan of the `selected` tables (names) of one activity, by the rules of the
+    module docstring: the event reports whose stats moved (`READ`), then the derivable reports
+    (`DERIVE`: derived or read when run, after the reads before them), then the links
+    (`LINKS_READ`). Reports left alone are not planned: their files are unchanged. The caller runs
+    each step in order (`run_read`), so that one failing report costs only itself."""
 
     def chosen(reports: Iterable[str]) -> list[str]:
         return [r for r in reports if TRACKING_TABLES[r].name in selected]
@@ -122,69 +126,78 @@ def planned_reads(
     held = None
     if stats is not None:
         held = stats_match.match_activity(activity_id, stats, root, direct, written=True)
-    for report in direct:
-        if held is None or _moved(report, held, captured_at):
-            read.add(report)
-            yield TRACKING_TABLES[report], tracking(report)
-    derivable = chosen(derived.DERIVABLE_REPORTS)
-    if stats is not None and derivable:  # counted after the reads above have run
-        held = stats_match.match_activity(activity_id, stats, root, derivable)
-    for report in derivable:
-        if _must_read_derivable(report, activity_id, held, root):
-            yield TRACKING_TABLES[report], tracking(report)
-        elif read & set(derived.SOURCES[report]):
-            yield (
-                TRACKING_TABLES[report],
-                partial(
-                    derived.derived_refresh,
-                    report,
-                    activity_id,
-                    captured_at=captured_at,
-                    root=root,
-                ),
-            )
+    plan = [
+        PlannedRead(TRACKING_TABLES[report], READ)
+        for report in direct
+        if held is None or _moved(report, held, captured_at)
+    ]
+    plan += [PlannedRead(TRACKING_TABLES[r], DERIVE) for r in chosen(derived.DERIVABLE_REPORTS)]
     if EMAIL_LINKS.name in selected:
-        clicks_read = "clicks" in read
-        yield (
-            EMAIL_LINKS,
-            partial(_refresh_links, client, activity_id, stats, captured_at, root, clicks_read),
-        )
+        plan.append(PlannedRead(EMAIL_LINKS, LINKS_READ))
+    return plan
 
 
-def v2_reads(
-    v2: V2Reports, campaign_id: str, *, captured_at: datetime, root: UPath, selected: set[str]
-) -> Iterator[PlannedRead]:
+def run_read(
+    client: ConstantContactClient,
+    activity_id: str,
+    step: PlannedRead,
+    *,
+    stats: ActivityStats | None,
+    captured_at: datetime,
+    root: UPath,
+    read: set[str],
+) -> TrackingRefresh | None:
+    """One step of `planned_reads`. `read` holds the reports this run has read from the API so
+    far (a `READ` step adds its own, even when it then fails); a derivable report is derived
+    only when one of its sources is in it, and the links recounted only when `clicks` is. None
+    when the step leaves its table alone."""
+    if step.how == LINKS_READ:
+        return _refresh_links(client, activity_id, stats, captured_at, root, "clicks" in read)
+    report = REPORT_OF_TABLE[step.table.name]
+    if step.how == READ:
+        read.add(report)
+        return refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    held = None if stats is None else stats_match.match_activity(activity_id, stats, root, [report])
+    if _must_read_derivable(report, activity_id, held, root):
+        return refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    if read & set(derived.SOURCES[report]):
+        return derived.derived_refresh(report, activity_id, captured_at=captured_at, root=root)
+    return None
+
+
+def v2_planned_reads(
+    campaign_id: str, *, captured_at: datetime, root: UPath, selected: set[str]
+) -> list[PlannedRead]:
     """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`: the
-    v2 account's `planned_reads` (it has no stats to skip a report by)."""
+    v2 account's plan (it has no stats to skip a report by)."""
     tables = [*TRACKING_TABLES.values(), EMAIL_LINKS]
-    for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected):
-        report = REPORT_OF_TABLE.get(table.name)
-        if table is EMAIL_LINKS:
-            yield table, partial(_v2_links, v2, campaign_id, captured_at, root)
-        elif report in derived.DERIVABLE_REPORTS:
-            if derived.can_derive(report, campaign_id, root):  # else a source failed: left alone
-                yield (
-                    table,
-                    partial(
-                        derived.derived_refresh,
-                        report,
-                        campaign_id,
-                        captured_at=captured_at,
-                        root=root,
-                    ),
-                )
-        else:
-            yield (
-                table,
-                partial(
-                    v2_tracking.refresh_lake_report,
-                    v2,
-                    campaign_id,
-                    report,
-                    captured_at=captured_at,
-                    root=root,
-                ),
-            )
+    return [
+        PlannedRead(table, _v2_how(table))
+        for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected)
+    ]
+
+
+def _v2_how(table: AssetTable) -> str:
+    if table is EMAIL_LINKS:
+        return LINKS_READ
+    return DERIVE if REPORT_OF_TABLE[table.name] in derived.DERIVABLE_REPORTS else READ
+
+
+def v2_run_read(
+    v2: V2Reports, campaign_id: str, step: PlannedRead, *, captured_at: datetime, root: UPath
+) -> TrackingRefresh | None:
+    """One step of `v2_planned_reads`: v2 has no endpoint for the derivable reports, so they
+    are always derived, unless a source report is missing (its read failed: left alone)."""
+    if step.how == LINKS_READ:
+        return _v2_links(v2, campaign_id, captured_at, root)
+    report = REPORT_OF_TABLE[step.table.name]
+    if step.how == READ:
+        return v2_tracking.refresh_lake_report(
+            v2, campaign_id, report, captured_at=captured_at, root=root
+        )
+    if not derived.can_derive(report, campaign_id, root):
+        return None
+    return derived.derived_refresh(report, campaign_id, captured_at=captured_at, root=root)
 
 
 def _v2_links(
