@@ -5,13 +5,15 @@ the change detector: a report is read only when its stats count moved away from 
 holds. The rules, per report:
 
 - `sends`, `opens`, `clicks`, `bounces`, `optouts`, `forwards`: read (incrementally) when the
-  lake has no file, when the lake's counts of events up to the stats' `last_refresh_time`
-  differ from the stats (stats lag the reports, so later events are not compared), or when the
-  file was last written more than `TRICKLE` ago (a settled activity's slow trickle). Once a
-  send is complete and read, `em_sends` never moves again, so `sends` is read once.
+  lake has no file, when what it holds disagrees with the stats under `stats_match`'s one rule
+  (the events up to the stats' `last_refresh_time` are counted; later ones are the stats' lag),
+  or when the file was last written more than `TRICKLE` ago (a settled activity's slow
+  trickle). Once a send is complete and read, `em_sends` never moves again, so `sends` is read
+  once.
 - `didnotopens`, `unique_opens`: read from the API once (the first refresh); afterwards derived
-  from the events held whenever a report they derive from was read, and the derived count is
-  checked against `em_not_opened` / `em_opens`: only a disagreement reads the API's report.
+  from the events held whenever a report they derive from was read, and the derived count
+  (`stats_match`, after those reads) is checked against `em_not_opened` / `em_opens`: only a
+  disagreement reads the API's report.
 - `email_links`: read once; afterwards its unique clicks are recounted from the clicks held,
   and the report is read again only when a click names a link the lake does not know, or on
   the trickle.
@@ -24,11 +26,9 @@ holds. The rules, per report:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
 
 from upath import UPath
 
@@ -42,8 +42,8 @@ from cc_assets.constant_contact.schemas import (
 from cc_assets.constant_contact.v2 import V2Reports
 from cc_assets.lake.paths import connect, location, partition_file
 from cc_assets.lake.writer import write_partition
-from cc_assets.pipeline import derived, v2_tracking
-from cc_assets.pipeline.quality import STATS_OF_REPORT
+from cc_assets.pipeline import derived, stats_match, v2_tracking
+from cc_assets.pipeline.stats_match import ActivityStats, StatsMatch
 from cc_assets.pipeline.tracking import TrackingRefresh, refresh_tracking
 
 TRICKLE = timedelta(days=7)
@@ -54,17 +54,19 @@ LINKS = "links"
 """The links report in the refresh results (its table is `email_links`)."""
 
 REPORT_OF_TABLE = {table.name: report for report, table in TRACKING_TABLES.items()}
-PlannedRead = tuple[AssetTable, Callable[[], TrackingRefresh | None]]
-"""A table of an activity and the read that refreshes it (`planned_reads`)."""
+
+READ, DERIVE, LINKS_READ = "read", "derive", "links"
+"""How a planned table is refreshed: read from the API; derived from the events held (or read
+when the derivation disagrees with the stats); the links report's own rule."""
 
 
 @dataclass(frozen=True)
-class ActivityStats:
-    """One activity's stats, as the change detector needs them."""
+class PlannedRead:
+    """One step of an activity's read plan (`planned_reads`): a table and how it is
+    refreshed (`READ`, `DERIVE`, `LINKS_READ`)."""
 
-    activity_id: str
-    last_refresh_time: datetime | None
-    counts: dict[str, int]
+    table: AssetTable
+    how: str
 
 
 def fetch_stats(
@@ -84,135 +86,118 @@ def fetch_stats(
     return found
 
 
-def _moved(report: str, activity_id: str, stats: ActivityStats, now: datetime, root) -> bool:
-    """True when `report` must be read: no file, counts differ from the stats, or stale."""
-    path = partition_file(TRACKING_TABLES[report], activity_id, root)
-    if not path.exists():
+def _moved(report: str, held: StatsMatch, now: datetime) -> bool:
+    """True when `report` must be read: no file, stale, or it disagrees with the stats."""
+    if report not in held.written:
         return True
-    wanted = STATS_OF_REPORT[report]
-    if any(key not in stats.counts for key, _ in wanted):
-        return True
-    until = stats.last_refresh_time
-    window = " FILTER (WHERE created_time <= $as_of)" if until is not None else ""
-    aggregates = ", ".join(f"{expression}{window}" for _, expression in wanted)
-    parameters: dict[str, Any] = {"path": location(path)}
-    if until is not None:
-        parameters["as_of"] = until
-    with connect(root) as con:
-        row = con.execute(
-            f"SELECT max(captured_at), {aggregates} FROM read_parquet($path)", parameters
-        ).fetchone()
-    written, counted = row[0], row[1:]
-    if written is None or now - written > TRICKLE:
-        return True
-    return any(stats.counts[key] != int(n) for (key, _), n in zip(wanted, counted, strict=True))
+    written = held.written[report]
+    return written is None or now - written > TRICKLE or not held.agrees(report)
 
 
 def _must_read_derivable(
-    report: str, activity_id: str, stats: ActivityStats | None, root: UPath
+    report: str, activity_id: str, held: StatsMatch | None, root: UPath
 ) -> bool:
     """The API's report is read the first time, without stats, or when the count derived from
     the events held disagrees with CC's stats."""
     target = partition_file(TRACKING_TABLES[report], activity_id, root)
-    if stats is None or not target.exists() or not derived.can_derive(report, activity_id, root):
+    if held is None or not target.exists() or not derived.can_derive(report, activity_id, root):
         return True
-    return not _derived_agrees(report, activity_id, stats, root)
-
-
-def _derived_agrees(report: str, activity_id: str, stats: ActivityStats, root) -> bool:
-    key = derived.STATS_KEY_OF_DERIVED[report]
-    if key not in stats.counts:
-        return False
-    count = derived.derived_count(report, activity_id, stats.last_refresh_time, root)
-    return count == stats.counts[key]
+    return not held.agrees(report)
 
 
 def planned_reads(
-    client: ConstantContactClient,
     activity_id: str,
     *,
     stats: ActivityStats | None,
     captured_at: datetime,
     root: UPath,
     selected: set[str],
-) -> Iterator[PlannedRead]:
-    """What to refresh among the `selected` tables (names) of one activity, by the rules of
-    the module docstring: one (table, read) pair per report that may have changed, the read
-    left for the caller to run, so that one failing report costs only itself. Reports left
-    alone are not yielded: their files are unchanged. Run each read before asking for the next
-    pair: what is derived depends on what was read."""
-    read: set[str] = set()
+) -> list[PlannedRead]:
+    """The read plan of the `selected` tables (names) of one activity, by the rules of the
+    module docstring: the event reports whose stats moved (`READ`), then the derivable reports
+    (`DERIVE`: derived or read when run, after the reads before them), then the links
+    (`LINKS_READ`). Reports left alone are not planned: their files are unchanged. The caller runs
+    each step in order (`run_read`), so that one failing report costs only itself."""
 
-    def tracking(report: str) -> Callable[[], TrackingRefresh]:
-        return lambda: refresh_tracking(
-            client, activity_id, report, captured_at=captured_at, root=root
-        )
+    def chosen(reports: Iterable[str]) -> list[str]:
+        return [r for r in reports if TRACKING_TABLES[r].name in selected]
 
-    direct = [r for r in TRACKING_REPORTS if r not in derived.DERIVABLE_REPORTS]
-    for report in direct:
-        if TRACKING_TABLES[report].name not in selected:
-            continue
-        if stats is None or _moved(report, activity_id, stats, captured_at, root):
-            read.add(report)
-            yield TRACKING_TABLES[report], tracking(report)
-    for report in derived.DERIVABLE_REPORTS:
-        if TRACKING_TABLES[report].name not in selected:
-            continue
-        if _must_read_derivable(report, activity_id, stats, root):
-            yield TRACKING_TABLES[report], tracking(report)
-        elif read & set(derived.SOURCES[report]):
-            yield (
-                TRACKING_TABLES[report],
-                partial(
-                    derived.derived_refresh,
-                    report,
-                    activity_id,
-                    captured_at=captured_at,
-                    root=root,
-                ),
-            )
+    direct = chosen(r for r in TRACKING_REPORTS if r not in derived.DERIVABLE_REPORTS)
+    held = None
+    if stats is not None:
+        held = stats_match.match_activity(activity_id, stats, root, direct, written=True)
+    plan = [
+        PlannedRead(TRACKING_TABLES[report], READ)
+        for report in direct
+        if held is None or _moved(report, held, captured_at)
+    ]
+    plan += [PlannedRead(TRACKING_TABLES[r], DERIVE) for r in chosen(derived.DERIVABLE_REPORTS)]
     if EMAIL_LINKS.name in selected:
-        clicks_read = "clicks" in read
-        yield (
-            EMAIL_LINKS,
-            partial(_refresh_links, client, activity_id, stats, captured_at, root, clicks_read),
-        )
+        plan.append(PlannedRead(EMAIL_LINKS, LINKS_READ))
+    return plan
 
 
-def v2_reads(
-    v2: V2Reports, campaign_id: str, *, captured_at: datetime, root: UPath, selected: set[str]
-) -> Iterator[PlannedRead]:
+def run_read(
+    client: ConstantContactClient,
+    activity_id: str,
+    step: PlannedRead,
+    *,
+    stats: ActivityStats | None,
+    captured_at: datetime,
+    root: UPath,
+    read: set[str],
+) -> TrackingRefresh | None:
+    """One step of `planned_reads`. `read` holds the reports this run has read from the API so
+    far (a `READ` step adds its own, even when it then fails); a derivable report is derived
+    only when one of its sources is in it, and the links recounted only when `clicks` is. None
+    when the step leaves its table alone."""
+    if step.how == LINKS_READ:
+        return _refresh_links(client, activity_id, stats, captured_at, root, "clicks" in read)
+    report = REPORT_OF_TABLE[step.table.name]
+    if step.how == READ:
+        read.add(report)
+        return refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    held = None if stats is None else stats_match.match_activity(activity_id, stats, root, [report])
+    if _must_read_derivable(report, activity_id, held, root):
+        return refresh_tracking(client, activity_id, report, captured_at=captured_at, root=root)
+    if read & set(derived.SOURCES[report]):
+        return derived.derived_refresh(report, activity_id, captured_at=captured_at, root=root)
+    return None
+
+
+def v2_planned_reads(
+    campaign_id: str, *, captured_at: datetime, root: UPath, selected: set[str]
+) -> list[PlannedRead]:
     """Every selected report of a v2 campaign (its own activity), in `in_refresh_order`: the
-    v2 account's `planned_reads` (it has no stats to skip a report by)."""
+    v2 account's plan (it has no stats to skip a report by)."""
     tables = [*TRACKING_TABLES.values(), EMAIL_LINKS]
-    for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected):
-        report = REPORT_OF_TABLE.get(table.name)
-        if table is EMAIL_LINKS:
-            yield table, partial(_v2_links, v2, campaign_id, captured_at, root)
-        elif report in derived.DERIVABLE_REPORTS:
-            if derived.can_derive(report, campaign_id, root):  # else a source failed: left alone
-                yield (
-                    table,
-                    partial(
-                        derived.derived_refresh,
-                        report,
-                        campaign_id,
-                        captured_at=captured_at,
-                        root=root,
-                    ),
-                )
-        else:
-            yield (
-                table,
-                partial(
-                    v2_tracking.refresh_lake_report,
-                    v2,
-                    campaign_id,
-                    report,
-                    captured_at=captured_at,
-                    root=root,
-                ),
-            )
+    return [
+        PlannedRead(table, _v2_how(table))
+        for table in v2_tracking.in_refresh_order(t for t in tables if t.name in selected)
+    ]
+
+
+def _v2_how(table: AssetTable) -> str:
+    if table is EMAIL_LINKS:
+        return LINKS_READ
+    return DERIVE if REPORT_OF_TABLE[table.name] in derived.DERIVABLE_REPORTS else READ
+
+
+def v2_run_read(
+    v2: V2Reports, campaign_id: str, step: PlannedRead, *, captured_at: datetime, root: UPath
+) -> TrackingRefresh | None:
+    """One step of `v2_planned_reads`: v2 has no endpoint for the derivable reports, so they
+    are always derived, unless a source report is missing (its read failed: left alone)."""
+    if step.how == LINKS_READ:
+        return _v2_links(v2, campaign_id, captured_at, root)
+    report = REPORT_OF_TABLE[step.table.name]
+    if step.how == READ:
+        return v2_tracking.refresh_lake_report(
+            v2, campaign_id, report, captured_at=captured_at, root=root
+        )
+    if not derived.can_derive(report, campaign_id, root):
+        return None
+    return derived.derived_refresh(report, campaign_id, captured_at=captured_at, root=root)
 
 
 def _v2_links(

@@ -10,7 +10,8 @@
 
 Reading these reports from the API costs a full read every refresh (a contact leaving
 `didnotopens` cannot be seen newest-first). Deriving them costs nothing; the derived count is
-checked against CC's stats, and the caller reads the API's report only when they disagree.
+checked against CC's stats (`stats_match`), and the caller reads the API's report only when they
+disagree.
 All of it is one DuckDB query over the Parquet files, streamed into the writer.
 """
 
@@ -117,34 +118,6 @@ def derived_refresh(
         full_read=False,
         read="derived",
     )
-
-
-def derived_count(
-    report: str, activity_id: str, as_of: datetime | None, root: UPath | None = None
-) -> int:
-    """What CC's stats should say for `report` as of `as_of` (stats lag the reports): the rows
-    the derivation would give if only events up to `as_of` were held."""
-    until = "created_time <= ?" if as_of is not None else "TRUE"
-    stamp = [as_of] if as_of is not None else []
-    if report == "didnotopens":
-        sends, opens, bounces = (_file(r, activity_id, root) for r in SOURCES[report])
-        sql = (
-            f"SELECT count(DISTINCT contact_id) FROM read_parquet(?) WHERE {until} AND contact_id "
-            f"NOT IN (SELECT contact_id FROM read_parquet(?) WHERE {until} UNION "
-            f"SELECT contact_id FROM read_parquet(?) WHERE {until})"
-        )
-        parameters = [sends, *stamp, opens, *stamp, bounces, *stamp]
-    elif report == "unique_opens":
-        sql = f"SELECT count(DISTINCT contact_id) FROM read_parquet(?) WHERE {until}"
-        parameters = [_file("opens", activity_id, root), *stamp]
-    else:
-        raise ValueError(f"{report!r} cannot be derived; one of {DERIVABLE_REPORTS}")
-    with connect(root) as con:
-        (count,) = con.execute(sql, parameters).fetchone()
-    return int(count)
-
-
-STATS_KEY_OF_DERIVED = {"didnotopens": "em_not_opened", "unique_opens": "em_opens"}
 
 
 def links_need_api(activity_id: str, root: UPath | None = None) -> bool:

@@ -15,16 +15,6 @@ from upath import UPath
 from cc_assets.constant_contact.schemas import AssetTable
 from cc_assets.lake.paths import connect, location
 
-STATS_OF_REPORT: dict[str, list[tuple[str, str]]] = {
-    "sends": [("em_sends", "count(DISTINCT contact_id)")],
-    "opens": [("em_opens", "count(DISTINCT contact_id)"), ("em_opens_all", "count(*)")],
-    "clicks": [("em_clicks", "count(DISTINCT contact_id)"), ("em_clicks_all", "count(*)")],
-    "bounces": [("em_bounces", "count(DISTINCT contact_id)")],
-    "optouts": [("em_optouts", "count(DISTINCT contact_id)")],
-    "forwards": [("em_forwards", "count(DISTINCT contact_id)")],
-}
-"""Tracking report -> [(CC stats key, the SQL aggregate over the report that must equal it)]."""
-
 
 @dataclass
 class Finding:

@@ -7,7 +7,8 @@ all that the assets, the discovery sensor, the batched activity job and the pref
 `activity_reads`, `contact_backlog`); `V2Account` (`v2_account`) reads v2's (`V2Reports`,
 `v2_tracking`). A snapshot returns batches, or a `snapshots.Capture` when some of its calls
 may fail without failing it; `list_campaigns` is a generator (the preflight reads one page);
-`planned_reads` yields (table, read) pairs, each read run before the next pair is asked for.
+`planned_reads` returns an activity's read plan, a list of `PlannedRead` steps (data) that the
+caller runs in order with `run_read`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.pipeline import activity_reads, contact_backlog, discovery, snapshots
 from cc_assets.pipeline.activity_reads import ActivityStats, PlannedRead
 from cc_assets.pipeline.discovery import ActivityStatus
+from cc_assets.pipeline.tracking import TrackingRefresh
 from cc_assets.pipeline.v2_account import V2Account
 
 Snapshot = snapshots.Capture | Iterable[pa.RecordBatch]
@@ -45,7 +47,10 @@ class Reports(Protocol):
     def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]: ...
     def campaign_activities(self, campaigns: Campaigns, snapshot: Any) -> list[ActivityStatus]: ...
     def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]: ...
-    def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]: ...
+    def planned_reads(self, activity_id: str, **when: Any) -> list[PlannedRead]: ...
+    def run_read(
+        self, activity_id: str, step: PlannedRead, read: set[str], **when: Any
+    ) -> TrackingRefresh | None: ...
 
 
 class V3Account:
@@ -78,8 +83,13 @@ class V3Account:
     def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]:
         return activity_reads.fetch_stats(self.client, activity_ids)
 
-    def planned_reads(self, activity_id: str, **when: Any) -> Iterator[PlannedRead]:
-        return activity_reads.planned_reads(self.client, activity_id, **when)
+    def planned_reads(self, activity_id: str, **when: Any) -> list[PlannedRead]:
+        return activity_reads.planned_reads(activity_id, **when)
+
+    def run_read(
+        self, activity_id: str, step: PlannedRead, read: set[str], **when: Any
+    ) -> TrackingRefresh | None:
+        return activity_reads.run_read(self.client, activity_id, step, read=read, **when)
 
 
 def account_type(settings: ClientSettings) -> type[V3Account] | type[V2Account]:

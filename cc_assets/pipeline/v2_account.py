@@ -7,7 +7,7 @@ unsubscribes, bounces, spam) fills the counts of the campaign summaries, the cam
 the activity stats; what only v3 reports (device splits, percents, bounce codes counted,
 campaign types) stays null, and so does the spam count (`abuse`, `em_abuse`) of a summary that
 lacks `spam_count`: unknown is never zero. v2 has no per-activity stats call, so every selected
-report of an activity is refreshed (`activity_reads.v2_reads`).
+report of an activity is refreshed (`activity_reads.v2_planned_reads`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from cc_assets.constant_contact.v2 import (
 from cc_assets.pipeline import activity_reads, contact_backlog
 from cc_assets.pipeline.activity_reads import ActivityStats
 from cc_assets.pipeline.discovery import ActivityStatus
+from cc_assets.pipeline.tracking import TrackingRefresh
 
 
 def _stats(counts: dict[str, int | None]) -> dict[str, int | None]:
@@ -75,9 +76,16 @@ class V2Account(V2Reports):
     def fetch_stats(self, activity_ids: list[str]) -> dict[str, ActivityStats]:
         return {}
 
-    def planned_reads(self, activity_id: str, **when: Any) -> Iterator[activity_reads.PlannedRead]:
+    def planned_reads(self, activity_id: str, **when: Any) -> list[activity_reads.PlannedRead]:
         when.pop("stats")
-        return activity_reads.v2_reads(self, activity_id, **when)
+        return activity_reads.v2_planned_reads(activity_id, **when)
+
+    def run_read(
+        self, activity_id: str, step: activity_reads.PlannedRead, read: set[str], **when: Any
+    ) -> TrackingRefresh | None:
+        """`read` is not needed: v2 reads every selected report and derives from them."""
+        when.pop("stats")
+        return activity_reads.v2_run_read(self, activity_id, step, **when)
 
     def campaign_rows(self) -> Iterator[pa.RecordBatch]:
         """Every sent campaign with its subject, sender and last run (one call each)."""

@@ -4,12 +4,18 @@ events arrive, with API calls that grow with the new events only."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from upath import UPath
 
-from cc_assets.constant_contact.schemas import TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.constant_contact.client import ConstantContactClient
+from cc_assets.constant_contact.schemas import EMAIL_LINKS, TRACKING_REPORTS, TRACKING_TABLES
+from cc_assets.constant_contact.settings import ClientSettings
+from cc_assets.lake.paths import partition_file
+from cc_assets.pipeline import activity_reads
 from cc_assets_tests.ingestion.conftest import materialize_activity, point_at
 
 
@@ -151,3 +157,36 @@ def test_unknown_activity_fails_clearly_and_writes_nothing(
     with pytest.raises(Exception, match="404"):
         materialize_activity(instance, unknown)
     assert not list(lake.rglob("*.parquet"))
+
+
+def test_the_read_plan_is_data_and_reads_what_disagrees_with_the_stats(
+    sandbox, lake, instance, monkeypatch
+) -> None:
+    """Once an activity is landed its plan holds no API read of an event report (only the
+    derivable reports and the links, each decided when run); a lake that lost an open from
+    before the stats' refresh plans the opens read again."""
+    point_at(sandbox, monkeypatch)
+    aid = sandbox.ground_truth().reportable_activities()[0]["campaign_activity_id"]
+    assert materialize_activity(instance, aid).success
+    settings = ClientSettings(
+        base_url=sandbox.base_url, access_token=sandbox.access_token, requests_per_second=0
+    )
+    root = UPath(str(lake))
+    selected = {t.name for t in [*TRACKING_TABLES.values(), EMAIL_LINKS]}
+    with ConstantContactClient(settings) as client:
+        stats = activity_reads.fetch_stats(client, [aid])[aid]
+    when = {"stats": stats, "captured_at": datetime.now(UTC), "root": root, "selected": selected}
+    plan = activity_reads.planned_reads(aid, **when)
+    assert [(p.table.name, p.how) for p in plan] == [
+        ("email_didnotopens", activity_reads.DERIVE),
+        ("email_unique_opens", activity_reads.DERIVE),
+        ("email_links", activity_reads.LINKS_READ),
+    ]
+    path = Path(str(partition_file(TRACKING_TABLES["opens"], aid, root)))
+    opens = pq.read_table(path)
+    early = [t <= stats.last_refresh_time for t in opens["created_time"].to_pylist()]
+    drop = early.index(True)
+    pq.write_table(opens.take([i for i in range(opens.num_rows) if i != drop]), path)
+    plan = activity_reads.planned_reads(aid, **when)
+    assert plan[0] == activity_reads.PlannedRead(TRACKING_TABLES["opens"], activity_reads.READ)
+    assert [p.how for p in plan[1:]] == [activity_reads.DERIVE] * 2 + [activity_reads.LINKS_READ]

@@ -219,23 +219,19 @@ def refresh_activity(
                 f"activity stats of {activity_id} unavailable, reading every report: {error}"
             )
             stats = {}
-    for table, read in reports.planned_reads(
-        activity_id,
-        stats=stats.get(activity_id),
-        captured_at=captured_at,
-        root=root,
-        selected=selected,
-    ):
+    when = {"stats": stats.get(activity_id), "captured_at": captured_at, "root": root}
+    read: set[str] = set()  # what the steps run so far read from the API
+    for step in reports.planned_reads(activity_id, selected=selected, **when):
         try:
-            refresh = read()
+            refresh = reports.run_read(activity_id, step, read, **when)
         except ACCOUNT_WIDE_ERRORS:
             raise
         except READ_ERRORS as error:
-            log.error(f"{table.name}[{activity_id}] failed: {type(error).__name__}: {error}")
-            yield ReportFailure(asset_key(table), f"{type(error).__name__}: {error}")
+            log.error(f"{step.table.name}[{activity_id}] failed: {type(error).__name__}: {error}")
+            yield ReportFailure(asset_key(step.table), f"{type(error).__name__}: {error}")
             continue
         if refresh is not None:
-            yield _refreshed(reports, activity_id, table, refresh, root, log)
+            yield _refreshed(reports, activity_id, step.table, refresh, root, log)
 
 
 def _refreshed(

@@ -42,6 +42,13 @@ from cc_assets.defs.metrics.tables import (
 )
 from cc_assets.lake.paths import DuckDBLimits, connect, partition_files, partition_key, stage_limits
 from cc_assets.pipeline.quality import Finding
+from cc_assets.pipeline.stats_match import (
+    COUNTS_OF_REPORT,
+    ActivityStats,
+    lags,
+    match_activity,
+    match_counts,
+)
 
 REPORTS: dict[str, tuple[str, ...]] = {
     "sends": ("campaign_activity_id", "contact_id", "created_time"),
@@ -591,12 +598,6 @@ def activity_labels(root: UPath, activity_ids: Sequence[str]) -> dict[str, dict[
 # --- reconciliation with Constant Contact's own stats --------------------------------------
 
 
-def stats_lag(refreshed: datetime | None, newest_event: datetime | None) -> bool:
-    """The one lag rule: CC refreshes its stats in batches, so stats last refreshed before the
-    newest event we hold are not comparable (their difference is the lag, not an error)."""
-    return newest_event is not None and (refreshed is None or refreshed < newest_event)
-
-
 ACTIVITY_STATS_OF_COUNT: dict[str, str] = {
     "sends": "em_sends",
     "opens": "em_opens",
@@ -610,8 +611,10 @@ ACTIVITY_STATS_OF_COUNT: dict[str, str] = {
 
 
 def reconcile_activity(row: dict[str, Any], root: UPath) -> Finding:
-    """Counts from the events vs the newest `email_campaign_activity_stats` row of the activity,
-    compared unless `stats_lag` (then the check passes with a note)."""
+    """The activity's counts vs the newest `email_campaign_activity_stats` row of it, under
+    `stats_match`'s one rule: the metric row's counts when the lake holds nothing after the
+    stats' refresh, else the events held up to the refresh (the later ones are the stats' lag,
+    noted, never a difference). A stats count that is null counts as 0."""
     files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
     activity_id = row["campaign_activity_id"]
     if not files:
@@ -630,21 +633,22 @@ def reconcile_activity(row: dict[str, Any], root: UPath) -> Finding:
             True, {"compared": False, "note": "activity not in any activity stats snapshot"}
         )
     snapshot_date, refreshed, *values = found
-    stats = dict(zip(ACTIVITY_STATS_OF_COUNT.values(), values, strict=True))
+    theirs = {k: int(v or 0) for k, v in zip(ACTIVITY_STATS_OF_COUNT.values(), values, strict=True)}
+    ours = {key: int(row[count]) for count, key in ACTIVITY_STATS_OF_COUNT.items()}
+    stats = ActivityStats(activity_id, refreshed, theirs)
+    match = match_counts(stats, ours, row["last_event_time"], root)
+    count_of = {key: count for count, key in ACTIVITY_STATS_OF_COUNT.items()}
+    mismatched = {
+        count_of[key]: f"events {c.held} vs stats {c.stats}" for key, c in match.mismatches.items()
+    }
     metadata: dict[str, Any] = {
         "stats_snapshot_date": str(snapshot_date),
         "stats_last_refresh_time": str(refreshed),
         "last_event_time": str(row["last_event_time"]),
+        "compared": True,
+        "note": match.note(),
+        "mismatches": len(mismatched),
     }
-    if stats_lag(refreshed, row["last_event_time"]):
-        metadata |= {"compared": False, "note": "stats lag: refreshed before the newest event"}
-        return Finding(True, metadata)
-    mismatched = {
-        ours: f"events {row[ours]} vs stats {stats[theirs]}"
-        for ours, theirs in ACTIVITY_STATS_OF_COUNT.items()
-        if int(row[ours]) != int(stats[theirs] or 0)
-    }
-    metadata |= {"compared": True, "mismatches": len(mismatched)}
     metadata |= {f"mismatch_{k}": v for k, v in mismatched.items()}
     return Finding(not mismatched, metadata)
 
@@ -658,7 +662,10 @@ def reconcile_derived_reports(row: dict[str, Any], root: UPath) -> Finding:
     """The rows of the activity's `unique_opens` and `didnotopens` reports vs the counts we
     derive from the events. The reports are read at slightly different moments of a refresh
     (didnotopens in full, the others incrementally), so a difference is a warning, not an
-    error: an open that arrived in between moves a contact from one to the other."""
+    error: an open that arrived in between moves a contact from one to the other. Both sides
+    are what the lake holds, so no lag rule applies here; the derivations are held against
+    CC's `em_opens` / `em_not_opened` by `stats_match` (the change detector, which reads the
+    API's report when they disagree)."""
     metadata: dict[str, Any] = {}
     mismatched = []
     with connect(root) as con:
@@ -683,8 +690,10 @@ def reconcile_derived_reports(row: dict[str, Any], root: UPath) -> Finding:
 
 def reconcile_campaigns(campaigns: pa.Table, root: UPath) -> Finding:
     """Our campaign percents, rounded to one decimal, vs the newest `percents_*` of
-    `email_campaign_stats` (a zero denominator: our null vs CC's 0), for every campaign whose
-    stats do not lag (`stats_lag`)."""
+    `email_campaign_stats` (a zero denominator: our null vs CC's 0). A campaign whose stats lag
+    (`stats_match.lags`: we hold events after their refresh) is held against them under the one
+    rule instead: its activities' events up to the refresh, counted (`stats_match`) and added
+    up, vs the stats' counts; the percents of every event held would differ by the lag."""
     files = partition_files(EMAIL_CAMPAIGN_STATS, root)
     if not files or campaigns.num_rows == 0:
         return Finding(True, {"compared": 0, "note": "nothing to compare yet"})
@@ -692,6 +701,7 @@ def reconcile_campaigns(campaigns: pa.Table, root: UPath) -> Finding:
     theirs_cols = ", ".join(
         f"round(coalesce(s.percents_{p}, 0), 1) AS s_{r}" for r, p in PERCENT_OF_RATE.items()
     )
+    counts_cols = ", ".join(f"coalesce(s.{key}, 0) AS {key}" for key in COUNTED_STATS)
     with connect(root) as con:
         con.register("ours", campaigns)
         rows = con.execute(
@@ -702,19 +712,27 @@ def reconcile_campaigns(campaigns: pa.Table, root: UPath) -> Finding:
                 QUALIFY row_number() OVER (PARTITION BY campaign_id
                     ORDER BY snapshot_date DESC, captured_at DESC NULLS LAST) = 1)
             SELECT o.campaign_id, s.last_refresh_time, o.last_event_time,
-                   {ours_cols}, {theirs_cols}
+                   {ours_cols}, {theirs_cols}, {counts_cols}
             FROM ours AS o JOIN stats AS s USING (campaign_id)
             """,
             {"files": files},
         ).fetchall()
     compared, lagging, mismatches = 0, 0, []
     n = len(PERCENT_OF_RATE)
+    activities = _activities_of_campaigns(root) if any(lags(r[1], r[2]) for r in rows) else {}
     for campaign_id, refreshed, newest, *values in rows:
-        if stats_lag(refreshed, newest):
-            lagging += 1
-            continue
         compared += 1
-        for rate, ours, theirs in zip(PERCENT_OF_RATE, values[:n], values[n:], strict=True):
+        if lags(refreshed, newest):
+            lagging += 1
+            stats = dict(zip(COUNTED_STATS, values[2 * n :], strict=True))
+            held = _held_as_of(activities.get(campaign_id, []), refreshed, root)
+            mismatches += [
+                f"{campaign_id} {key} up to the stats' refresh: events {held[key]} vs CC {count}"
+                for key, count in stats.items()
+                if held[key] != int(count)
+            ]
+            continue
+        for rate, ours, theirs in zip(PERCENT_OF_RATE, values[:n], values[n : 2 * n], strict=True):
             if abs(float(ours) - float(theirs)) > 1e-9:
                 mismatches.append(f"{campaign_id} {rate}: {ours} vs CC {theirs}")
     metadata: dict[str, Any] = {
@@ -723,7 +741,44 @@ def reconcile_campaigns(campaigns: pa.Table, root: UPath) -> Finding:
         "mismatches": len(mismatches),
     }
     if lagging:
-        metadata["note"] = f"stats lag: {lagging} campaign(s) refreshed before their newest event"
+        metadata["note"] = (
+            f"stats lag: {lagging} campaign(s) refreshed before their newest event, compared "
+            "by the counts of the events up to the refresh"
+        )
     if mismatches:
         metadata["first_mismatches"] = "\n".join(mismatches[:10])
     return Finding(not mismatches, metadata)
+
+
+COUNTED_STATS = tuple(ACTIVITY_STATS_OF_COUNT.values())
+"""The campaign stats' counts a lagging campaign is compared by (each an activity's, summed)."""
+
+
+def _activities_of_campaigns(root: UPath) -> dict[str, list[str]]:
+    """The activities each campaign's metrics add up (as `CAMPAIGN_SQL` maps them)."""
+    files = partition_files(ACTIVITY_ENGAGEMENT, root, prefix=METRICS_PREFIX)
+    if not files:
+        return {}
+    with connect(root) as con:
+        register_campaign_map(con, root)
+        pairs = con.execute(
+            "SELECT coalesce(ac.campaign_id, ae.campaign_id), ae.campaign_activity_id "
+            "FROM read_parquet($files, hive_partitioning = false, union_by_name = true) AS ae "
+            "LEFT JOIN activity_campaign AS ac USING (campaign_activity_id)",
+            {"files": files},
+        ).fetchall()
+    found: dict[str, list[str]] = {}
+    for campaign_id, activity_id in pairs:
+        found.setdefault(campaign_id, []).append(activity_id)
+    return found
+
+
+def _held_as_of(activity_ids: list[str], refreshed: datetime, root: UPath) -> dict[str, int]:
+    """The events of `activity_ids` held up to `refreshed`, counted per stats key and summed."""
+    held = dict.fromkeys(COUNTED_STATS, 0)
+    for activity_id in activity_ids:
+        stats = ActivityStats(activity_id, refreshed, {})
+        match = match_activity(activity_id, stats, root, COUNTS_OF_REPORT)
+        for key in COUNTED_STATS:
+            held[key] += match.counts[key].held if key in match.counts else 0
+    return held
