@@ -67,10 +67,14 @@ def same_account(checked: Iterable[Checked]) -> str | None:
     return None
 
 
+def _error(message: str) -> None:
+    print(f"cc-assets: {message}", file=sys.stderr, flush=True)
+
+
 def add(name: str, port: int, open_browser: bool) -> int:
     """Authorize account `name`, store its pair, record it in the accounts file."""
     if not NAME.fullmatch(name):
-        say(f"cc-assets: {name!r}: an account name is a slug of a-z, 0-9, _ and -")
+        _error(f"{name!r}: an account name is a slug of a-z, 0-9, _ and -")
         return 2
     settings = load_settings()
 
@@ -83,12 +87,12 @@ def add(name: str, port: int, open_browser: bool) -> int:
     account = authorize_account(settings.application(), name, show, port=port)
     (added,) = check([Account(name, 1.0, account)])
     if added.identity is None:
-        say(f"cc-assets: authorized, but the account cannot be read: {added.problem}")
+        _error(f"authorized, but the account cannot be read: {added.problem}")
         return 1
     others = [a for a in _listed(settings) if a.name != name]
     clash = same_account([added, *check(others)])
     if clash is not None:
-        say(f"cc-assets: {clash}")
+        _error(clash)
         return 1
     org = added.identity.organization_name or "(no organization name)"
     say(f"authorized {name}: {org} ({added.identity.encoded_account_id})")
@@ -132,7 +136,7 @@ def list_accounts() -> int:
             print(line, flush=True)
     clash = same_account(checked)
     if clash is not None:
-        print(f"cc-assets: {clash}", file=sys.stderr, flush=True)
+        _error(clash)
     return 0 if clash is None and all(item.problem is None for item in checked) else 1
 
 
