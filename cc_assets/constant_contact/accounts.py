@@ -143,7 +143,9 @@ def append_account(path: Path, name: str) -> bool:
         return False
     entries.append({"name": name, "token_store_key": name})
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    draft = path.with_name(f".{path.name}.tmp")
+    draft.write_text(yaml.safe_dump(data, sort_keys=False))
+    draft.replace(path)  # whole or not at all: a crash never leaves half a file
     return True
 
 
