@@ -19,7 +19,7 @@
     that row's group as it is, so only opens, clicks and forwards are grouped (in parts of
     whole activities on a full build, `cc_activity_batches`).
 #}
-{%- set incremental = is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set incremental = cc_is_incremental() and 'built_at' in cc_held_columns() -%}
 {%- set once = ["'send'", "'bounce'", "'optout'"] -%}
 {%- set batches = ['true'] if incremental else cc_activity_batches([ref('fct_email_events')]) -%}
 
@@ -46,7 +46,9 @@ changed as (
 ),
 {% endif %}
 
-events as (
+{#- read by both selects below: not materialized, each scans the table (a materialized
+    copy of every changed activity's events ran out of memory at 160MB) #}
+events as not materialized (
 
     select * from {{ ref('fct_email_events') }}
     where {{ batch }}

@@ -13,7 +13,7 @@
     int_contact_activities_aggregated recomputed after this table's last build (`built_at`).
     A full build groups the contacts in parts (hash buckets of the contact, `cc_hash_batches`).
 #}
-{%- set incremental = is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set incremental = cc_is_incremental() and 'built_at' in cc_held_columns() -%}
 {%- set batches = ['true'] if incremental
     else cc_hash_batches(ref('int_contact_activities_aggregated'), 'contact_id') -%}
 

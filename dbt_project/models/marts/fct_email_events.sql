@@ -35,7 +35,7 @@
     ('bounce', 'stg_constant_contact__email_bounces', false, false, false),
 ] -%}
 {%- set null_string = 'cast(null as ' ~ dbt.type_string() ~ ')' -%}
-{%- set read_new_only = is_incremental() and 'captured_at' in cc_held_columns() -%}
+{%- set read_new_only = cc_is_incremental() and 'captured_at' in cc_held_columns() -%}
 {%- set batches = ['true'] -%}
 {%- if not read_new_only -%}
     {%- set relations = [] -%}
