@@ -14,6 +14,22 @@
     Elsewhere (Postgres, which plans and spills its own aggregates) a build is one part
     (`true`). An incremental build reads only what changed and passes no batches.
 #}
+{#
+    Whether the relations can be counted: dbt runs queries (`execute`) and each exists. A
+    `dbt compile` of a fresh warehouse has none of them; it shows one part.
+#}
+{% macro cc_all_exist(relations) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- for relation in relations -%}
+        {%- if load_relation(relation) is none -%}
+            {{ return(false) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{%- endmacro %}
+
 {% macro cc_activity_batches(relations) -%}
     {{ return(adapter.dispatch('cc_activity_batches')(relations)) }}
 {%- endmacro %}
@@ -28,7 +44,7 @@
     fraction of a second over 10,000,000 events), as `campaign_activity_id in (...)`.
 #}
 {% macro duckdb__cc_activity_batches(relations) -%}
-    {%- if not execute -%}
+    {%- if not cc_all_exist(relations) -%}
         {{ return(['true']) }}
     {%- endif -%}
     {%- set counted -%}
@@ -76,7 +92,7 @@
     activity lists, which prune.
 #}
 {% macro duckdb__cc_hash_batches(relation, column) -%}
-    {%- if not execute -%}
+    {%- if not cc_all_exist([relation]) -%}
         {{ return(['true']) }}
     {%- endif -%}
     {%- set rows = run_query('select count(*) from ' ~ relation).columns[0].values()[0] -%}
@@ -103,10 +119,11 @@
     An incremental model whose full build runs in parts. The model's SQL is one query per part
     (`cc_next_part()` between them): a full build creates the table from the first and inserts
     each of the others, one statement each, so that DuckDB frees one part's aggregates before
-    the next (one statement of all the parts, a `union all`, took as long as no parts at all:
-    DuckDB keeps every part's pipelines, and a CTE read by each part, alive together). A query
-    of one part, which is every incremental build's, is dbt's own incremental materialization.
-    A rebuild of an existing table is built beside it and swapped in, as dbt's is.
+    the next (one statement of all the parts, a `union all`, was no faster than no parts at all
+    for the event fact and ran the aggregate out of memory: DuckDB keeps every part's
+    pipelines, and a CTE read by each part, alive together). A query of one part, which is
+    every incremental build's, is dbt's own incremental materialization. A rebuild of an
+    existing table is built beside it and swapped in, as dbt's is.
 #}
 {% materialization cc_batched_incremental, default %}
     {%- set parts = compiled_code.split(cc_next_part()) -%}
