@@ -1,8 +1,8 @@
 {#
     Batches of a full build of the event models (fct_email_events,
     int_contact_activities_aggregated, dim_contact_engagement): predicates that split the
-    model's input into parts of about `cc_batch_rows` rows each, every part grouped on its own
-    (`union all` of one group by per part).
+    model's input into parts of about `cc_batch_rows` rows each (a var), every part grouped on
+    its own, in a statement of its own (`cc_batched_incremental` below).
 
     Why: DuckDB's hash aggregate over all 10,000,000 events (5.5 million contacts) at dbt's
     160MB spills nearly everything to disk; the same grouping of a part that fits in memory
@@ -14,6 +14,7 @@
     Elsewhere (Postgres, which plans and spills its own aggregates) a build is one part
     (`true`). An incremental build reads only what changed and passes no batches.
 #}
+
 {#
     Whether the relations can be counted: dbt runs queries (`execute`) and each exists. A
     `dbt compile` of a fresh warehouse has none of them; it shows one part.
