@@ -377,7 +377,8 @@ def test_incremental_build_equals_a_full_build(
             assert builds == 2, table
 
     monkeypatch.setenv("CC_ASSETS_WAREHOUSE", str(tmp_path / "full.duckdb"))
-    dbt_build("--full-refresh")
+    # a full build in parts of at most 200 rows: several statements per event model
+    dbt_build("--full-refresh", "--vars", "{cc_batch_rows: 200}")
     rebuilt = built_tables(tmp_path / "full.duckdb")
     for name, rows in rebuilt.items():
         missing, extra = set(rows) - set(incremental[name]), set(incremental[name]) - set(rows)

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized='cc_batched_incremental',
     incremental_strategy='delete+insert',
     unique_key='campaign_activity_id',
     on_schema_change='append_new_columns',
@@ -13,9 +13,17 @@
     fct_email_events holds an event captured after the newest this table counted (every row of
     such an activity, replacing its rows), stamping them with the build's start (`built_at`)
     so that dim_contact_engagement can recompute only their contacts.
-#}
-{%- set incremental = is_incremental() and 'built_at' in cc_held_columns() -%}
 
+    A contact is sent an activity once, bounces once and opts out once: fct_email_events holds
+    one row per activity x contact of those types (its event_id is the three of them), which is
+    that row's group as it is, so only opens, clicks and forwards are grouped (in parts of
+    whole activities on a full build, `cc_activity_batches`).
+#}
+{%- set incremental = cc_is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set once = ["'send'", "'bounce'", "'optout'"] -%}
+{%- set batches = ['true'] if incremental else cc_activity_batches([ref('fct_email_events')]) -%}
+
+{% for batch in batches %}
 with
 
 {% if incremental %}
@@ -38,11 +46,14 @@ changed as (
 ),
 {% endif %}
 
-events as (
+{#- read by both selects below: not materialized, each scans the table (a materialized
+    copy of every changed activity's events ran out of memory at 160MB) #}
+events as not materialized (
 
     select * from {{ ref('fct_email_events') }}
+    where {{ batch }}
     {% if incremental %}
-    where campaign_activity_id in (select campaign_activity_id from changed)
+        and campaign_activity_id in (select campaign_activity_id from changed)
     {% endif %}
 
 )
@@ -58,4 +69,22 @@ select
     max(coalesce(captured_at, {{ cc_epoch() }})) as captured_at,
     {{ cc_built_at() }} as built_at
 from events
+where event_type not in ({{ once | join(', ') }})
 group by campaign_activity_id, contact_id, event_type
+
+union all
+
+select
+    campaign_activity_id,
+    contact_id,
+    event_type,
+    cast(1 as {{ dbt.type_bigint() }}) as events,
+    created_time as first_time,
+    created_time as last_time,
+    email_address,
+    coalesce(captured_at, {{ cc_epoch() }}) as captured_at,
+    {{ cc_built_at() }} as built_at
+from events
+where event_type in ({{ once | join(', ') }})
+{{ cc_next_part() if not loop.last }}
+{% endfor %}

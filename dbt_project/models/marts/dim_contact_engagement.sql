@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized='cc_batched_incremental',
     incremental_strategy='delete+insert',
     unique_key='contact_id',
     on_schema_change='append_new_columns',
@@ -11,9 +11,13 @@
 
     Built incrementally: a build recomputes (from all of their activities) the contacts that
     int_contact_activities_aggregated recomputed after this table's last build (`built_at`).
+    A full build groups the contacts in parts (hash buckets of the contact, `cc_hash_batches`).
 #}
-{%- set incremental = is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set incremental = cc_is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set batches = ['true'] if incremental
+    else cc_hash_batches(ref('int_contact_activities_aggregated'), 'contact_id') -%}
 
+{% for batch in batches %}
 with
 
 per_activity as (
@@ -44,6 +48,7 @@ per_contact as (
         max(last_time) as last_event_time,
         {{ cc_latest('email_address', 'last_time') }} as email_address
     from per_activity
+    where {{ batch }}
     group by contact_id
 
 ),
@@ -72,3 +77,5 @@ counted as (
 )
 
 select * from counted
+{{ cc_next_part() if not loop.last }}
+{% endfor %}

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized='cc_batched_incremental',
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='append_new_columns',
@@ -23,7 +23,8 @@
     every row of an activity whose campaign changed, and replaces the table's rows of the same
     events (delete+insert on event_id). Events that vanish from the lake stay until
     `dbt build --full-refresh`. A table built before captured_at was recorded is read whole
-    once.
+    once. A full build runs in parts of whole activities (`cc_activity_batches`,
+    `cc_batched_incremental`).
 #}
 {%- set reports = [
     ('send', 'stg_constant_contact__email_sends', false, false, false),
@@ -34,8 +35,17 @@
     ('bounce', 'stg_constant_contact__email_bounces', false, false, false),
 ] -%}
 {%- set null_string = 'cast(null as ' ~ dbt.type_string() ~ ')' -%}
-{%- set read_new_only = is_incremental() and 'captured_at' in cc_held_columns() -%}
+{%- set read_new_only = cc_is_incremental() and 'captured_at' in cc_held_columns() -%}
+{%- set batches = ['true'] -%}
+{%- if not read_new_only -%}
+    {%- set relations = [] -%}
+    {%- for _, model, _, _, _ in reports -%}
+        {%- do relations.append(ref(model)) -%}
+    {%- endfor -%}
+    {%- set batches = cc_activity_batches(relations) -%}
+{%- endif -%}
 
+{% for batch in batches %}
 with
 
 mapped as (
@@ -83,6 +93,8 @@ held as (
     where held.campaign_activity_id is null
         or coalesce(report.captured_at, {{ cc_epoch() }}) > held.captured_at
         or mapped.campaign_id is distinct from held.campaign_id
+    {% else %}
+    where {{ batch }}
     {% endif %}
     group by
         report.campaign_activity_id,
@@ -123,3 +135,5 @@ select
 from unioned as events
 left join mapped
     on events.campaign_activity_id = mapped.campaign_activity_id
+{{ cc_next_part() if not loop.last }}
+{% endfor %}
