@@ -12,7 +12,6 @@ grant names the command that re-authorizes it. No token is ever printed.
 
 from __future__ import annotations
 
-import sys
 import webbrowser
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from cc_assets.cli import error_line
 from cc_assets.constant_contact.accounts import NAME, VARIABLE, Account, append_account
 from cc_assets.constant_contact.authorize import authorize_account
 from cc_assets.constant_contact.client import AccountIdentity, ConstantContactClient
@@ -67,14 +67,10 @@ def same_account(checked: Iterable[Checked]) -> str | None:
     return None
 
 
-def _error(message: str) -> None:
-    print(f"cc-assets: {message}", file=sys.stderr, flush=True)
-
-
 def add(name: str, port: int, open_browser: bool) -> int:
     """Authorize account `name`, store its pair, record it in the accounts file."""
     if not NAME.fullmatch(name):
-        _error(f"{name!r}: an account name is a slug of a-z, 0-9, _ and -")
+        error_line(f"{name!r}: an account name is a slug of a-z, 0-9, _ and -")
         return 2
     settings = load_settings()
 
@@ -87,12 +83,12 @@ def add(name: str, port: int, open_browser: bool) -> int:
     account = authorize_account(settings.application(), name, show, port=port)
     (added,) = check([Account(name, 1.0, account)])
     if added.identity is None:
-        _error(f"authorized, but the account cannot be read: {added.problem}")
+        error_line(f"authorized, but the account cannot be read: {added.problem}")
         return 1
     others = [a for a in _listed(settings) if a.name != name]
     clash = same_account([added, *check(others)])
     if clash is not None:
-        _error(clash)
+        error_line(clash)
         return 1
     org = added.identity.organization_name or "(no organization name)"
     say(f"authorized {name}: {org} ({added.identity.encoded_account_id})")
@@ -136,7 +132,7 @@ def list_accounts() -> int:
             print(line, flush=True)
     clash = same_account(checked)
     if clash is not None:
-        _error(clash)
+        error_line(clash)
     return 0 if clash is None and all(item.problem is None for item in checked) else 1
 
 

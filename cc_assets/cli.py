@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from cc_assets.run_summary import Summary
 
 
-def _error(message: str) -> None:
+def error_line(message: str) -> None:
     print(f"cc-assets: {message}", file=sys.stderr, flush=True)
 
 
@@ -64,10 +64,10 @@ def print_summary(summary: Summary, verbose: bool) -> None:
     if summary.history is not None:
         print(f"  {summary.history.line()}")
     if summary.fatal is not None:
-        _error(summary.fatal)
+        error_line(summary.fatal)
     for item in summary.failed:
         if summary.fatal is None or item.reason != summary.fatal:
-            _error(f"failed: {item.name}: {item.reason}")
+            error_line(f"failed: {item.name}: {item.reason}")
     if verbose:
         for traceback in summary.tracebacks:
             print(traceback, file=sys.stderr)
@@ -91,7 +91,7 @@ def refresh(day: str, verbose: bool, contact_calls: int | None = None) -> int:
     try:
         reach_account(settings, on_event=say)
     except FIRST_CALL_FATAL as error:
-        _error(f"{type(error).__name__}: {error}")
+        error_line(f"{type(error).__name__}: {error}")
         return 1
     except ConstantContactError as error:  # the campaign snapshot will fail and say so itself
         say(f"the first call failed ({type(error).__name__}: {error}); going on")
@@ -180,37 +180,39 @@ def main(argv: list[str] | None = None) -> int:
                 return account_commands.list_accounts()
             return account_commands.add(args.name, args.port, not args.no_browser)
     except ConstantContactError as error:
-        _error(f"{type(error).__name__}: {error}")
+        error_line(f"{type(error).__name__}: {error}")
         return 1
     except ConfigurationError as error:
-        _error(str(error))
+        error_line(str(error))
         return 2
     if args.since is not None:
         try:
             datetime.strptime(args.since, "%Y-%m-%d")
         except ValueError:
-            _error(f"--since {args.since}: not a date; use YYYY-MM-DD (the oldest send to read)")
+            error_line(
+                f"--since {args.since}: not a date; use YYYY-MM-DD (the oldest send to read)"
+            )
             return 2
         os.environ["CC_ASSETS_HISTORY_SINCE"] = args.since  # every run's processes inherit it
     day = args.date or datetime.now(UTC).date().isoformat()
     try:
         datetime.strptime(day, "%Y-%m-%d")
     except ValueError:
-        _error(f"--date {day}: not a date; use YYYY-MM-DD (today, UTC)")
+        error_line(f"--date {day}: not a date; use YYYY-MM-DD (today, UTC)")
         return 2
     try:
         if args.contact_calls is not None and args.contact_calls < 0:
-            _error(f"--contact-calls {args.contact_calls}: a number of calls, 0 or more")
+            error_line(f"--contact-calls {args.contact_calls}: a number of calls, 0 or more")
             return 2
         return refresh(day, args.verbose, args.contact_calls)
     except (BackfillRefusedError, ConfigurationError) as error:
-        _error(str(error))
+        error_line(str(error))
         return 2
     except Exception as error:  # the instance's storage (DAGSTER_HOME), the code location
         if args.verbose:
             raise
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        _error(f"refresh failed: {type(error).__name__}: {first} (rerun with --verbose)")
+        error_line(f"refresh failed: {type(error).__name__}: {first} (rerun with --verbose)")
         return 1
 
 

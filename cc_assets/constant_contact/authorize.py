@@ -23,7 +23,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -52,18 +52,12 @@ class AuthorizationError(AuthenticationError):
         super().__init__("authorize", None, message)
 
 
-@dataclass(frozen=True)
-class Redirect:
-    """What came back on the redirect URI: its query parameters."""
-
-    params: dict[str, str]
-
-
 class _Listener(HTTPServer):
-    """One answer on the callback path, delivered to `answers`; 404 for anything else."""
+    """One answer on the callback path, its query parameters delivered to `answers`; 404 for
+    anything else."""
 
     def __init__(self, port: int) -> None:
-        self.answers: queue.Queue[Redirect] = queue.Queue(maxsize=1)
+        self.answers: queue.Queue[dict[str, str]] = queue.Queue(maxsize=1)
         super().__init__(("127.0.0.1", port), _Handler)
 
 
@@ -82,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         message = b"cc-assets is authorized." if granted else b"The authorization failed."
         self.wfile.write(PAGE % message)
-        self.server.answers.put(Redirect(params))
+        self.server.answers.put(params)
 
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the request line carries the authorization code."""
@@ -128,7 +122,7 @@ def authorize_account(
         try:
             open_page(url)
             try:
-                params = listener.answers.get(timeout=wait_seconds).params
+                params = listener.answers.get(timeout=wait_seconds)
             except queue.Empty:
                 raise AuthorizationError(
                     f"no answer from the browser within {wait_seconds:.0f} s; run the command "

@@ -139,7 +139,7 @@ class TokenManager:
                 time.sleep(1.1 + attempt)  # the token endpoint takes one call per second
                 continue
             if status != 200:
-                refusal = _refusal(_oauth_error(response), self.settings)
+                refusal = _refusal(_oauth_error(response), self.settings, grant["grant_type"])
                 raise AuthenticationError(endpoint, status, refusal)
             try:
                 body = response.json()
@@ -158,12 +158,17 @@ class TokenManager:
 TOKEN_ATTEMPTS = 5
 
 
-def _refusal(error: str, settings: ClientSettings) -> str:
+def _refusal(error: str, settings: ClientSettings, grant_type: str) -> str:
     """What the token endpoint's OAuth error means for the user, and for which account."""
     if error == "invalid_client":
         return (
             "refresh refused (invalid_client): check CONSTANT_CONTACT_CLIENT_ID and"
             " CONSTANT_CONTACT_CLIENT_SECRET"
+        )
+    if grant_type == "authorization_code":
+        return (
+            f"the authorization code was refused ({error}); run `cc-assets accounts add "
+            f"{settings.account}` again"
         )
     if settings.account is None:
         return (
