@@ -1,9 +1,11 @@
 """Where each asset's files live, and how every reader opens them.
 
-Layout: `{root}/{prefix}/{asset}/{dimension}={key}/part-0.parquet`. The root is a local folder
-or an object-store URL (`s3://bucket/prefix`); this module is the only place that turns the
-layout into paths, lists partition files and opens a DuckDB connection that can read them, so
-a local lake and an object-store lake are read the same way by every asset, check and sensor.
+Layout: `{root}/{prefix}/{asset}/{dimension}={key}/part-0.parquet`, under
+`{root}/account=<name>/` for each account of an accounts file (`account_root`). The root is a
+local folder or an object-store URL (`s3://bucket/prefix`); this module is the only place that
+turns the layout into paths, lists partition files and opens a DuckDB connection that can read
+them, so a local lake and an object-store lake are read the same way by every asset, check and
+sensor.
 
 Object stores are reached through fsspec (s3fs for `s3://`), configured only by the standard
 AWS variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
@@ -116,6 +118,17 @@ def location(path: UPath) -> str:
     """`path` as DuckDB, dbt and logs name it: a plain local path, or the full URL
     (`UPath.path` alone would drop the `s3://` scheme and read the bucket as a folder)."""
     return str(path.path) if is_local(path) else str(path)
+
+
+ACCOUNT_LEVEL = "account"
+
+
+def account_root(root: UPath, account: str | None) -> UPath:
+    """The lake of one account of an accounts file: a whole single-account lake under
+    `{root}/account=<name>/`, so every reader works on it unchanged, one account's data is
+    dropped or re-read as one folder, and DuckDB's hive partitioning gives rows read across
+    accounts an `account` column. None (no file): the root itself, the lake as it always was."""
+    return root if account is None else root / f"{ACCOUNT_LEVEL}={account}"
 
 
 def asset_dir(table: AssetTable, root: UPath | None = None, prefix: str = RAW_PREFIX) -> UPath:
