@@ -225,6 +225,11 @@ def test_list_names_two_names_of_one_account_and_a_revoked_grant(
     for secret in secrets_of(server, tmp_path):
         assert secret not in shown.stdout + shown.stderr
 
+    unknown = cli(env, "refresh", "--account", "nosuch")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        "cc-assets: --account: 'nosuch' is not an account of main, again, gone"
+    ]
     refused = cli(env, "refresh")  # two names of one account: refused before anything is read
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [

@@ -1,10 +1,11 @@
 """Five Constant Contact accounts of one application key, refreshed by `cc-assets refresh` over
 real HTTP at the key's real limit (4 requests a second, counted across the accounts).
 
-One sandbox application and one deployment (lake, instance, state) are shared by the tests in
-order: a first refresh lands every account; then one account's grant is revoked and another's
-reports answer 500 for good, and only those two fail; then, the grant renewed by
-`cc-assets accounts add` and the faults gone, the next refresh completes what failed.
+One sandbox application and one deployment (lake, instance, state) are shared by the tests of
+a worker: a refresh lands every account; one account's grant revoked and another's reports
+answering 500 for good, only those two fail; then, the grant renewed by `cc-assets accounts
+add` and the faults gone, the next refresh completes what failed. Each test holds on its own
+(pytest-xdist may hand them to two workers, each with its own deployment).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Deployment:
 
     def refresh(self, *args: str):
         self.server.reset_requests()
-        return refresh(self.env, "--contact-calls", "25", *args, timeout=900)
+        return refresh(self.env, "--contact-calls", "10", *args, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,7 @@ def assert_account_equals_truth(deployment: Deployment, name: str) -> None:
     assert (lake / "email_metrics" / "campaign_engagement" / "part-0.parquet").exists()
 
 
+@pytest.mark.slow
 def test_one_refresh_lands_every_account_within_the_keys_limits(deployment: Deployment) -> None:
     done = deployment.refresh()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -141,6 +143,8 @@ def reauthorize(deployment: Deployment, name: str) -> None:
     assert status == 0, output
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # two whole refreshes of five accounts at 4 calls a second
 def test_a_revoked_grant_and_a_failing_account_cost_only_themselves(
     deployment: Deployment,
 ) -> None:
