@@ -77,7 +77,8 @@ class Settings:
         """The application's settings, shared by every account of the key; `secrets` (fields of
         `SECRETS`) replace what the environment holds, as a resource resolved them."""
         given = {SECRETS[k]: v or "" for k, v in secrets.items() if v is not None}
-        return ClientSettings.from_env({**self.environ, **given})
+        file = bool(self.environ.get(VARIABLE, "").strip())
+        return ClientSettings.from_env({**self.environ, **given}, tokens_in_env=not file)
 
     def accounts(self, **secrets: str | None) -> tuple[Account, ...]:
         """The accounts `CC_ASSETS_ACCOUNTS` lists, or the one of the `CONSTANT_CONTACT_*`

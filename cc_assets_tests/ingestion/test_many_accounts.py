@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.test_accounts_cli import finish, start_add
 from cc_assets_tests.fixtures.sandbox import free_port
@@ -31,6 +32,7 @@ from cc_assets_tests.ingestion.test_refresh_cli import (
     assert_tracking_equals_truth,
     refresh,
 )
+from cc_assets_tests.ingestion.test_v2_refresh import assert_v2_lake_equals_truth, v2_environment
 
 SIZES = [200, 400, 800, 1600, 3000]
 """Contacts of acct0..acct4: a few hundred to a few thousand (the 100,000-contact account is
@@ -210,3 +212,38 @@ def test_a_revoked_grant_and_a_failing_account_cost_only_themselves(
     for name in ("acct0", "acct2", "acct4"):
         activities = len(server.ground_truth(name).reportable_activities())
         assert tracking[name] <= activities, (name, tracking)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_v2_key_refreshes_each_account_with_its_own_token(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """Legacy v2: one API key, an access token per account, the same accounts file."""
+    server = sandbox_factory(
+        seed=5, contacts=300, campaigns=3, accounts=2, account_contacts=[300, 500]
+    )
+    (tmp_path / "accounts.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "accounts": [
+                    {"name": a["name"], "access_token_env": f"{a['name'].upper()}_TOKEN"}
+                    for a in server.accounts
+                ]
+            }
+        )
+    )
+    env = v2_environment(
+        server,
+        tmp_path,
+        CONSTANT_CONTACT_ACCESS_TOKEN="",
+        CONSTANT_CONTACT_REFRESH_TOKEN="",
+        CC_ASSETS_ACCOUNTS=str(tmp_path / "accounts.yaml"),
+        **{f"{a['name'].upper()}_TOKEN": a["access_token"] for a in server.accounts},
+    )
+    done = refresh(env, "--contact-calls", "5", timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    for account in server.accounts:
+        name = account["name"]
+        truth = V2GroundTruth(server.ground_truth(name))
+        assert_v2_lake_equals_truth(tmp_path / "lake" / f"account={name}", truth)
