@@ -3,7 +3,8 @@
 The same jobs and the same discovery the daemon runs (`defs/automation`), in the order that
 lands what a user asked for first:
 
-1. `daily_snapshot_job` for today, without the contact backlog: campaigns, summaries, stats;
+1. `daily_snapshot_job` for today, without the contact backlog: campaigns, summaries, stats
+   and the day's rates from CC's activity stats;
 2. discovery: an evaluation of `campaign_discovery_sensor` itself (its cursor kept on the
    instance), adding newly sent activities as partitions; it reads today's campaign snapshot,
    so the campaigns are walked once;
@@ -24,6 +25,11 @@ is the one this process loaded to list the models (a step process would load it 
 every run landed, failed and skipped is read back from its own events into a `Summary`; what
 reads a failed input is deferred, never computed on half its data; an account-wide refusal
 (credentials, quota) defers everything after it.
+
+With an accounts file every stage runs for every account, one run per account where the API
+is called (snapshots, tracking reports, contact reports: an account's refusal ends only its
+own runs), one discovery pass and one plan over all of them, one metrics run, and dbt once
+when any account is whole (`Summary.fatal` is per account).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The jobs of the code location: what the schedules, the sensors and `cc-assets refresh` launch.
 
-- `daily_snapshot_job` (daily partition): today's campaigns, summaries, stats and contact
+- `daily_snapshot_job` (daily partition, of one account with an accounts file): today's
+  campaigns, summaries, stats, the day's rates from CC's activity stats and the contact
   reports; `daily_snapshot_schedule` launches it whole, `cc-assets refresh` in two runs (the
   snapshots first, the contact backlog last).
 - `activity_refresh_job`: the tracking and links reports of many activities in one run (the
   hot-refresh schedule's plan, or every sent activity from `cc-assets refresh`).
 - `activity_metrics_job`: the per-activity metrics of many activities in one run.
-- `campaign_metrics_job` (daily partition): per-campaign engagement and the day's rates from
-  CC's activity stats.
+- `campaign_metrics_job`: per-campaign engagement (of one account with an accounts file).
 - `dbt_build_job` (`defs/analytics/assets.py`): the dbt models and their tests.
 
 A partitioned asset's own run holds one partition (what the discovery sensor and the UI's
