@@ -47,10 +47,7 @@ def environment(server: SandboxServer, home: Path, rate: int, quota: int) -> dic
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_", "CC_"))}
     return {
         **keep,
-        "CONSTANT_CONTACT_BASE_URL": server.base_url,
-        "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-        "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
+        **server.application_env(),
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": str(rate),
         "CONSTANT_CONTACT_DAILY_QUOTA": str(quota),
         "CC_ASSETS_ACCOUNTS": str(home / "accounts.yaml"),

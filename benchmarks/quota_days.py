@@ -265,9 +265,7 @@ class Simulation:
                 server.advance_clock(self.tick.total_seconds())
                 now += self.tick
 
-    def _show_deferrals(
-        self, now: datetime, planned: list[dg.RunRequest] | dg.SkipReason
-    ) -> None:
+    def _show_deferrals(self, now: datetime, planned: list[dg.RunRequest] | dg.SkipReason) -> None:
         """A hot refresh that defers activities, with its plan's estimate and budget."""
         if isinstance(planned, dg.SkipReason):
             if "(0 deferred" not in (planned.skip_message or ""):  # over the day's quota

@@ -50,11 +50,7 @@ def app_env(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_CONTACT", "CC_"))}
     return {
         **env,
-        "CONSTANT_CONTACT_BASE_URL": server.base_url,
-        "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-        "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
-        "CONSTANT_CONTACT_AUTHORIZE_URL": server.authorize_url,
+        **server.application_env(),
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
         "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
         "CC_ASSETS_ACCOUNTS": str(tmp_path / "accounts.yaml"),

@@ -88,11 +88,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_", "CC_"))}
         env = {
             **keep,
-            "CONSTANT_CONTACT_BASE_URL": server.base_url,
-            "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-            "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-            "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
-            "CONSTANT_CONTACT_AUTHORIZE_URL": server.authorize_url,
+            **server.application_env(),
             "CONSTANT_CONTACT_REQUESTS_PER_SECOND": str(RATE),
             "CONSTANT_CONTACT_DAILY_QUOTA": str(QUOTA),
             "CONSTANT_CONTACT_MAX_ATTEMPTS": "3",
