@@ -23,6 +23,7 @@ from cc_assets.constant_contact.schemas import (
     AssetTable,
 )
 from cc_assets.defs.ingestion.partitions import (
+    account_of,
     account_partitions,
     activity_key,
     activity_scope,
@@ -244,6 +245,7 @@ def _activity_partition(
     row = metrics.engagement.to_pylist()[0]
     naming = _naming(label, activity_id)
     tags = _tags(label, row)
+    account = account_of(partition)
     tables = {
         ACTIVITY_ENGAGEMENT_KEY: (ACTIVITY_ENGAGEMENT, metrics.engagement),
         ACTIVITY_DEVICE_BREAKDOWN_KEY: (ACTIVITY_DEVICE_BREAKDOWN, metrics.devices),
@@ -262,6 +264,8 @@ def _activity_partition(
             prefix=METRICS_PREFIX,
         )
         metadata = {**table_metadata(table, written.rows, written.path), **naming}
+        if account is not None:
+            metadata["account"] = dg.MetadataValue.text(account)
         checks: list[dg.AssetCheckResult] = []
         if key == ACTIVITY_ENGAGEMENT_KEY:
             metadata |= _engagement_metadata(log, metrics, naming)
