@@ -25,8 +25,10 @@ from pathlib import Path
 import duckdb
 from upath import UPath
 
+from cc_assets.constant_contact.accounts import SINGLE
+from cc_assets.constant_contact.accounts import VARIABLE as ACCOUNTS_VARIABLE
 from cc_assets.constant_contact.schemas import AssetTable
-from cc_assets.settings import load_settings
+from cc_assets.settings import Settings, load_settings
 
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
@@ -186,3 +188,24 @@ def connect(root: UPath | None = None, limits: DuckDBLimits = SHARED) -> duckdb.
     if not is_local(root):
         con.register_filesystem(root.fs)
     return con
+
+
+ACCOUNT_FOLDER = "account"
+"""The folder level of the per-account lake: `{root}/account=<name>/` holds one account's
+complete lake, as the single account's is at `{root}`."""
+
+
+def per_account_lake(settings: Settings | None = None) -> bool:
+    """Whether the lake is one lake per account: the settings name an accounts file
+    (`CC_ASSETS_ACCOUNTS`). Without one the one account's lake is the root itself."""
+    settings = settings or load_settings()
+    return bool(settings.environ.get(ACCOUNTS_VARIABLE, "").strip())
+
+
+def account_lakes(root: UPath, per_account: bool) -> list[tuple[str, UPath]]:
+    """Each account's name and lake root, by name: the `account=<name>` folders of a
+    per-account lake, else the single account (`default`) at the root."""
+    if not per_account:
+        return [(SINGLE, root)]
+    folders = root.glob(f"{ACCOUNT_FOLDER}=*") if root.exists() else []
+    return sorted((f.name.split("=", 1)[1], f) for f in folders if f.is_dir())

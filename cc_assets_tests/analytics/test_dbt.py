@@ -139,8 +139,8 @@ def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: 
 
 
 def assert_staging_selects_the_metric_columns(warehouse: Path) -> None:
-    """Each staging view over email_metrics has its metric table's columns, no more, no fewer,
-    in the Arrow schema's order and of its types."""
+    """Each staging view over email_metrics has the row's account, then its metric table's
+    columns, no more, no fewer, in the Arrow schema's order and of its types."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for name, table in METRIC_TABLES.items():
             built = con.execute(
@@ -150,7 +150,7 @@ def assert_staging_selects_the_metric_columns(warehouse: Path) -> None:
             ).fetchall()
             declared = [
                 (f.name, str(con.sql(f"select cast(null as {sql_type(f.type)})").types[0]))
-                for f in table.schema
+                for f in (pa.field("account", pa.string()), *table.schema)
             ]
             assert built == declared, name
 

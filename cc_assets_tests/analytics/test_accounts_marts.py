@@ -1,0 +1,247 @@
+"""dbt over a lake of five Constant Contact accounts under one application.
+
+The lake is the per-account layout (`{root}/account=<name>/...`, each a complete
+single-account lake): `accounts_lake` lands it with the product's own jobs, once per sandbox
+account, with that account's credentials and lake root, which is what the multi-account
+pipeline writes. Then one real `dbt build` runs with the accounts file set, and the README's
+"open rate by account and month" query, read from the README, is compared with each account's
+sandbox ground truth.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from cc_assets.constant_contact.schemas import ACCOUNT_SUMMARY, EMAIL_CAMPAIGNS
+from cc_assets.defs.analytics.project import LAKE_ACCOUNTS
+from cc_assets.defs.automation import jobs
+from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.lake.paths import lake_root, location, partition_file
+from cc_assets.lake.writer import read_partition
+from cc_assets.pipeline.snapshots import sent_ids
+from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.analytics.test_dbt import dbt_invocation, messages
+from cc_assets_tests.metrics.test_metrics import expected_counts, pct, same
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SIZES = (300, 800, 1500, 2500, 4000)
+SANDBOX = {
+    "seed": 11,
+    "contacts": SIZES[0],
+    "campaigns": 3,
+    "requests_per_second": 0,
+    "accounts": len(SIZES),
+    "account_contacts": SIZES,
+}
+MARTS = (
+    "dim_accounts",
+    "fct_campaign_performance",
+    "fct_campaign_activity_performance",
+    "fct_engagement_curve",
+    "fct_link_clicks",
+    "fct_device_breakdown",
+    "fct_activity_stats_daily",
+    "fct_email_events",
+    "dim_contact_engagement",
+)
+
+
+@dataclass(frozen=True)
+class AccountsLake:
+    """A per-account lake of every account of `server`, at `root`, and its warehouse."""
+
+    server: SandboxServer
+    root: Path
+    warehouse: Path
+
+    @property
+    def names(self) -> list[str]:
+        return [a["name"] for a in self.server.accounts]
+
+
+def land_account(server: SandboxServer, name: str, root: Path, state: Path) -> None:
+    """One account's complete lake at `root`, by the product's jobs (today's snapshots, every
+    sent activity's reports, the metrics) with that account's credentials and name (an
+    accounts file of that one account): a single-account refresh, without the contact
+    backlog and dbt."""
+    state.mkdir(parents=True)
+    accounts_file = state / "accounts.yaml"
+    accounts_file.write_text(
+        f"accounts:\n  - {{name: {name}, access_token_env: CONSTANT_CONTACT_ACCESS_TOKEN}}\n"
+    )
+    env = {
+        **server.client_env(name),
+        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+        "CC_ASSETS_ACCOUNTS": str(accounts_file),
+        "CC_ASSETS_STORAGE": str(root),
+        "CC_ASSETS_STATE_DIR": str(state),
+    }
+    day = datetime.now(UTC).date().isoformat()
+    defs = jobs.pipeline_definitions()
+    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
+        for variable, value in env.items():
+            patch.setenv(variable, value)
+        snapshot = defs.resolve_job_def("daily_snapshot_job").execute_in_process(
+            partition_key=day, instance=instance, tags={CONTACT_CALLS_TAG: "0"}
+        )
+        assert snapshot.success, name
+        campaigns = read_partition(EMAIL_CAMPAIGNS, day, root=lake_root(str(root)))
+        activity_ids = sent_ids(campaigns)[1]
+        assert activity_ids, name
+        instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, activity_ids)
+        for job, op in (
+            ("activity_refresh_job", "refresh_activities"),
+            ("activity_metrics_job", "compute_activity_metrics"),
+        ):
+            config = {"ops": {op: {"config": {"activity_ids": activity_ids}}}}
+            run = defs.resolve_job_def(job).execute_in_process(run_config=config, instance=instance)
+            assert run.success, (name, job)
+        campaign = defs.resolve_job_def("campaign_metrics_job").execute_in_process(
+            partition_key=day, instance=instance
+        )
+        assert campaign.success, name
+
+
+@pytest.fixture(scope="module")
+def accounts_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccountsLake]:
+    """Five accounts of different sizes under one application, each landed into
+    `{root}/account=<name>/`, then one `dbt build` over them all with an accounts file set."""
+    base = tmp_path_factory.mktemp("accounts")
+    root, warehouse = base / "lake", base / "warehouse.duckdb"
+    with SandboxServer.start(**SANDBOX) as server:
+        lake = AccountsLake(server, root, warehouse)
+        for name in lake.names:
+            land_account(server, name, root / f"account={name}", base / "state" / name)
+        accounts_file = base / "accounts.yaml"
+        accounts_file.write_text(
+            "accounts:\n"
+            + "".join(f"  - {{name: {n}, token_store_key: {n}}}\n" for n in lake.names)
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CC_ASSETS_ACCOUNTS", str(accounts_file))
+            patch.setenv("CC_ASSETS_STORAGE", str(root))
+            patch.setenv("CC_ASSETS_WAREHOUSE", str(warehouse))
+            patch.setenv("CC_ASSETS_DBT_TARGET", "duckdb")
+            patch.setenv(LAKE_ACCOUNTS, "1")  # what apply_dbt_environment sets, undone after
+            invocation = dbt_invocation(["build"])
+            lines = list(messages(invocation))
+            assert invocation.is_successful(), "\n".join(lines[-40:])
+        yield lake
+
+
+def readme_query(title: str) -> str:
+    """The one fenced SQL block of the README's part named `title`."""
+    text = README.read_text()
+    part = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    (query,) = re.findall(r"```sql\n(.*?)```", part, re.DOTALL)
+    return query
+
+
+def query(warehouse: Path, sql: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.sql(sql).to_arrow_table().to_pylist()
+
+
+def month_of(moment: datetime | None) -> date | None:
+    return None if moment is None else date(moment.year, moment.month, 1)
+
+
+@pytest.mark.slow
+def test_readme_open_rate_by_account_and_month_equals_each_accounts_ground_truth(
+    accounts_lake: AccountsLake,
+) -> None:
+    """The README's query over the marts gives, for every account and month of first send, the
+    unique opens and deliveries of exactly that account's activities, and their ratio."""
+    rows = query(accounts_lake.warehouse, readme_query("Many accounts in the marts"))
+    expected: dict[tuple[str, date | None], list[int]] = defaultdict(lambda: [0, 0])
+    for account in accounts_lake.server.accounts:
+        truth = accounts_lake.server.ground_truth(account["name"])
+        for activity in truth.reportable_activities():
+            counts = expected_counts(truth, activity["campaign_activity_id"])
+            sums = expected[(account["name"], month_of(counts["first_send_time"]))]
+            sums[0] += counts["opens"]
+            sums[1] += counts["delivered"]
+    identity = {a["name"]: a["encoded_account_id"] for a in accounts_lake.server.accounts}
+    got = {(r["account"], r["month"]): r for r in rows}
+    assert len(rows) == len(got) == len(expected)
+    assert {name for name, _ in got} == set(accounts_lake.names)
+    for key, (opens, delivered) in expected.items():
+        row = got[key]
+        assert (row["unique_opens"], row["delivered"]) == (opens, delivered), key
+        assert same(row["open_rate"], pct(opens, delivered)), key
+        assert row["encoded_account_id"] == identity[key[0]], key
+
+
+@pytest.mark.slow
+def test_each_accounts_marts_hold_only_its_own_activities(accounts_lake: AccountsLake) -> None:
+    """Per account, the activity mart and the event fact hold exactly that account's sent
+    activities; every mart row names its account and the account's encoded id."""
+    warehouse = accounts_lake.warehouse
+    activities = query(
+        warehouse,
+        "select account, campaign_activity_id from marts.fct_campaign_activity_performance",
+    )
+    events = query(
+        warehouse,
+        "select account, campaign_activity_id, count(*) as n from marts.fct_email_events "
+        "group by 1, 2",
+    )
+    for name in accounts_lake.names:
+        truth = accounts_lake.server.ground_truth(name)
+        own = {a["campaign_activity_id"] for a in truth.reportable_activities()}
+        assert {r["campaign_activity_id"] for r in activities if r["account"] == name} == own
+        held = {r["campaign_activity_id"] for r in events if r["account"] == name}
+        assert held and held <= own, name
+        sends = sum(truth.tracking(a, "sends").num_rows for a in own)
+        (counted,) = query(
+            warehouse,
+            "select count(*) as n from marts.fct_email_events "
+            f"where account = '{name}' and event_type = 'send'",
+        )
+        assert counted["n"] == sends, name
+    identity = {a["name"]: a["encoded_account_id"] for a in accounts_lake.server.accounts}
+    for mart in MARTS:
+        rows = query(warehouse, f"select account, encoded_account_id from marts.{mart}")
+        assert rows, mart
+        assert {r["account"] for r in rows} == set(accounts_lake.names), mart
+        assert all(r["encoded_account_id"] == identity[r["account"]] for r in rows), mart
+
+
+@pytest.mark.slow
+def test_account_summary_lands_each_accounts_identity(accounts_lake: AccountsLake) -> None:
+    """`constant_contact/account_summary` holds, in each account's lake, that account's name
+    and what its `GET /account/summary` says; `dim_accounts` the same, one row each."""
+    day = datetime.now(UTC).date().isoformat()
+    for account in accounts_lake.server.accounts:
+        root = lake_root(str(accounts_lake.root / f"account={account['name']}"))
+        (row,) = pq.read_table(location(partition_file(ACCOUNT_SUMMARY, day, root))).to_pylist()
+        assert (row["account"], row["encoded_account_id"], row["organization_name"]) == (
+            account["name"],
+            account["encoded_account_id"],
+            account["organization_name"],
+        )
+    dims = query(
+        accounts_lake.warehouse,
+        "select account, encoded_account_id, organization_name from marts.dim_accounts",
+    )
+    assert sorted(dims, key=lambda r: r["account"]) == [
+        {
+            "account": a["name"],
+            "encoded_account_id": a["encoded_account_id"],
+            "organization_name": a["organization_name"],
+        }
+        for a in sorted(accounts_lake.server.accounts, key=lambda a: a["name"])
+    ]
