@@ -11,6 +11,8 @@ sandbox ground truth.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import psycopg
+import psycopg.rows
 import pyarrow.parquet as pq
 import pytest
 
@@ -159,30 +163,75 @@ def month_of(moment: datetime | None) -> date | None:
     return None if moment is None else date(moment.year, moment.month, 1)
 
 
-@pytest.mark.slow
-def test_readme_open_rate_by_account_and_month_equals_each_accounts_ground_truth(
-    accounts_lake: AccountsLake,
-) -> None:
-    """The README's query over the marts gives, for every account and month of first send, the
-    unique opens and deliveries of exactly that account's activities, and their ratio."""
-    rows = query(accounts_lake.warehouse, readme_query("Many accounts in the marts"))
+def assert_open_rates_equal_ground_truth(rows: list[dict[str, Any]], lake: AccountsLake) -> None:
+    """`rows` of the README's query hold, for every account and month of first send, the
+    unique opens and deliveries of exactly that account's activities by its sandbox ground
+    truth (counted in plain Python from its reports), their ratio, and the account's id."""
     expected: dict[tuple[str, date | None], list[int]] = defaultdict(lambda: [0, 0])
-    for account in accounts_lake.server.accounts:
-        truth = accounts_lake.server.ground_truth(account["name"])
+    for account in lake.server.accounts:
+        truth = lake.server.ground_truth(account["name"])
         for activity in truth.reportable_activities():
             counts = expected_counts(truth, activity["campaign_activity_id"])
             sums = expected[(account["name"], month_of(counts["first_send_time"]))]
             sums[0] += counts["opens"]
             sums[1] += counts["delivered"]
-    identity = {a["name"]: a["encoded_account_id"] for a in accounts_lake.server.accounts}
+    identity = {a["name"]: a["encoded_account_id"] for a in lake.server.accounts}
     got = {(r["account"], r["month"]): r for r in rows}
     assert len(rows) == len(got) == len(expected)
-    assert {name for name, _ in got} == set(accounts_lake.names)
+    assert {name for name, _ in got} == set(lake.names)
     for key, (opens, delivered) in expected.items():
         row = got[key]
         assert (row["unique_opens"], row["delivered"]) == (opens, delivered), key
-        assert same(row["open_rate"], pct(opens, delivered)), key
+        assert same(float(row["open_rate"]), pct(opens, delivered)), key
         assert row["encoded_account_id"] == identity[key[0]], key
+
+
+@pytest.mark.slow
+def test_readme_open_rate_by_account_and_month_equals_each_accounts_ground_truth(
+    accounts_lake: AccountsLake,
+) -> None:
+    """The README's query over the DuckDB marts, against every account's ground truth."""
+    rows = query(accounts_lake.warehouse, readme_query("Many accounts in the marts"))
+    assert_open_rates_equal_ground_truth(rows, accounts_lake)
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_postgres_loads_every_accounts_lake_and_answers_the_readme_query(
+    accounts_lake: AccountsLake, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m cc_assets.lake.postgres_load` of the per-account lake (the accounts file
+    set) adds each row's account from its folder; dbt's postgres target then answers the
+    README's query with every account's ground truth."""
+    monkeypatch.setenv("CC_ASSETS_ACCOUNTS", str(accounts_lake.root.parent / "accounts.yaml"))
+    monkeypatch.setenv("CC_ASSETS_STORAGE", str(accounts_lake.root))
+    monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "postgres")
+    monkeypatch.setenv("CC_ASSETS_PG_DATABASE", pg_database)
+    monkeypatch.setenv(LAKE_ACCOUNTS, "1")
+    load = subprocess.run(
+        [sys.executable, "-m", "cc_assets.lake.postgres_load"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert load.returncode == 0, load.stderr[-3000:]
+    invocation = dbt_invocation(["build", "--target", "postgres"])
+    lines = list(messages(invocation))
+    assert invocation.is_successful(), "\n".join(lines[-40:])
+    with (
+        psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={pg_database}") as conn,
+        conn.cursor(row_factory=psycopg.rows.dict_row) as cur,
+    ):
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute(readme_query("Many accounts in the marts"))
+        rows = cur.fetchall()
+        cur.execute("select account, count(*) as n from cc_assets_raw.email_sends group by 1")
+        sends = {r["account"]: r["n"] for r in cur.fetchall()}
+    assert_open_rates_equal_ground_truth(rows, accounts_lake)
+    for name in accounts_lake.names:
+        truth = accounts_lake.server.ground_truth(name)
+        ids = [a["campaign_activity_id"] for a in truth.reportable_activities()]
+        assert sends[name] == sum(truth.tracking(a, "sends").num_rows for a in ids), name
 
 
 @pytest.mark.slow
