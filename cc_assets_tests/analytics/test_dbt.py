@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -231,12 +232,23 @@ def messages(invocation) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_dbt_build_on_an_empty_lake(lake: Path) -> None:
+@pytest.mark.parametrize("per_account", [False, True], ids=["one_account", "accounts_file"])
+def test_dbt_build_on_an_empty_lake(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_account: bool
+) -> None:
+    """Nothing landed yet: every model builds, empty; with an accounts file too, where the
+    sources read `{lake}/account=*/...` (and no account has a folder yet)."""
+    if per_account:
+        accounts = tmp_path / "accounts.yaml"
+        accounts.write_text("accounts:\n  - {name: acme, token_store_key: acme}\n")
+        monkeypatch.setenv("CC_ASSETS_ACCOUNTS", str(accounts))
+        monkeypatch.setenv(project.LAKE_ACCOUNTS, "1")  # apply_dbt_environment's, undone after
     invocation = dbt_invocation(["build"])
     lines = list(messages(invocation))
     assert invocation.is_successful(), "\n".join(lines[-30:])
     assert any("no lake files for email_opens" in line for line in lines)
     assert any("no lake files for activity_engagement" in line for line in lines)
+    assert os.environ[project.LAKE_ACCOUNTS] == ("1" if per_account else "")
 
 
 STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
