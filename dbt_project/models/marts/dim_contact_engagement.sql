@@ -1,7 +1,7 @@
 {{ config(
     materialized='cc_batched_incremental',
     incremental_strategy='delete+insert',
-    unique_key=['account', 'contact_id'],
+    unique_key='contact_id',
     on_schema_change='append_new_columns',
 ) }}
 {#
@@ -11,8 +11,10 @@
     assets only (per activity and campaign), never here.
 
     Built incrementally: a build recomputes (from all of their activities) the contacts that
-    int_contact_activities_aggregated recomputed after this table's last build (`built_at`);
-    of every account that has a contact of that id (a superset, recomputed whole: exact).
+    int_contact_activities_aggregated recomputed after this table's last build (`built_at`),
+    in every account that has a contact of that id (a superset, each recomputed whole: exact).
+    So the rows replaced are those of the contact ids (`unique_key`), every account's: a
+    table built before it had `account` (read whole once) leaves no row behind.
     A full build groups the contacts in parts (hash buckets of the contact, `cc_hash_batches`).
 #}
 {%- set incremental = cc_is_incremental() and ['built_at', 'account'] | reject('in', cc_held_columns()) | list == [] -%}
