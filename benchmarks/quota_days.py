@@ -220,9 +220,9 @@ class Simulation:
                     context = dg.build_schedule_context(
                         instance=instance, scheduled_execution_time=now
                     )
-                    request = hot_activity_refresh_schedule(context)
-                    self._show_deferrals(now, request)
-                    if isinstance(request, dg.RunRequest):
+                    planned = hot_activity_refresh_schedule(context)
+                    self._show_deferrals(now, planned)
+                    for request in [] if isinstance(planned, dg.SkipReason) else planned:
                         self._step(
                             server,
                             day,
@@ -234,14 +234,14 @@ class Simulation:
                     context = dg.build_schedule_context(
                         instance=instance, scheduled_execution_time=now
                     )
-                    request = daily_snapshot_schedule(context)
-                    self._step(
-                        server,
-                        day,
-                        "daily snapshot",
-                        now,
-                        lambda r=request: launch("daily_snapshot_job", r),
-                    )
+                    for request in daily_snapshot_schedule(context):
+                        self._step(
+                            server,
+                            day,
+                            "daily snapshot",
+                            now,
+                            lambda r=request: launch("daily_snapshot_job", r),
+                        )
                 with dg.build_sensor_context(
                     instance=instance, cursor=cursor, resources=resources
                 ) as context:
@@ -266,13 +266,17 @@ class Simulation:
                 server.advance_clock(self.tick.total_seconds())
                 now += self.tick
 
-    def _show_deferrals(self, now: datetime, request: dg.RunRequest | dg.SkipReason) -> None:
+    def _show_deferrals(self, now: datetime, planned: list[dg.RunRequest] | dg.SkipReason) -> None:
         """A hot refresh that defers activities, with its plan's estimate and budget."""
-        if isinstance(request, dg.SkipReason):
-            if "(0 deferred" not in (request.skip_message or ""):  # over the day's quota
+        if isinstance(planned, dg.SkipReason):
+            if "(0 deferred" not in (planned.skip_message or ""):  # over the day's quota
                 self.deferrals += 1
-                print(f"  {now:%Y-%m-%d %H:%M} hot refresh skipped: {request.skip_message}")
+                print(f"  {now:%Y-%m-%d %H:%M} hot refresh skipped: {planned.skip_message}")
             return
+        for request in planned:
+            self._show_run_deferrals(now, request)
+
+    def _show_run_deferrals(self, now: datetime, request: dg.RunRequest) -> None:
         count = int(request.tags.get("cc_assets/deferred_count", "0"))
         if count:
             self.deferrals += count

@@ -13,9 +13,7 @@ grant names the command that re-authorizes it. No token is ever printed.
 from __future__ import annotations
 
 import webbrowser
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tabulate import tabulate
@@ -23,48 +21,11 @@ from tabulate import tabulate
 from cc_assets.cli import error_line
 from cc_assets.constant_contact.accounts import NAME, VARIABLE, Account, append_account
 from cc_assets.constant_contact.authorize import authorize_account
-from cc_assets.constant_contact.client import AccountIdentity, ConstantContactClient
-from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.constant_contact.token_store import token_store
 from cc_assets.instance import ensure_dagster_home
-from cc_assets.progress import say
+from cc_assets.pipeline.preflight import check, same_account
+from cc_assets.progress import account_prefix, say
 from cc_assets.settings import Settings, load_settings
-
-
-@dataclass(frozen=True)
-class Checked:
-    """An account and what one call said of it: its identity, or why there is none."""
-
-    account: Account
-    identity: AccountIdentity | None
-    problem: str | None
-
-
-def check(accounts: Iterable[Account]) -> list[Checked]:
-    """Each account's identity, one call each; a refusal is that account's problem alone."""
-    checked = []
-    for account in accounts:
-        try:
-            with ConstantContactClient(account.settings) as client:
-                checked.append(Checked(account, client.get_account_identity(), None))
-        except (ConfigurationError, ConstantContactError) as error:
-            checked.append(Checked(account, None, str(error)))
-    return checked
-
-
-def same_account(checked: Iterable[Checked]) -> str | None:
-    """The line that names two names of one Constant Contact account, if any."""
-    seen: dict[str, str] = {}
-    for item in checked:
-        if item.identity is None:
-            continue
-        other = seen.setdefault(item.identity.encoded_account_id, item.account.name)
-        if other != item.account.name:
-            return (
-                f"{VARIABLE}: accounts {other!r} and {item.account.name!r} are one Constant "
-                f"Contact account ({item.identity.encoded_account_id}); list it once"
-            )
-    return None
 
 
 def add(name: str, port: int, open_browser: bool) -> int:
@@ -127,9 +88,8 @@ def list_accounts() -> int:
         )
     headers = ["account", "organization", "encoded_account_id", "weight", "token", "token saved"]
     print(tabulate(rows, headers=headers), flush=True)
-    if len(checked) == 1:  # the account the pipeline reads: its lake and instance
-        for line in _progress(datetime.now(UTC)):
-            print(line, flush=True)
+    for line in _progress(datetime.now(UTC)):  # the accounts' lakes and the instance
+        print(line, flush=True)
     clash = same_account(checked)
     if clash is not None:
         error_line(clash)
@@ -147,20 +107,36 @@ def _last_token_refresh(account: Account) -> str:
 
 
 def _progress(now: datetime) -> list[str]:
-    """The pipeline's account on the instance: its last refresh (the newest activity stats
-    snapshot, which every refresh takes), how long ago, and its history (no call)."""
+    """Each account the pipeline reads, on the instance: its last refresh (its newest activity
+    stats snapshot, which every refresh takes), how long ago, and its history (no call)."""
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415 - a second's import, for this command alone
 
     from cc_assets.defs.automation.jobs import HISTORY_KEY  # noqa: PLC0415
     from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415
+    from cc_assets.defs.ingestion.partitions import accounts, snapshot_key  # noqa: PLC0415
 
+    days = [(now.date() - timedelta(days=back)).isoformat() for back in range(LAG_DAYS)]
+    lines = []
     with dg.DagsterInstance.get() as instance:
-        event = instance.get_latest_materialization_event(HISTORY_KEY)
-        history = history_progress(instance, now).line()
-    if event is None:
-        return ["last refresh: never", history]
-    at = datetime.fromtimestamp(event.timestamp, UTC)
+        for account in accounts():
+            keys = [snapshot_key(account, day) for day in days]
+            found = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=HISTORY_KEY, asset_partitions=keys), limit=1
+            ).records
+            history = history_progress(instance, now, account).line()
+            lines += [f"{account_prefix(account)}{_last_refresh(found, now)}", f"  {history}"]
+    return lines
+
+
+LAG_DAYS = 30
+"""How far back `accounts list` looks for an account's last refresh."""
+
+
+def _last_refresh(records: list, now: datetime) -> str:
+    if not records:
+        return f"last refresh: none in the last {LAG_DAYS} days"
+    at = datetime.fromtimestamp(records[0].timestamp, UTC)
     minutes = int((now - at).total_seconds() // 60)
     age = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-    return [f"last refresh: {at:%Y-%m-%d %H:%M} UTC ({age} ago)", history]
+    return f"last refresh: {at:%Y-%m-%d %H:%M} UTC ({age} ago)"

@@ -31,14 +31,15 @@ from cc_assets.pipeline.preflight import (
     SANDBOX_NOTICE,
     check_settings,
     reach_account,
+    reach_accounts,
     sandbox_unless_credentials,
 )
 from cc_assets.pipeline.snapshots import BackfillRefusedError, require_today
-from cc_assets.progress import say
+from cc_assets.progress import account_prefix, say
 from cc_assets.settings import load_settings
 
 if TYPE_CHECKING:
-    from cc_assets.run_summary import Summary
+    from cc_assets.run_summary import Item, Summary
 
 
 def error_line(message: str) -> None:
@@ -46,7 +47,10 @@ def error_line(message: str) -> None:
 
 
 def print_summary(summary: Summary, verbose: bool) -> None:
-    """The closing lines: counts, landed per asset, then every failure and deferral by name."""
+    """The closing lines: counts, landed per asset, then every failure and deferral by name;
+    on stderr each failure in one line, or one line an account with an accounts file."""
+    from cc_assets.defs.ingestion.partitions import account_of  # noqa: PLC0415 (Dagster's)
+
     print(
         f"summary: {len(summary.landed)} landed, {len(summary.failed)} failed, "
         f"{len(summary.deferred)} deferred, {len(summary.warnings)} landed with warnings, "
@@ -61,13 +65,22 @@ def print_summary(summary: Summary, verbose: bool) -> None:
         print(f"  FAILED    {item.name}: {item.reason}")
     for item in summary.deferred:
         print(f"  deferred  {item.name}: {item.reason}")
-    if summary.history is not None:
-        print(f"  {summary.history.line()}")
-    if summary.fatal is not None:
-        error_line(summary.fatal)
-    for item in summary.failed:
-        if summary.fatal is None or item.reason != summary.fatal:
-            error_line(f"failed: {item.name}: {item.reason}")
+    for account, progress in summary.history.items():
+        print(f"  {account_prefix(account)}{progress.line()}")
+    for account, line in summary.fatal.items():
+        error_line(f"{account_prefix(account)}{line}")
+    refusals = set(summary.fatal.values())
+    failed = [item for item in summary.failed if item.reason not in refusals]
+    by_account: dict[str | None, list[Item]] = {}
+    for item in failed:
+        by_account.setdefault(account_of(item.partition), []).append(item)
+    for account, items in by_account.items():
+        if account is None:  # the single account's, or no account's (dbt): one line each
+            for item in items:
+                error_line(f"failed: {item.name}: {item.reason}")
+        elif account not in summary.fatal:  # an account: one line
+            more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+            error_line(f"account {account}: failed: {items[0].name}: {items[0].reason}{more}")
     if verbose:
         for traceback in summary.tracebacks:
             print(traceback, file=sys.stderr)
@@ -78,30 +91,48 @@ def print_summary(summary: Summary, verbose: bool) -> None:
         )
 
 
-def refresh(day: str, verbose: bool, contact_calls: int | None = None) -> int:
-    """Validate the settings and make the first call, then run the jobs. Dagster and the
-    stages' modules are imported only after both, so a misconfiguration or a refused account is
-    one line within seconds; dbt (and its manifest) only in the dbt stage's own process."""
+def refresh(
+    day: str, verbose: bool, contact_calls: int | None = None, only: str | None = None
+) -> int:
+    """Validate the settings and make each account's first call, then run the jobs. Dagster
+    and the stages' modules are imported only after both, so a misconfiguration or a refused
+    account is one line within seconds; dbt (and its manifest) only in the dbt stage's own
+    process. With an accounts file an account whose first call is refused is failed on that
+    line and the others are refreshed; `only` refreshes one account of the file."""
     require_today(day)
-    settings = check_settings(load_settings())
-    if sandbox_unless_credentials(settings) is not None:
+    project = load_settings()
+    accounts = check_settings(project)
+    named = bool(project.account_names())  # an accounts file: lines name their account
+    if not named and sandbox_unless_credentials(accounts[0].settings) is not None:
         say(SANDBOX_NOTICE)
-        settings = load_settings().client()
-    say("checking the account...")
-    try:
-        reach_account(settings, on_event=say)
-    except FIRST_CALL_FATAL as error:
-        error_line(f"{type(error).__name__}: {error}")
-        return 1
-    except ConstantContactError as error:  # the campaign snapshot will fail and say so itself
-        say(f"the first call failed ({type(error).__name__}: {error}); going on")
+        accounts = load_settings().accounts()
+    if only is not None:
+        accounts = tuple(a for a in accounts if named and a.name == only)
+        if not accounts:
+            listed = ", ".join(project.account_names()) or "no accounts file is set"
+            raise ConfigurationError("--account", f"{only!r} is not an account of {listed}")
+    refused: dict[str | None, str] = {}
+    if named:
+        refused.update(reach_accounts(accounts, on_event=say))
+        for name in refused:
+            say(f"{account_prefix(name)}refused; refreshing the other accounts")
+    else:
+        say("checking the account...")
+        try:
+            reach_account(accounts[0].settings, on_event=say)
+        except FIRST_CALL_FATAL as error:
+            error_line(f"{type(error).__name__}: {error}")
+            return 1
+        except ConstantContactError as error:  # the campaign snapshot will fail and say so
+            say(f"the first call failed ({type(error).__name__}: {error}); going on")
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
     from cc_assets import refresh as pipeline  # noqa: PLC0415
 
+    names = [account.name if named else None for account in accounts]
     with dg.DagsterInstance.get() as instance:
-        summary = pipeline.refresh(day, instance, verbose, contact_calls)
+        summary = pipeline.refresh(day, instance, verbose, contact_calls, names, refused)
     print_summary(summary, verbose)
     if summary.ok:
         say("refresh complete")
@@ -110,17 +141,19 @@ def refresh(day: str, verbose: bool, contact_calls: int | None = None) -> int:
 
 
 def status() -> int:
-    """The history's progress, from the lake and the instance (no API call)."""
+    """Each account's history progress, from the lake and the instance (no API call)."""
     ensure_dagster_home()
     import dagster as dg  # noqa: PLC0415
 
     from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415
+    from cc_assets.defs.ingestion.partitions import accounts  # noqa: PLC0415
 
     with dg.DagsterInstance.get() as instance:
-        progress = history_progress(instance, datetime.now(UTC))
-    print(progress.line())
-    for name, value in progress.metadata().items():
-        print(f"  {name}: {value}")
+        for account in accounts():
+            progress = history_progress(instance, datetime.now(UTC), account)
+            print(f"{account_prefix(account)}{progress.line()}")
+            for name, value in progress.metadata().items():
+                print(f"  {name}: {value}")
     return 0
 
 
@@ -141,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="at most N calls for the contact reports, read last (default: what the day's "
         "quota leaves; 0: none this run)",
+    )
+    run.add_argument(
+        "--account",
+        default=None,
+        metavar="NAME",
+        help="refresh only this account of the accounts file (CC_ASSETS_ACCOUNTS)",
     )
     run.add_argument(
         "--since",
@@ -204,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.contact_calls is not None and args.contact_calls < 0:
             error_line(f"--contact-calls {args.contact_calls}: a number of calls, 0 or more")
             return 2
-        return refresh(day, args.verbose, args.contact_calls)
+        return refresh(day, args.verbose, args.contact_calls, args.account)
     except (BackfillRefusedError, ConfigurationError) as error:
         error_line(str(error))
         return 2

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         held = load_settings().environ
         export({k: str(Path(v).resolve()) for k, v in V2_PLACES.items() if k not in held})
     settings = load_settings()
-    rate = settings.client().requests_per_second
+    rate = settings.application().requests_per_second
     print(f"Starting the built-in sandbox account ({rate:g} requests/second, like the real API)...")
     with SandboxServer.start(**builtin_options(), requests_per_second=rate) as server:
         account = describe(server.config.as_dict(), BUILTIN_CLOCK)

@@ -78,3 +78,8 @@ class Heartbeat:
         self._thread.join()
         if kind is None and self.total:
             self.log(f"{self.label}: {self.done}/{self.total} done")
+
+
+def account_prefix(account: str | None) -> str:
+    """How a line names its account: `account acme: ` (nothing for the single account)."""
+    return f"account {account}: " if account else ""

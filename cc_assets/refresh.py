@@ -3,7 +3,8 @@
 The same jobs and the same discovery the daemon runs (`defs/automation`), in the order that
 lands what a user asked for first:
 
-1. `daily_snapshot_job` for today, without the contact backlog: campaigns, summaries, stats;
+1. `daily_snapshot_job` for today, without the contact backlog: campaigns, summaries, stats
+   and the day's rates from CC's activity stats;
 2. discovery: an evaluation of `campaign_discovery_sensor` itself (its cursor kept on the
    instance), adding newly sent activities as partitions; it reads today's campaign snapshot,
    so the campaigns are walked once;
@@ -24,6 +25,11 @@ is the one this process loaded to list the models (a step process would load it 
 every run landed, failed and skipped is read back from its own events into a `Summary`; what
 reads a failed input is deferred, never computed on half its data; an account-wide refusal
 (credentials, quota) defers everything after it.
+
+With an accounts file every stage runs for every account, one run per account where the API
+is called (snapshots, tracking reports, contact reports: an account's refusal ends only its
+own runs), one discovery pass and one plan over all of them, one metrics run, and dbt once
+when any account is whole (`Summary.fatal` is per account).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,17 +46,32 @@ import dagster as dg
 
 from cc_assets.constant_contact.client import calls_used_today
 from cc_assets.constant_contact.schemas import CONTACT_ACTIVITY_DETAILS
-from cc_assets.defs.automation import jobs
+from cc_assets.defs.automation import jobs, sensors
 from cc_assets.defs.automation.planning import Plan, day_budget, plan_hot_refresh
-from cc_assets.defs.automation.schedules import history_progress, hot_candidates
-from cc_assets.defs.automation.sensors import campaign_discovery_sensor
+from cc_assets.defs.automation.schedules import (
+    account_tags,
+    account_weights,
+    all_candidates,
+    history_progress,
+    split_by_account,
+    weighted_shares,
+)
 from cc_assets.defs.ingestion import resources
 from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG, asset_key
-from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.defs.ingestion.partitions import (
+    ACCOUNTS,
+    CAMPAIGN_ACTIVITIES,
+    account_partitions,
+    accounts,
+    activity_scope,
+    partition_tags,
+    snapshot_key,
+    snapshot_partitions,
+)
 from cc_assets.defs.metrics.assets import ACTIVITY_SPECS, metric_key
 from cc_assets.defs.metrics.tables import ACTIVITY_STATS_DAILY, CAMPAIGN_ENGAGEMENT
 from cc_assets.pipeline.preflight import ACCOUNT_WIDE_ERRORS
-from cc_assets.progress import Heartbeat, say
+from cc_assets.progress import Heartbeat, account_prefix, say
 from cc_assets.run_summary import Item, Summary, expected, read_run
 from cc_assets.settings import load_settings
 
@@ -61,10 +82,10 @@ DBT_JOB = "dbt_build_job"
 DBT_STEP = "cc_assets_dbt"
 
 CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
-SNAPSHOT_KEYS = [key for key in jobs.DAILY_ASSET_KEYS if key != CONTACTS_KEY]
+STATS_DAILY_KEY = metric_key(ACTIVITY_STATS_DAILY)
+SNAPSHOT_KEYS = [*(key for key in jobs.DAILY_ASSET_KEYS if key != CONTACTS_KEY), STATS_DAILY_KEY]
 METRIC_KEYS = sorted(ACTIVITY_SPECS, key=lambda k: k.to_user_string())
 CAMPAIGN_ENGAGEMENT_KEY = metric_key(CAMPAIGN_ENGAGEMENT)
-STATS_DAILY_KEY = metric_key(ACTIVITY_STATS_DAILY)
 
 
 @dataclass
@@ -80,16 +101,21 @@ class Refresh:
         job_name: str,
         items: list[Item],
         *,
+        account: str | None = None,
         partition: str | None = None,
+        partitions: dg.PartitionsDefinition | None = None,
         config: dict[str, Any] | None = None,
         assets: Sequence[dg.AssetKey] | None = None,
         own_processes: bool = True,
         tags: dict[str, str] | None = None,
     ) -> bool:
-        """Run a job of the code location for `items`; True when every one landed. After an
-        account-wide refusal nothing more is attempted: the items are deferred."""
-        if self.summary.fatal is not None:
-            self.summary.defer(items, f"not attempted: {self.summary.fatal}")
+        """Run a job of the code location for `items` of `account`; True when every one
+        landed. After the account's refusal nothing more of it is attempted: the items are
+        deferred. `partitions` is the partitioning of `partition` (daily snapshots by
+        default)."""
+        refusal = self.summary.fatal.get(account)
+        if refusal is not None:
+            self.summary.defer(items, f"not attempted: {refusal}")
             return False
         executor = {"multiprocess": {}} if own_processes else {"in_process": {}}
         run_config: dict[str, Any] = {
@@ -98,16 +124,16 @@ class Refresh:
         }
         if config is not None:
             run_config["ops"] = config
-        tags = {**(tags or {}), PID_TAG: str(os.getpid())}
+        tags = {**(tags or {}), **account_tags(account), PID_TAG: str(os.getpid())}
         if partition is not None:
-            tags["dagster/partition"] = partition
+            tags |= partition_tags(partitions or snapshot_partitions, partition)
         job = dg.build_reconstructable_job(
             jobs.__name__, jobs.job_named.__name__, reconstructable_args=(job_name,)
         )
         # a sign of life while a step's process starts (the dbt step loads the whole code
         # location) or works between its own progress lines
         with (
-            Heartbeat(job_name, 0, say),
+            Heartbeat(job_name + (f" of {account}" if account else ""), 0, say),
             dg.execute_job(
                 job,
                 instance=self.instance,
@@ -116,7 +142,7 @@ class Refresh:
                 asset_selection=list(assets) if assets is not None else None,
             ) as result,
         ):
-            read_run(self.summary, job_name, result, items)
+            read_run(self.summary, job_name, result, items, account)
         return self.summary.complete(items)
 
 
@@ -144,49 +170,62 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def discover(refresh: Refresh) -> Plan:
-    """One evaluation of the discovery sensor (the daemon's own function), its new partitions
-    added and its cursor kept for the next refresh; then the plan over every known activity.
-    Tracking never waits on discovery: when the tick fails, the activities already known are
-    refreshed."""
+def discover(refresh: Refresh, live: Sequence[str | None]) -> Plan:
+    """One evaluation of the discovery sensor's own function over every account, its new
+    partitions added and its cursor kept for the next refresh; then the plan over every known
+    activity of the `live` accounts. Tracking never waits on discovery: when an account's
+    tick fails, its activities already known are refreshed (unless the account refused us)."""
     instance = refresh.instance
+    summary = refresh.summary
     storage = instance.daemon_cursor_storage
     cursor = storage.get_cursor_values({DISCOVERY_CURSOR}).get(DISCOVERY_CURSOR)
+    failed: dict[str | None, Exception] = {}
     try:
         with dg.build_sensor_context(
             instance=instance, cursor=cursor, resources=resources.defs.resources
         ) as context:
-            result = campaign_discovery_sensor(context)
-    except ACCOUNT_WIDE_ERRORS as error:
-        refresh.summary.fatal = f"{type(error).__name__}: {error}"
-        refresh.summary.failed.append(Item("discovery", None, refresh.summary.fatal))
-        return Plan([], [], [], 0, 0)
-    except Exception as error:  # the API's answer, or today's snapshot missing: known ones go on
-        reason = f"{type(error).__name__}: {error}"
-        refresh.summary.failed.append(Item("discovery", None, reason))
-        say(f"discovery failed: {reason}; refreshing the activities already known")
+            found = sensors.discover(
+                instance,
+                cursor,
+                context.resources.constant_contact,
+                context.resources.lake,
+                context.log,
+                live,
+            )
+    except Exception as error:  # the single account's tick: the API's answer, a lake error
+        failed[None] = error
     else:
-        for request in result.dynamic_partitions_requests:
-            instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, list(request.partition_keys))
-        storage.set_cursor_values({DISCOVERY_CURSOR: result.cursor or json.dumps({})})
-        refresh.summary.landed.append(Item("discovery"))
-        found = sum(len(r.partition_keys) for r in result.dynamic_partitions_requests)
-        say(f"discovery: {found} newly sent activities")
-    return in_refresh_order(instance)
+        failed.update(found.failed)
+        instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, found.new)
+        storage.set_cursor_values({DISCOVERY_CURSOR: json.dumps(found.cursor)})
+        summary.landed += [Item("discovery", a) for a in live if a not in failed]
+        say(f"discovery: {len(found.new)} newly sent activities")
+    for account, error in failed.items():
+        reason = f"{type(error).__name__}: {error}"
+        summary.failed.append(Item("discovery", account, reason))
+        if isinstance(error, ACCOUNT_WIDE_ERRORS):
+            summary.fatal[account] = reason
+        else:
+            say(
+                f"{account_prefix(account)}discovery failed: {reason}; refreshing the "
+                "activities already known"
+            )
+    return in_refresh_order(instance, [a for a in live if a not in summary.fatal])
 
 
-def in_refresh_order(instance: dg.DagsterInstance) -> Plan:
-    """Every known activity in the hot-refresh planner's order (the one ordering rule): what
-    the previous hot refresh deferred, then what was never refreshed, then by arrival rate
-    and the newest send, the settled ones, then the history newest first, within what is left
-    of the day's quota (all of it without a local quota)."""
+def in_refresh_order(instance: dg.DagsterInstance, live: Sequence[str | None]) -> Plan:
+    """Every known activity of the `live` accounts in the hot-refresh planner's order (the one
+    ordering rule): what the previous hot refresh deferred, then what was never refreshed,
+    then by arrival rate and the newest send, the settled ones, then the history newest first
+    (in turns by weight across accounts), within what is left of the day's quota (all of it
+    without a local quota)."""
     project = load_settings()
-    settings = project.client()
+    settings = project.application()
     budget = sys.maxsize
     if settings.daily_quota:
         budget = day_budget(settings.daily_quota, calls_used_today(settings), 0)
     return plan_hot_refresh(
-        hot_candidates(instance),
+        all_candidates(instance, live),
         now=datetime.now(UTC),
         hot_days=project.hot_days,
         budget=budget,
@@ -227,39 +266,53 @@ def refresh(
     instance: dg.DagsterInstance,
     verbose: bool = False,
     contact_calls: int | None = None,
+    only: Sequence[str | None] | None = None,
+    refused: Mapping[str | None, str] | None = None,
 ) -> Summary:
-    """The whole pipeline once (module docstring). `contact_calls` caps the contact backlog's
-    calls (0: the contact reports are left to the next run or the daily schedule)."""
+    """The whole pipeline once (module docstring), over every account (`only`: these). An
+    account in `refused` (its first call was refused) is failed with that line; the others
+    go on. `contact_calls` caps the contact backlog's calls (0: the contact reports are left
+    to the next run or the daily schedule)."""
     run = Refresh(instance, verbose)
     summary = run.summary
+    summary.fatal.update(refused or {})
+    names = accounts() if only is None else list(only)
     recover_dead_runs(instance)
     say("daily snapshots...")
-    run.launch(
-        "daily_snapshot_job",
-        expected(SNAPSHOT_KEYS, [day]),
-        partition=day,
-        assets=SNAPSHOT_KEYS,
-        own_processes=False,
-    )
-    plan = discover(run) if summary.fatal is None else Plan([], [], [], 0, 0)
-    activities = plan.chosen
-    say(f"tracking reports of {len(activities)} activities...")
-    tracking = {a: expected(jobs.ACTIVITY_ASSET_KEYS, [a]) for a in activities}
-    if activities:
+    for account in names:
+        key = snapshot_key(account, day)
         run.launch(
-            "activity_refresh_job",
-            [item for items in tracking.values() for item in items],
-            config={"refresh_activities": {"config": {"activity_ids": activities}}},
+            "daily_snapshot_job",
+            expected(SNAPSHOT_KEYS, [key]),
+            account=account,
+            partition=key,
+            assets=SNAPSHOT_KEYS,
+            own_processes=False,
         )
-    summary.history = history_progress(instance, datetime.now(UTC))
+    live = [a for a in names if a not in summary.fatal]
+    plan = discover(run, live) if live else Plan([], [], [], 0, 0)
+    by_account = split_by_account(plan)
+    say(f"tracking reports of {len(plan.chosen)} activities...")
+    tracking = {a: expected(jobs.ACTIVITY_ASSET_KEYS, [a]) for a in plan.chosen}
+    for account in names:
+        chosen = by_account[account].chosen if account in by_account else []
+        if chosen:
+            run.launch(
+                "activity_refresh_job",
+                [item for a in chosen for item in tracking[a]],
+                account=account,
+                config={"refresh_activities": {"config": {"activity_ids": chosen}}},
+            )
+        if account not in summary.fatal:
+            summary.history[account] = history_progress(instance, datetime.now(UTC), account)
     waiting = plan.deferred + plan.waiting
     if waiting:
         summary.defer(
             [Item("tracking reports", f"{len(waiting)} activities")],
             "beyond what is left of today's quota: read by the next refresh, newest first",
         )
-    complete = [a for a in activities if summary.complete(tracking[a])]
-    incomplete = [a for a in activities if a not in complete]
+    complete = [a for a in plan.chosen if summary.complete(tracking[a])]
+    incomplete = [a for a in plan.chosen if a not in complete]
     summary.defer(
         expected(METRIC_KEYS, incomplete), "deferred: its tracking reports did not all land"
     )
@@ -270,35 +323,73 @@ def refresh(
             expected(METRIC_KEYS, complete),
             config={"compute_activity_metrics": {"config": {"activity_ids": complete}}},
         )
-    everything = (
-        not incomplete
-        and summary.fatal is None
-        and summary.complete(expected(METRIC_KEYS, complete))
-    )
-    campaign_keys = [STATS_DAILY_KEY, *([CAMPAIGN_ENGAGEMENT_KEY] if everything else [])]
-    campaigns = run.launch(
-        "campaign_metrics_job",
-        [*expected([STATS_DAILY_KEY], [day]), *expected(campaign_keys[1:], [None])],
-        partition=day,
-        assets=campaign_keys,
-        own_processes=False,
-    )
-    if everything and campaigns:
+    whole = [
+        account
+        for account in names
+        if account not in summary.fatal
+        and not any(activity_scope(a).account == account for a in incomplete)
+        and summary.complete(
+            expected(METRIC_KEYS, [a for a in complete if activity_scope(a).account == account])
+        )
+    ]
+    engaged = []
+    for account in names:
+        items = expected([CAMPAIGN_ENGAGEMENT_KEY], [account])
+        if account not in whole:
+            summary.defer(items, "deferred: not every activity's reports and metrics landed")
+        elif run.launch(
+            "campaign_metrics_job",
+            items,
+            account=account,
+            partition=account,
+            partitions=account_partitions,
+            own_processes=False,
+        ):
+            engaged.append(account)
+    if engaged:
         say("dbt build...")
-        run.launch(DBT_JOB, expected(dbt_models(), [None]), own_processes=False)
+        built = run.launch(DBT_JOB, expected(dbt_models(), [None]), own_processes=False)
     else:
-        reason = "deferred: not every activity's reports and metrics landed"
-        late = [] if everything else expected([CAMPAIGN_ENGAGEMENT_KEY], [None])
-        summary.defer([*late, Item("dbt build")], reason)
+        built = False
+        summary.defer([Item("dbt build")], "deferred: no account's reports and metrics all landed")
     if contact_calls == 0:
         say("contact reports: not read (--contact-calls 0); the next refresh reads them")
         return summary
     say("contact reports...")
-    contacts = expected([CONTACTS_KEY], [day])
-    cap = {} if contact_calls is None else {CONTACT_CALLS_TAG: str(contact_calls)}
-    if run.launch("daily_snapshot_job", contacts, partition=day, assets=[CONTACTS_KEY], tags=cap):
-        readers = dbt_models(reading=CONTACTS_KEY)
-        if readers and everything and campaigns:
-            say("dbt build of the models that read the contact reports...")
-            run.launch(DBT_JOB, expected(readers, [None]), assets=readers, own_processes=False)
+    read = False
+    for account, cap in contact_caps(names, contact_calls).items():
+        key = snapshot_key(account, day)
+        tags = {} if cap is None else {CONTACT_CALLS_TAG: str(cap)}
+        read |= run.launch(
+            "daily_snapshot_job",
+            expected([CONTACTS_KEY], [key]),
+            account=account,
+            partition=key,
+            assets=[CONTACTS_KEY],
+            tags=tags,
+        )
+    readers = dbt_models(reading=CONTACTS_KEY) if read and built else []
+    if readers:
+        say("dbt build of the models that read the contact reports...")
+        run.launch(DBT_JOB, expected(readers, [None]), assets=readers, own_processes=False)
     return summary
+
+
+def contact_caps(
+    names: Sequence[str | None], contact_calls: int | None
+) -> dict[str | None, int | None]:
+    """Each account's cap on its contact backlog's calls: `contact_calls` (None: none) for the
+    single account; with an accounts file, its share by weight of what today leaves (the
+    backlogs run one after another, and the first must not take every account's share), and
+    of `contact_calls` when given."""
+    if not ACCOUNTS:
+        return {None: contact_calls}
+    settings = load_settings().application()
+    left = day_budget(settings.daily_quota, calls_used_today(settings), 0)
+    total = contact_calls if contact_calls is not None else left
+    if settings.daily_quota and contact_calls is not None:
+        total = min(total, left)
+    weights = {a: w for a, w in account_weights(load_settings()).items() if a in names}
+    if not settings.daily_quota and contact_calls is None:
+        return dict.fromkeys(weights)
+    return dict(weighted_shares(total, weights))

@@ -46,14 +46,15 @@ class Summary:
     unchanged: list[Item] = field(default_factory=list)
     """Its step succeeded without writing: CC's stats showed nothing new, so nothing was read."""
     tracebacks: list[str] = field(default_factory=list)
-    fatal: str | None = None
-    """An account-wide refusal (credentials, quota): the rest of the refresh is deferred."""
-    history: Backfill | None = None
-    """How much of the account's history is held, and when the rest is expected."""
+    fatal: dict[str | None, str] = field(default_factory=dict)
+    """Each account's account-wide refusal (credentials, quota): the rest of that account's
+    refresh is deferred. Keyed by account name (None: the single account of the variables)."""
+    history: dict[str | None, Backfill] = field(default_factory=dict)
+    """How much of each account's history is held, and when the rest is expected."""
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.deferred and self.fatal is None
+        return not self.failed and not self.deferred and not self.fatal
 
     def defer(self, items: Iterable[Item], reason: str) -> None:
         self.deferred += [Item(i.asset, i.partition, reason) for i in items]
@@ -78,10 +79,15 @@ def one_line(error: Any) -> tuple[str, str]:
 
 
 def read_run(
-    summary: Summary, job_name: str, result: dg.JobExecutionResult, items: list[Item]
+    summary: Summary,
+    job_name: str,
+    result: dg.JobExecutionResult,
+    items: list[Item],
+    account: str | None = None,
 ) -> None:
     """What the run's own events say of each item: landed, failed (with its reason),
-    unchanged (its step succeeded without writing) or deferred (its step was skipped)."""
+    unchanged (its step succeeded without writing) or deferred (its step was skipped). An
+    account-wide refusal is `account`'s (the run's)."""
     landed: set[tuple[str, str | None]] = set()
     steps: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -115,7 +121,7 @@ def read_run(
             if failure is not None and FAILED_ASSETS in failure.metadata:
                 per_asset.update(failure.metadata[FAILED_ASSETS].value)
             if cls_name in ACCOUNT_WIDE:
-                summary.fatal = line
+                summary.fatal[account] = line
     for item in items:
         if (item.asset, item.partition) in landed:
             summary.landed.append(item)

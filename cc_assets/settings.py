@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cc_assets.constant_contact.accounts import VARIABLE, Account, configured_accounts
+from cc_assets.constant_contact.accounts import (
+    SINGLE,
+    VARIABLE,
+    Account,
+    AccountSpec,
+    configured_accounts,
+    read_accounts,
+)
 from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.constant_contact.settings import ClientSettings
 
@@ -70,27 +77,34 @@ class Settings:
         """The application's settings, shared by every account of the key; `secrets` (fields of
         `SECRETS`) replace what the environment holds, as a resource resolved them."""
         given = {SECRETS[k]: v or "" for k, v in secrets.items() if v is not None}
-        return ClientSettings.from_env({**self.environ, **given})
+        file = bool(self.environ.get(VARIABLE, "").strip())
+        return ClientSettings.from_env({**self.environ, **given}, tokens_in_env=not file)
 
     def accounts(self, **secrets: str | None) -> tuple[Account, ...]:
         """The accounts `CC_ASSETS_ACCOUNTS` lists, or the one of the `CONSTANT_CONTACT_*`
         variables."""
         return configured_accounts(self.application(**secrets), self.environ)
 
-    def client(self, **secrets: str | None) -> ClientSettings:
-        """The client's settings for the account the pipeline reads. The pipeline reads one
-        account per deployment so far: a file of several is refused here, naming the way
-        out, before any call."""
+    def account_specs(self) -> tuple[AccountSpec, ...]:
+        """The accounts file's entries (its structure checked, no variable read); empty
+        without a file: the single account of the `CONSTANT_CONTACT_*` variables."""
+        path = self.environ.get(VARIABLE, "").strip()
+        return read_accounts(Path(path)) if path else ()
+
+    def account_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.account_specs())
+
+    def client(self, account: str | None = None, **secrets: str | None) -> ClientSettings:
+        """The client's settings for `account` (a name of the file; None: the single account
+        of the variables, or a file's only account)."""
         accounts = self.accounts(**secrets)
-        if len(accounts) > 1:
-            names = ", ".join(account.name for account in accounts)
-            raise ConfigurationError(
-                VARIABLE,
-                f"lists {len(accounts)} accounts ({names}); the pipeline refreshes one account "
-                "per deployment so far: list one account in the file (`cc-assets accounts "
-                "list` shows them all)",
-            )
-        return accounts[0].settings
+        if account is None and len(accounts) == 1:
+            return accounts[0].settings
+        for found in accounts:
+            if found.name == account or (account is None and found.name == SINGLE):
+                return found.settings
+        names = ", ".join(found.name for found in accounts)
+        raise ConfigurationError(VARIABLE, f"names no account {account!r} (it lists {names})")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -179,7 +179,10 @@ def _sandbox_unless_credentials() -> int | None:
     to the environment the code server and its runs inherit); 2 when a setting is wrong or
     another account's sandbox holds the port."""
     try:
-        info = sandbox_unless_credentials(load_settings().client())
+        project = load_settings()
+        if project.account_names():  # an accounts file: its accounts, never the sandbox
+            return None
+        info = sandbox_unless_credentials(project.client())
     except ConfigurationError as error:  # one line
         print(f"make ui: {error}", file=sys.stderr)
         return 2

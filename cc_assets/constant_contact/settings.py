@@ -94,9 +94,11 @@ class ClientSettings:
             )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ClientSettings:
+    def from_env(cls, env: Mapping[str, str], *, tokens_in_env: bool = True) -> ClientSettings:
         """The documented variables. Without credentials, `base_url` stays empty for an edge to
-        point the environment at the built-in sandbox (`preflight.sandbox_unless_credentials`)."""
+        point the environment at the built-in sandbox (`preflight.sandbox_unless_credentials`).
+        `tokens_in_env=False`: the application's settings under an accounts file, which gives
+        each account its token, so v2's key-and-token pair is checked per account instead."""
         version = env.get("CONSTANT_CONTACT_API_VERSION", "v3")
         store = env.get("CC_ASSETS_TOKEN_STORE") or None
         if version not in {"v2", "v3"}:
@@ -121,7 +123,7 @@ class ClientSettings:
             history_since=_date(env, "CC_ASSETS_HISTORY_SINCE"),
             max_attempts=max(1, _number(env, "CONSTANT_CONTACT_MAX_ATTEMPTS", "10", int)),
         )
-        if version == "v2" and settings.has_credentials:
+        if version == "v2" and settings.has_credentials and tokens_in_env:
             settings.require_v2_credentials()
         if not settings.base_url and settings.has_credentials:
             default = V2_BASE_URL if version == "v2" else V3_BASE_URL

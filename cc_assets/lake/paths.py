@@ -1,9 +1,11 @@
 """Where each asset's files live, and how every reader opens them.
 
-Layout: `{root}/{prefix}/{asset}/{dimension}={key}/part-0.parquet`. The root is a local folder
-or an object-store URL (`s3://bucket/prefix`); this module is the only place that turns the
-layout into paths, lists partition files and opens a DuckDB connection that can read them, so
-a local lake and an object-store lake are read the same way by every asset, check and sensor.
+Layout: `{root}/{prefix}/{asset}/{dimension}={key}/part-0.parquet`, under
+`{root}/account=<name>/` for each account of an accounts file (`account_root`). The root is a
+local folder or an object-store URL (`s3://bucket/prefix`); this module is the only place that
+turns the layout into paths, lists partition files and opens a DuckDB connection that can read
+them, so a local lake and an object-store lake are read the same way by every asset, check and
+sensor.
 
 Object stores are reached through fsspec (s3fs for `s3://`), configured only by the standard
 AWS variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
@@ -120,6 +122,17 @@ def location(path: UPath) -> str:
     return str(path.path) if is_local(path) else str(path)
 
 
+ACCOUNT_LEVEL = "account"
+
+
+def account_root(root: UPath, account: str | None) -> UPath:
+    """The lake of one account of an accounts file: a whole single-account lake under
+    `{root}/account=<name>/`, so every reader works on it unchanged, one account's data is
+    dropped or re-read as one folder, and DuckDB's hive partitioning gives rows read across
+    accounts an `account` column. None (no file): the root itself, the lake as it always was."""
+    return root if account is None else root / f"{ACCOUNT_LEVEL}={account}"
+
+
 def asset_dir(table: AssetTable, root: UPath | None = None, prefix: str = RAW_PREFIX) -> UPath:
     return (root or lake_root()) / prefix / table.name
 
@@ -190,11 +203,6 @@ def connect(root: UPath | None = None, limits: DuckDBLimits = SHARED) -> duckdb.
     return con
 
 
-ACCOUNT_FOLDER = "account"
-"""The folder level of the per-account lake: `{root}/account=<name>/` holds one account's
-complete lake, as the single account's is at `{root}`."""
-
-
 def per_account_lake(settings: Settings | None = None) -> bool:
     """Whether the lake is one lake per account: the settings name an accounts file
     (`CC_ASSETS_ACCOUNTS`). Without one the one account's lake is the root itself."""
@@ -203,9 +211,10 @@ def per_account_lake(settings: Settings | None = None) -> bool:
 
 
 def account_lakes(root: UPath, per_account: bool) -> list[tuple[str, UPath]]:
-    """Each account's name and lake root, by name: the `account=<name>` folders of a
-    per-account lake, else the single account (`default`) at the root."""
+    """Each account's name and lake root (`account_root`), by name: every `account=<name>`
+    folder of a per-account lake (what dbt's `account=*` reads), else the single account
+    (`default`) at the root."""
     if not per_account:
         return [(SINGLE, root)]
-    folders = root.glob(f"{ACCOUNT_FOLDER}=*") if root.exists() else []
+    folders = root.glob(f"{ACCOUNT_LEVEL}=*") if root.exists() else []
     return sorted((f.name.split("=", 1)[1], f) for f in folders if f.is_dir())

@@ -30,7 +30,7 @@ from upath import UPath
 from cc_assets.constant_contact.schemas import RAW_TABLES, AssetTable
 from cc_assets.defs.metrics.tables import METRIC_TABLES, METRICS_PREFIX
 from cc_assets.lake.paths import (
-    ACCOUNT_FOLDER,
+    ACCOUNT_LEVEL,
     RAW_PREFIX,
     account_lakes,
     lake_root,
@@ -70,8 +70,8 @@ def _loaded_fields(table: AssetTable) -> list[pa.Field]:
     """A warehouse table's columns: the asset's, and its rows' account (unless the asset's
     schema has it already: `account_summary` writes it)."""
     fields = list(table.schema)
-    if ACCOUNT_FOLDER not in table.schema.names:
-        fields.append(pa.field(ACCOUNT_FOLDER, pa.string()))
+    if ACCOUNT_LEVEL not in table.schema.names:
+        fields.append(pa.field(ACCOUNT_LEVEL, pa.string()))
     return fields
 
 
@@ -131,7 +131,7 @@ def _row_batches(file: UPath, table: AssetTable, account: str) -> Iterator[list[
             columns = [
                 batch.column(n).to_pylist() if n in present else nulls for n in table.schema.names
             ]
-            if ACCOUNT_FOLDER not in table.schema.names:
+            if ACCOUNT_LEVEL not in table.schema.names:
                 columns.append([account] * batch.num_rows)
             yield list(zip(*columns, strict=True))
 

@@ -141,8 +141,10 @@ def sandbox_environment(settings: ClientSettings, info: Mapping[str, str]) -> di
 
 
 def source_metadata(reports: Reports) -> dict[str, str]:
-    """Where a raw asset's rows came from: `source` (`sandbox` or `constant_contact`) and the
-    API version that served them."""
-    host = reports.client.settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
+    """Where a raw asset's rows came from: `source` (`sandbox` or `constant_contact`), the
+    API version that served them and, with an accounts file, the account."""
+    settings = reports.client.settings
+    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
     local = host in {"127.0.0.1", "localhost"}  # the built-in sandbox, or a test's
-    return {"source": "sandbox" if local else "constant_contact", "api_version": reports.version}
+    found = {"source": "sandbox" if local else "constant_contact", "api_version": reports.version}
+    return {**found, **({"account": settings.account} if settings.account else {})}

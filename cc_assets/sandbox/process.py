@@ -103,6 +103,17 @@ class SandboxServer:
             f"no sandbox account {name!r} ({', '.join(a['name'] for a in self.accounts)})"
         )
 
+    def application_env(self) -> dict[str, str]:
+        """The application's variables aimed at this server, shared by every account of an
+        accounts file (no account's token)."""
+        return {
+            "CONSTANT_CONTACT_BASE_URL": self.base_url,
+            "CONSTANT_CONTACT_CLIENT_ID": self.client_id,
+            "CONSTANT_CONTACT_CLIENT_SECRET": self.client_secret,
+            "CONSTANT_CONTACT_TOKEN_URL": self.token_url,
+            "CONSTANT_CONTACT_AUTHORIZE_URL": self.authorize_url,
+        }
+
     def client_env(self, account: str | None = None) -> dict[str, str]:
         """The environment a user sets for a real account (default account 0), aimed at this
         server."""

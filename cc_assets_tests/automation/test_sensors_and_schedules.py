@@ -84,7 +84,7 @@ def test_an_api_error_keeps_the_cursor(sandbox, lake, instance, monkeypatch) -> 
 def test_daily_schedule_targets_the_day_of_its_tick(lake, instance) -> None:
     when = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-    request = daily_snapshot_schedule(context)
+    [request] = daily_snapshot_schedule(context)  # one run: the one account
     assert request.partition_key == "2026-11-24" and request.run_key == "daily-2026-11-24"
     # nothing refreshed yet: the backlog keeps back only the discovery ticks and the margin
     idle = backlog_reserve(now=when, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
@@ -112,14 +112,14 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     assert {c.last_calls for c in hot_candidates(instance)} == {None}
     when = datetime(2026, 11, 20, 18, tzinfo=UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-    request = hot_activity_refresh_schedule(context)
+    [request] = hot_activity_refresh_schedule(context)
     chosen = request.run_config["ops"]["refresh_activities"]["config"]["activity_ids"]
     assert set(chosen) <= set(activities) and chosen
     assert int(request.tags["estimated_api_calls"]) <= int(request.tags["run_budget"])
     assert request.tags["cc_assets/deferred_count"] == "0"
     # the day's snapshot leaves the three hot refreshes still to come what one costs, measured
     snapshot_time = datetime(2026, 11, 20, 0, 15, tzinfo=UTC)
-    daily = daily_snapshot_schedule(
+    [daily] = daily_snapshot_schedule(
         dg.build_schedule_context(instance=instance, scheduled_execution_time=snapshot_time)
     )
     idle = backlog_reserve(now=snapshot_time, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)

@@ -63,10 +63,11 @@ def test_v2_hot_refresh_job_refreshes_v2_partitions(sandbox, lake, instance, mon
     assert snapshot.success
     # the day's first run refreshes every activity: the sandbox's sends are weeks old (settled)
     when = datetime(2026, 11, 20, 0, tzinfo=UTC)
-    request = hot_activity_refresh_schedule(
+    planned = hot_activity_refresh_schedule(
         dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     )
-    assert not isinstance(request, dg.SkipReason), request
+    assert not isinstance(planned, dg.SkipReason), planned
+    [request] = planned
     chosen = request.run_config["ops"]["refresh_activities"]["config"]["activity_ids"]
     assert chosen and set(chosen) <= set(campaigns)
     job = defs().resolve_job_def("activity_refresh_job")

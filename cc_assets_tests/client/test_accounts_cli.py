@@ -50,11 +50,7 @@ def app_env(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_CONTACT", "CC_"))}
     return {
         **env,
-        "CONSTANT_CONTACT_BASE_URL": server.base_url,
-        "CONSTANT_CONTACT_CLIENT_ID": server.client_id,
-        "CONSTANT_CONTACT_CLIENT_SECRET": server.client_secret,
-        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
-        "CONSTANT_CONTACT_AUTHORIZE_URL": server.authorize_url,
+        **server.application_env(),
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
         "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
         "CC_ASSETS_ACCOUNTS": str(tmp_path / "accounts.yaml"),
@@ -63,11 +59,13 @@ def app_env(server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, st
     }
 
 
-def start_add(env: dict[str, str], name: str) -> tuple[subprocess.Popen[str], str, dict[str, str]]:
-    """`accounts add NAME` listening on the registered port, the authorize page it prints and
-    the page's query."""
+def start_add(
+    env: dict[str, str], name: str, port: int = PORT
+) -> tuple[subprocess.Popen[str], str, dict[str, str]]:
+    """`accounts add NAME` listening on the registered `port`, the authorize page it prints
+    and the page's query."""
     process = subprocess.Popen(
-        [CLI, "accounts", "add", name, "--port", str(PORT), "--no-browser"],
+        [CLI, "accounts", "add", name, "--port", str(port), "--no-browser"],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -132,7 +130,7 @@ def test_add_authorizes_with_pkce_stores_the_pair_and_lists_the_account(
     assert shown.returncode == 0, shown.stdout + shown.stderr
     (row,) = [line for line in shown.stdout.splitlines() if line.startswith("acct1")]
     assert acct1["encoded_account_id"] in row and " ok " in f"{row} "
-    assert "last refresh: never" in shown.stdout  # nothing refreshed on this instance yet
+    assert "last refresh: none in the last 30 days" in shown.stdout  # a new instance
     for secret in secrets_of(server, tmp_path):
         assert secret not in output + shown.stdout + shown.stderr
 
@@ -223,10 +221,14 @@ def test_list_names_two_names_of_one_account_and_a_revoked_grant(
     for secret in secrets_of(server, tmp_path):
         assert secret not in shown.stdout + shown.stderr
 
-    refused = cli(env, "refresh")
+    unknown = cli(env, "refresh", "--account", "nosuch")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        "cc-assets: --account: 'nosuch' is not an account of main, again, gone"
+    ]
+    refused = cli(env, "refresh")  # two names of one account: refused before anything is read
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        "cc-assets: CC_ASSETS_ACCOUNTS: lists 3 accounts (main, again, gone); the pipeline "
-        "refreshes one account per deployment so far: list one account in the file "
-        "(`cc-assets accounts list` shows them all)"
+        "cc-assets: CC_ASSETS_ACCOUNTS: accounts 'main' and 'again' are one Constant Contact "
+        f"account ({acct0['encoded_account_id']}); list it once"
     ]

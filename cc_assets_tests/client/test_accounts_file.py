@@ -48,8 +48,9 @@ def test_two_accounts_share_the_application_and_keep_their_own_credentials(
     assert acme.settings.client_id == globex.settings.client_id == "app-1"
     assert globex.settings.refresh_token is None and globex.settings.can_refresh
     assert "r-acme" not in repr(acme.settings)
-    with pytest.raises(ConfigurationError, match=r"lists 2 accounts \(acme, globex\)"):
-        load_settings(env).client()
+    assert load_settings(env).client("globex") == globex.settings
+    with pytest.raises(ConfigurationError, match=r"no account None \(it lists acme, globex\)"):
+        load_settings(env).client()  # which account's? with a file, a name is needed
 
 
 def test_without_a_file_the_single_account_is_the_variables_one(tmp_path: Path) -> None:

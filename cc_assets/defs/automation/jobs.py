@@ -1,13 +1,13 @@
 """The jobs of the code location: what the schedules, the sensors and `cc-assets refresh` launch.
 
-- `daily_snapshot_job` (daily partition): today's campaigns, summaries, stats and contact
+- `daily_snapshot_job` (daily partition, of one account with an accounts file): today's
+  campaigns, summaries, stats, the day's rates from CC's activity stats and the contact
   reports; `daily_snapshot_schedule` launches it whole, `cc-assets refresh` in two runs (the
   snapshots first, the contact backlog last).
 - `activity_refresh_job`: the tracking and links reports of many activities in one run (the
   hot-refresh schedule's plan, or every sent activity from `cc-assets refresh`).
 - `activity_metrics_job`: the per-activity metrics of many activities in one run.
-- `campaign_metrics_job` (daily partition): per-campaign engagement and the day's rates from
-  CC's activity stats.
+- `campaign_metrics_job`: per-campaign engagement (of one account with an accounts file).
 - `dbt_build_job` (`defs/analytics/assets.py`): the dbt models and their tests.
 
 A partitioned asset's own run holds one partition (what the discovery sensor and the UI's
@@ -48,6 +48,7 @@ from cc_assets.defs.ingestion.assets import (
     email_campaigns,
     refresh_activity,
 )
+from cc_assets.defs.ingestion.partitions import Scope, activity_scope
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
 from cc_assets.defs.metrics import assets as metrics_assets
 from cc_assets.defs.metrics.assets import (
@@ -62,6 +63,9 @@ from cc_assets.pipeline.reports import Reports
 from cc_assets.progress import Heartbeat
 
 KIND_TAG = "cc_assets/kind"
+ACCOUNT_TAG = "cc_assets/account"
+"""The account of a run (with an accounts file): its runs are listed, planned and read back by
+it."""
 DEFERRED_TAG = "cc_assets/deferred"
 CLI_PID_TAG = "cc_assets/cli_pid"
 """Runs launched by `cc-assets refresh` (the process id), never by the daemon."""
@@ -75,23 +79,27 @@ daily_snapshot_job = dg.define_asset_job(
         email_campaign_summaries,
         email_campaign_stats,
         email_campaign_activity_stats,
+        activity_stats_daily,
         contact_activity_details,
         account_summary,
     ),
-    description="Today's campaigns, summaries, stats and contact reports (each asset its own "
-    "step: a failed one costs only itself and the stats that read its campaign list).",
+    description="Today's campaigns, summaries, stats (and the day's rates from CC's activity "
+    "stats) and contact reports of one account (each asset its own step: a failed one costs "
+    "only itself and what reads it).",
 )
 
 campaign_metrics_job = dg.define_asset_job(
     "campaign_metrics_job",
-    selection=dg.AssetSelection.assets(campaign_engagement, activity_stats_daily),
-    description="Per-campaign engagement over every activity, and the day's rates from CC's "
-    "own activity stats.",
+    selection=dg.AssetSelection.assets(campaign_engagement),
+    description="Per-campaign engagement over every activity of an account.",
 )
 
 
 class ActivitiesConfig(dg.Config):
-    activity_ids: list[str] = Field(description="the activities, in priority order")
+    activity_ids: list[str] = Field(
+        description="the activities' partition keys (`<account>:<id>` with an accounts file), "
+        "in priority order"
+    )
     deferred: list[str] = Field(
         default_factory=list, description="due but over this run's budget: first in line next run"
     )
@@ -120,32 +128,34 @@ def refresh_activities(
     lake: LakeResource,
 ) -> None:
     """Every report of every activity is tried on its own; the op fails at its end, naming each
-    asset and partition that did not land (`failed_assets`), after every other one landed."""
+    asset and partition that did not land (`failed_assets`), after every other one landed.
+    The schedule and `cc-assets refresh` launch one run per account, so an account-wide
+    refusal (a revoked grant, the quota) ends only that account's run."""
     selected = {table.name for table in ACTIVITY_TABLES}
-    root = lake.root()
     failures: dict[str, str] = {}
     if config.deferred:
         context.log.info(
             f"activity refresh: {len(config.deferred)} activities deferred to the next run: "
             f"{config.deferred}"
         )
-    with constant_contact.open(context.log) as reports:
-        total = len(config.activity_ids)
-        client = reports.client
-        with Heartbeat("tracking reports", total, context.log.info, lambda: client.calls) as beat:
-            stats = _batched_stats(reports, config.activity_ids, context.log)
-            for activity_id in config.activity_ids:
-                for refreshed in refresh_activity(
-                    reports, activity_id, root, selected, context.log, stats
-                ):
-                    if isinstance(refreshed, ReportFailure):
-                        failures[f"{refreshed.key.to_user_string()}[{activity_id}]"] = (
-                            refreshed.reason
-                        )
-                    else:
-                        refreshed.log(context)
-                beat.advance()
-    observe_history(context)
+    for account, scopes in by_account(config.activity_ids).items():
+        root = lake.root(account)
+        with constant_contact.open(context.log, account) as reports:
+            client = reports.client
+            label = "tracking reports" + (f" of {account}" if account else "")
+            with Heartbeat(label, len(scopes), context.log.info, lambda c=client: c.calls) as beat:
+                stats = _batched_stats(reports, [s.key for s in scopes], context.log)
+                for scope in scopes:
+                    for refreshed in refresh_activity(
+                        reports, scope, root, selected, context.log, stats
+                    ):
+                        if isinstance(refreshed, ReportFailure):
+                            name = f"{refreshed.key.to_user_string()}[{scope.partition}]"
+                            failures[name] = refreshed.reason
+                        else:
+                            refreshed.log(context)
+                    beat.advance()
+        observe_history(context, account)
     if failures:
         raise ReportsFailed(f"{len(config.activity_ids)} activities", failures)
 
@@ -154,18 +164,27 @@ HISTORY_KEY = asset_key(EMAIL_CAMPAIGN_ACTIVITY_STATS)
 """The asset the history's progress is observed on: the activity stats its estimate is from."""
 
 
-def observe_history(context: dg.OpExecutionContext) -> None:
-    """The history's progress after this run (`planning.Backfill`) as an observation of the
-    activity stats asset: the UI lists and plots it run after run."""
+def observe_history(context: dg.OpExecutionContext, account: str | None) -> None:
+    """The history's progress of `account` after this run (`planning.Backfill`) as an
+    observation of the activity stats asset: the UI lists and plots it run after run."""
     from cc_assets.defs.automation.schedules import history_progress  # noqa: PLC0415 (a cycle)
 
-    progress = history_progress(context.instance, datetime.now(UTC))
-    context.log.info(progress.line())
+    progress = history_progress(context.instance, datetime.now(UTC), account)
+    line = (f"{account}: " if account else "") + progress.line()
+    context.log.info(line)
+    metadata = {**progress.metadata(), **({"account": account} if account else {})}
     context.log_event(
-        dg.AssetObservation(
-            asset_key=HISTORY_KEY, description=progress.line(), metadata=progress.metadata()
-        )
+        dg.AssetObservation(asset_key=HISTORY_KEY, description=line, metadata=metadata)
     )
+
+
+def by_account(partitions: list[str]) -> dict[str | None, list[Scope]]:
+    """Activity partition keys grouped by their account, each group in the given order."""
+    groups: dict[str | None, list[Scope]] = {}
+    for partition in partitions:
+        scope = activity_scope(partition)
+        groups.setdefault(scope.account, []).append(scope)
+    return groups
 
 
 @dg.job(
@@ -185,15 +204,16 @@ bounded share of the lake in memory at once."""
 def compute_activity_metrics(
     context: dg.OpExecutionContext, config: ActivitiesConfig, lake: LakeResource
 ) -> None:
-    root = lake.root()
     selected = set(ACTIVITY_SPECS)
-    ids = config.activity_ids
-    with Heartbeat("metrics", len(ids), context.log.info) as beat:
-        for start in range(0, len(ids), METRICS_BATCH):
-            batch = ids[start : start + METRICS_BATCH]
-            for landed in activity_landed(root, batch, selected, context.log):
-                landed.log(context)
-            beat.advance(len(batch))
+    with Heartbeat("metrics", len(config.activity_ids), context.log.info) as beat:
+        for account, scopes in by_account(config.activity_ids).items():
+            root = lake.root(account)
+            ids = [scope.key for scope in scopes]
+            for start in range(0, len(ids), METRICS_BATCH):
+                batch = ids[start : start + METRICS_BATCH]
+                for landed in activity_landed(root, account, batch, selected, context.log):
+                    landed.log(context)
+                beat.advance(len(batch))
 
 
 @dg.job(description="The per-activity metrics of many activities in one run.")
@@ -213,6 +233,7 @@ DAILY_ASSET_KEYS = [
         ACCOUNT_SUMMARY,
     )
 ]
+"""The daily snapshots that call the API (the day's stats series is computed from them)."""
 
 JOBS = [daily_snapshot_job, activity_refresh_job, activity_metrics_job, campaign_metrics_job]
 

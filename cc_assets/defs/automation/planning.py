@@ -28,6 +28,9 @@ quota state, and this decides. The rules:
   foresees. A hot refresh deferred for want of calls costs its events six hours more lag, so the
   backlog, which can wait a day, gives way. The hot refreshes in turn reserve only the
   snapshot's own calls, not the backlog's, since the backlog adapts to what is left.
+- Accounts (an accounts file): one plan covers every account of the key, so the fresh data
+  of every account (hot and deferred activities, then settled ones) comes before any
+  account's history, and the history is taken in turns by weight (`history_turns`).
 - History (an account connected with years of campaigns): an activity whose first read has not
   landed and that was sent before the hot window is history. It is always due, goes after every
   hot and settled activity, newest send first, and is chosen only within what the run's and the
@@ -76,6 +79,9 @@ class Candidate:
     deferred: bool = False  # the previous run deferred it
     arrival_per_hour: float = 0.0  # new rows an hour its previous refresh found
     unread_calls: int | None = None  # its first read has not landed: what that costs
+    account: str | None = None  # its account (None: the single account of the variables)
+    weight: float = 1.0  # its account's share of the key's budget
+    counts: Mapping[str, int] | None = None  # its activity stats (None: none held yet)
 
 
 @dataclass(frozen=True)
@@ -251,9 +257,15 @@ def plan_hot_refresh(
     ]
     resting = [c.activity_id for c in candidates if c not in due]
     chosen, deferred, waiting, spent = [], [], [], 0
+    fair = history_turns([c for c in due if c.activity_id in history], now)
     for candidate in sorted(
         due,
-        key=lambda c: (not is_hot[c.activity_id], c.activity_id in history, _order(c, now)),
+        key=lambda c: (
+            not is_hot[c.activity_id],
+            c.activity_id in history,
+            fair.get(c.activity_id, 0.0),
+            _order(c, now),
+        ),
     ):
         if candidate.unread_calls is not None:
             cost = candidate.unread_calls
@@ -271,6 +283,20 @@ def plan_hot_refresh(
             deferred.append(candidate.activity_id)
     stats_calls = math.ceil(len(chosen) / STATS_BATCH)
     return Plan(chosen, deferred, resting, spent + stats_calls, budget, waiting, excluded)
+
+
+def history_turns(history: Sequence[Candidate], now: datetime) -> dict[str, float]:
+    """Each history activity's turn when accounts share the key (weighted fair queueing):
+    every account's history newest first, each activity's turn the calls its account will
+    have spent on history once it is read, divided by the account's weight. In turn order a
+    large backlog never starves a small one, an account of weight 2 gets twice the calls,
+    and an account added today takes its share at once. One account: its own order."""
+    turns: dict[str, float] = {}
+    spent: dict[str | None, int] = {}
+    for candidate in sorted(history, key=lambda c: _order(c, now)):
+        spent[candidate.account] = spent.get(candidate.account, 0) + (candidate.unread_calls or 1)
+        turns[candidate.activity_id] = spent[candidate.account] / candidate.weight
+    return turns
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Schedules where wall-clock time matters: the daily snapshot and the hot-activity refresh."""
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from upath import UPath
 
 from cc_assets.constant_contact.client import calls_used_today
 from cc_assets.constant_contact.schemas import (
@@ -13,6 +15,7 @@ from cc_assets.constant_contact.schemas import (
 )
 from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
+    ACCOUNT_TAG,
     ACTIVITY_ASSET_KEYS,
     CLI_PID_TAG,
     DAILY_ASSET_KEYS,
@@ -28,6 +31,7 @@ from cc_assets.defs.automation.planning import (
     HOT_RUNS_PER_DAY,
     Backfill,
     Candidate,
+    Plan,
     backfill,
     backlog_reserve,
     day_budget,
@@ -40,10 +44,23 @@ from cc_assets.defs.automation.planning import (
     reserve,
     run_budget,
 )
-from cc_assets.defs.ingestion.assets import ACTIVITY_TABLES, BACKLOG_RESERVE_TAG, asset_key
-from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.defs.ingestion.assets import (
+    ACTIVITY_TABLES,
+    BACKLOG_RESERVE_TAG,
+    CONTACT_CALLS_TAG,
+    asset_key,
+)
+from cc_assets.defs.ingestion.partitions import (
+    ACCOUNTS,
+    CAMPAIGN_ACTIVITIES,
+    Scope,
+    accounts,
+    activity_scope,
+    snapshot_key,
+)
+from cc_assets.defs.ingestion.resources import LakeResource
 from cc_assets.lake.paths import connect, partition_files, partition_key
-from cc_assets.settings import load_settings
+from cc_assets.settings import Settings, load_settings
 
 CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
 
@@ -58,12 +75,15 @@ CONTACTS_KEY = asset_key(CONTACT_ACTIVITY_DETAILS)
     description="Today's snapshots of campaigns, summaries, stats and contact reports; the "
     "contact backlog spends what the day's quota leaves after the hot refreshes still to come.",
 )
-def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    """One run per account. The contact backlog of each spends what the day's quota leaves
+    after every account's fresh data (the reserve, counted over all accounts of the key); with
+    an accounts file each account's backlog is capped at its share of that by weight."""
     now = context.scheduled_execution_time.astimezone(UTC)
     day = now.date().isoformat()
     project = load_settings()
-    settings = project.client()
-    candidates = hot_candidates(context.instance)
+    settings = project.application()
+    candidates = all_candidates(context.instance)
     history = backfill(
         candidates,
         now=now,
@@ -74,8 +94,7 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
     )
     # an activity never read and without stats yet (an account connected today) has no
     # estimate: the whole day is kept for the history then, or the backlog would take it
-    counts = activity_counts()
-    unknown = any(c.unread_calls is not None and c.activity_id not in counts for c in candidates)
+    unknown = any(c.unread_calls is not None and c.counts is None for c in candidates)
     reserved = backlog_reserve(
         now=now,
         daily_quota=settings.daily_quota,
@@ -84,14 +103,43 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
         busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
         history_calls=settings.daily_quota if unknown else history.calls_needed,
     )
-    return dg.RunRequest(
-        partition_key=day, run_key=f"daily-{day}", tags={BACKLOG_RESERVE_TAG: str(reserved)}
-    )
+    left = max(settings.daily_quota - calls_used_today(settings) - reserved, 0)
+    shares = weighted_shares(left, account_weights(project))
+    return [
+        dg.RunRequest(
+            partition_key=snapshot_key(account, day),
+            run_key=f"daily-{day}" + (f"-{account}" if account else ""),
+            tags={
+                BACKLOG_RESERVE_TAG: str(reserved),
+                **account_tags(account),
+                **({CONTACT_CALLS_TAG: str(shares[account])} if account else {}),
+            },
+        )
+        for account in accounts()
+    ]
 
 
-def sent_times() -> dict[str, datetime]:
+def account_weights(project: Settings) -> dict[str | None, float]:
+    """Each account's weight (the file's; 1 for the single account)."""
+    if not ACCOUNTS:
+        return {None: 1.0}
+    return {spec.name: spec.weight for spec in project.account_specs()}
+
+
+def weighted_shares(total: int, weights: Mapping[str | None, float]) -> dict[str | None, int]:
+    """`total` calls shared by weight, rounded down."""
+    whole = sum(weights.values()) or 1.0
+    return {account: int(total * weight / whole) for account, weight in weights.items()}
+
+
+def account_tags(account: str | None) -> dict[str, str]:
+    """The tag that names a run's account (none for the single account)."""
+    return {ACCOUNT_TAG: account} if account else {}
+
+
+def sent_times(root: UPath) -> dict[str, datetime]:
     """Each activity's last send, from the latest campaigns snapshots in the lake."""
-    files = partition_files(EMAIL_CAMPAIGNS)
+    files = partition_files(EMAIL_CAMPAIGNS, root)
     if not files:
         return {}
     with connect() as con:
@@ -103,20 +151,20 @@ def sent_times() -> dict[str, datetime]:
     return {activity: sent for activity, sent in rows}
 
 
-def held_activities() -> set[str]:
+def held_activities(root: UPath) -> set[str]:
     """Activities whose first read has landed: the lake holds every report of theirs. The lake,
     not the instance, is what is held, so a killed run or a lost instance reads nothing twice."""
     held: set[str] | None = None
     for table in ACTIVITY_TABLES:
-        keys = {partition_key(file) for file in partition_files(table)}
+        keys = {partition_key(file) for file in partition_files(table, root)}
         held = keys if held is None else held & keys
     return held or set()
 
 
-def activity_counts() -> dict[str, dict[str, int]]:
+def activity_counts(root: UPath) -> dict[str, dict[str, int]]:
     """Each activity's stats counts of the rows its reports hold, from the newest activity stats
     snapshot in the lake (0 calls): what its first read is estimated by."""
-    files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS)
+    files = partition_files(EMAIL_CAMPAIGN_ACTIVITY_STATS, root)
     if not files:
         return {}
     columns = sorted(set(FIRST_READ_ROWS.values()))
@@ -165,52 +213,100 @@ def last_refresh(instance: dg.DagsterInstance, activity_id: str) -> tuple[int | 
     return calls, rate
 
 
-def hot_candidates(instance: dg.DagsterInstance) -> list[Candidate]:
-    """Every known activity with its send time and its latest refresh's measured cost."""
-    sent = sent_times()
-    deferred = previously_deferred(instance)
-    held = held_activities()
-    counts = activity_counts()
+def hot_candidates(
+    instance: dg.DagsterInstance, account: str | None = None, weight: float = 1.0
+) -> list[Candidate]:
+    """Every known activity of `account` with its send time and its latest refresh's measured
+    cost; `activity_id` is its partition key."""
+    root = LakeResource().root(account)
+    sent = sent_times(root)
+    deferred = previously_deferred(instance, account)
+    held = held_activities(root)
+    counts = activity_counts(root)
     candidates = []
-    for activity_id in instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
-        calls, rate = last_refresh(instance, activity_id)
-        unread = None if activity_id in held else first_read_calls(counts.get(activity_id))
+    for partition in instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
+        scope = activity_scope_or_none(partition)
+        if scope is None or scope.account != account:
+            continue
+        activity_id = scope.key
+        calls, rate = last_refresh(instance, partition)
+        found = counts.get(activity_id)
+        unread = None if activity_id in held else first_read_calls(found)
         candidates.append(
             Candidate(
-                activity_id, sent.get(activity_id), calls, activity_id in deferred, rate, unread
+                partition,
+                sent.get(activity_id),
+                calls,
+                partition in deferred,
+                rate,
+                unread,
+                account=account,
+                weight=weight,
+                counts=found,
             )
         )
     return candidates
 
 
-def refreshed_by_cli(instance: dg.DagsterInstance) -> bool:
+def all_candidates(
+    instance: dg.DagsterInstance, only: Sequence[str | None] | None = None
+) -> list[Candidate]:
+    """`hot_candidates` of every account (of `only`, when given), each with its weight."""
+    weights = account_weights(load_settings())
+    return [
+        candidate
+        for account in accounts()
+        if only is None or account in only
+        for candidate in hot_candidates(instance, account, weights[account])
+    ]
+
+
+def activity_scope_or_none(partition: str) -> Scope | None:
+    """The partition's scope, None for a key that names no account of the file (an account
+    removed from it: its partitions stay, unplanned)."""
+    try:
+        return activity_scope(partition)
+    except ValueError:
+        return None
+
+
+def refreshed_by_cli(instance: dg.DagsterInstance, account: str | None = None) -> bool:
     """The latest `activity_refresh_job` run was launched by `cc-assets refresh` (its tag), not
     by the daemon's schedule: the account is refreshed at the CLI's cadence."""
-    runs = instance.get_runs(dg.RunsFilter(job_name=activity_refresh_job.name), limit=1)
+    runs = instance.get_runs(
+        dg.RunsFilter(job_name=activity_refresh_job.name, tags=account_tags(account)), limit=1
+    )
     return bool(runs) and CLI_PID_TAG in runs[0].tags
 
 
-def history_progress(instance: dg.DagsterInstance, now: datetime) -> Backfill:
-    """The account's history now (`planning.backfill`), at the key's daily quota less what a
-    day of fresh data costs by measured costs (discovery, the snapshot, the hot refreshes) at
-    the cadence the account is refreshed (`refreshed_by_cli`)."""
+def history_progress(
+    instance: dg.DagsterInstance, now: datetime, account: str | None = None
+) -> Backfill:
+    """`account`'s history now (`planning.backfill`), at its share by weight of the key's
+    daily quota less what a day of fresh data costs by measured costs (discovery, the
+    snapshot, the hot refreshes) at the cadence the account is refreshed
+    (`refreshed_by_cli`)."""
     project = load_settings()
-    settings = project.client()
-    candidates = hot_candidates(instance)
-    daemon = not refreshed_by_cli(instance)  # which leaves a margin to later sends (the plan)
+    settings = project.application()
+    weights = account_weights(project)
+    share = weights[account] / sum(weights.values())
+    candidates = hot_candidates(instance, account)
+    daemon = not refreshed_by_cli(
+        instance, account
+    )  # which leaves a margin to later sends (the plan)
     snapshot_calls, _ = snapshot_cost(instance, now.date().isoformat())
     return backfill(
         candidates,
         now=now,
         since=settings.history_since,
-        daily_quota=settings.daily_quota,
+        daily_quota=int(settings.daily_quota * share),
         fresh_calls=fresh_calls_per_day(
             snapshot_calls=snapshot_calls,
             hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
             daemon=daemon,
         )
         + (margin(settings.daily_quota) if daemon else 0),
-        left_today=left_today(instance, now, settings),
+        left_today=int(left_today(instance, now, settings) * share),
     )
 
 
@@ -222,9 +318,10 @@ def left_today(instance: dg.DagsterInstance, now: datetime, settings: ClientSett
     return day_budget(settings.daily_quota, calls_used_today(settings), reserved)
 
 
-def previously_deferred(instance: dg.DagsterInstance) -> set[str]:
-    """What the previous hot refresh deferred (its run's tag): first in line now."""
-    runs = instance.get_runs(dg.RunsFilter(tags={KIND_TAG: HOT_REFRESH}), limit=1)
+def previously_deferred(instance: dg.DagsterInstance, account: str | None = None) -> set[str]:
+    """What the previous hot refresh of `account` deferred (its run's tag): first in line now."""
+    tags = {KIND_TAG: HOT_REFRESH, **account_tags(account)}
+    runs = instance.get_runs(dg.RunsFilter(tags=tags), limit=1)
     return set(filter(None, runs[0].tags.get(DEFERRED_TAG, "").split(","))) if runs else set()
 
 
@@ -286,11 +383,14 @@ deferred activities go first."""
 )
 def hot_activity_refresh_schedule(
     context: dg.ScheduleEvaluationContext,
-) -> dg.RunRequest | dg.SkipReason:
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One plan over every account's activities (fresh data of all before any history, the
+    history shared by weight: `planning`), launched as one run per account, so an account's
+    refusal ends only its own run. Each run names what its account has deferred."""
     now = context.scheduled_execution_time.astimezone(UTC)
-    candidates = hot_candidates(context.instance)
+    candidates = all_candidates(context.instance)
     project = load_settings()
-    settings = project.client()
+    settings = project.application()
     remaining = left_today(context.instance, now, settings)
     runs_left = hot_runs_after(now) + 1  # this one too
     days = project.hot_days
@@ -309,28 +409,56 @@ def hot_activity_refresh_schedule(
             f"hot refresh: {len(plan.deferred)} activities deferred to the next run: "
             f"{plan.deferred}"
         )
-    if not plan.chosen:
+    requests = []
+    for account, part in split_by_account(plan).items():
+        if not part.chosen:
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=f"hot-{now:%Y%m%dT%H%M}" + (f"-{account}" if account else ""),
+                run_config={
+                    "ops": {
+                        "refresh_activities": {
+                            "config": {"activity_ids": part.chosen, "deferred": part.deferred}
+                        }
+                    }
+                },
+                tags={
+                    KIND_TAG: HOT_REFRESH,
+                    **account_tags(account),
+                    "estimated_api_calls": str(plan.estimated_calls),
+                    "run_budget": str(plan.budget),
+                    "day_budget": str(remaining),
+                    DEFERRED_TAG: ",".join(part.deferred),
+                    "cc_assets/deferred_count": str(len(part.deferred)),
+                    WAITING_COUNT_TAG: str(len(part.waiting)),
+                },
+            )
+        )
+    if not requests:
         return dg.SkipReason(
             f"nothing to refresh within {remaining} calls left today "
             f"({len(plan.deferred)} deferred, {len(plan.resting)} settled, "
             f"{len(plan.waiting)} of the history waiting)"
         )
-    return dg.RunRequest(
-        run_key=f"hot-{now:%Y%m%dT%H%M}",
-        run_config={
-            "ops": {
-                "refresh_activities": {
-                    "config": {"activity_ids": plan.chosen, "deferred": plan.deferred}
-                }
-            }
-        },
-        tags={
-            KIND_TAG: HOT_REFRESH,
-            "estimated_api_calls": str(plan.estimated_calls),
-            "run_budget": str(plan.budget),
-            "day_budget": str(remaining),
-            DEFERRED_TAG: ",".join(plan.deferred),
-            "cc_assets/deferred_count": str(len(plan.deferred)),
-            WAITING_COUNT_TAG: str(len(plan.waiting)),
-        },
-    )
+    return requests
+
+
+def split_by_account(plan: Plan) -> dict[str | None, Plan]:
+    """The plan's lists of each account, in the plan's order (every account of `accounts()`)."""
+
+    def of(account: str | None, keys: list[str]) -> list[str]:
+        return [key for key in keys if activity_scope(key).account == account]
+
+    return {
+        account: Plan(
+            of(account, plan.chosen),
+            of(account, plan.deferred),
+            of(account, plan.resting),
+            plan.estimated_calls,
+            plan.budget,
+            of(account, plan.waiting),
+            of(account, plan.excluded),
+        )
+        for account in accounts()
+    }

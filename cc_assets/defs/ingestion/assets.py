@@ -26,7 +26,13 @@ from cc_assets.constant_contact.schemas import (
     AssetTable,
 )
 from cc_assets.defs.automation import planning
-from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
+from cc_assets.defs.ingestion.partitions import (
+    Scope,
+    activity_scope,
+    campaign_activity_partitions,
+    snapshot_partitions,
+    snapshot_scope,
+)
 from cc_assets.defs.ingestion.resources import ConstantContactResource, LakeResource
 from cc_assets.defs.landed import Landed
 from cc_assets.defs.metadata import (
@@ -156,10 +162,10 @@ def campaign_activity_reports(
     metadata, one entry per asset), so a rerun reads exactly those again."""
     selected = {key.path[-1] for key in context.selected_asset_keys}
     failures: dict[str, str] = {}
-    with constant_contact.open(context.log) as reports:
-        for refreshed in refresh_activity(
-            reports, context.partition_key, lake.root(), selected, context.log
-        ):
+    scope = activity_scope(context.partition_key)
+    with constant_contact.open(context.log, scope.account) as reports:
+        root = lake.root(scope.account)
+        for refreshed in refresh_activity(reports, scope, root, selected, context.log):
             if isinstance(refreshed, ReportFailure):
                 failures[refreshed.key.to_user_string()] = refreshed.reason
                 continue
@@ -197,7 +203,7 @@ malformed pages, refused rows) and a page that does not fit the asset's schema."
 
 def refresh_activity(
     reports: Reports,
-    activity_id: str,
+    scope: Scope,
     root: UPath,
     selected: set[str],
     log: dg.DagsterLogManager,
@@ -208,7 +214,9 @@ def refresh_activity(
     the refresh (the reports already refreshed stay materialized). Only the reports whose stats
     moved are read (`activity_reads`); the stats are fetched here (one call) unless the caller
     passes those it fetched in batches. Shared by the partitioned multi-asset and the batched
-    `activity_refresh_job`, so both record the same metadata and checks."""
+    `activity_refresh_job`, so both record the same metadata and checks. `scope` is the
+    activity's partition (its account's lake is `root`)."""
+    activity_id = scope.key
     captured_at = datetime.now(UTC)
     if stats is None:
         try:
@@ -228,23 +236,26 @@ def refresh_activity(
         except ACCOUNT_WIDE_ERRORS:
             raise
         except READ_ERRORS as error:
-            log.error(f"{step.table.name}[{activity_id}] failed: {type(error).__name__}: {error}")
+            log.error(
+                f"{step.table.name}[{scope.partition}] failed: {type(error).__name__}: {error}"
+            )
             yield ReportFailure(asset_key(step.table), f"{type(error).__name__}: {error}")
             continue
         if refresh is not None:
-            yield _refreshed(reports, activity_id, step.table, refresh, root, log)
+            yield _refreshed(reports, scope, step.table, refresh, root, log)
 
 
 def _refreshed(
     reports: Reports,
-    activity_id: str,
+    scope: Scope,
     table: AssetTable,
     refresh: TrackingRefresh,
     root: UPath,
     log: dg.DagsterLogManager,
 ) -> Landed:
+    activity_id = scope.key
     log.info(
-        f"{table.name}[{activity_id}]: {refresh.read}, {refresh.new_rows} new rows, "
+        f"{table.name}[{scope.partition}]: {refresh.read}, {refresh.new_rows} new rows, "
         f"{refresh.rows} in all, {refresh.api_calls} API calls"
     )
     metadata = _metadata(
@@ -260,11 +271,12 @@ def _refreshed(
         read=refresh.read,
         watermark=str(refresh.watermark) if refresh.watermark else "none",
     )
-    return Landed(asset_key(table), activity_id, metadata, list(_checks(table, refresh.path)))
+    return Landed(asset_key(table), scope.partition, metadata, list(_checks(table, refresh.path)))
 
 
 def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | None = None):
-    """A daily snapshot asset around `fetch(reports, context, root, captured_at)`, which returns
+    """A daily snapshot asset around `fetch(reports, context, root, captured_at, day)`, which
+    returns
     batches, or a `snapshots.Capture` when some of its calls may fail without failing the
     asset (its errors become warnings and metadata, and a same-day rerun keeps the earlier
     capture's rows for what this one holds incompletely)."""
@@ -276,7 +288,7 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
             group_name=GROUP,
             owners=OWNERS,
             kinds=KINDS,
-            partitions_def=daily_partitions,
+            partitions_def=snapshot_partitions,
             pool=POOL,
             deps=[asset_key(d) for d in deps or []],
             check_specs=_check_specs(table),
@@ -287,17 +299,18 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
             constant_contact: ConstantContactResource,
             lake: LakeResource,
         ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-            key = context.partition_key
+            scope = snapshot_scope(context.partition_key)
+            key = scope.key
             snapshots.require_today(key)
-            root = lake.root()
+            root = lake.root(scope.account)
             captured_at = datetime.now(UTC)
-            with constant_contact.open(context.log) as reports:
+            with constant_contact.open(context.log, scope.account) as reports:
                 client = reports.client
-                fetched = fetch(reports, context, root, captured_at)
+                fetched = fetch(reports, context, root, captured_at, key)
                 extra: dict[str, Any] = {}
                 if isinstance(fetched, snapshots.Capture):
                     for error in fetched.errors:
-                        context.log.warning(f"{table.name}[{key}]: {error}")
+                        context.log.warning(f"{table.name}[{scope.partition}]: {error}")
                     extra["errors"] = dg.MetadataValue.json(fetched.errors)
                     extra["kept_from_earlier_capture"] = dg.MetadataValue.int(
                         len(fetched.incomplete)
@@ -305,7 +318,7 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
                     fetched = snapshots.merge_same_day(table, key, fetched, root).to_batches()
                 result = write_partition(table, key, fetched, captured_at=captured_at, root=root)
                 context.log.info(
-                    f"{table.name}[{key}]: {result.rows} rows, {client.calls} API calls"
+                    f"{table.name}[{scope.partition}]: {result.rows} rows, {client.calls} API calls"
                 )
                 yield dg.MaterializeResult(
                     metadata=_metadata(
@@ -330,23 +343,21 @@ def _daily_asset(table: AssetTable, description: str, deps: list[AssetTable] | N
 @_daily_asset(
     EMAIL_CAMPAIGNS, "Every campaign x activity: role, status, subject, sender and last send."
 )
-def email_campaigns(reports: Reports, context, root, captured_at):
+def email_campaigns(reports: Reports, context, root, captured_at, day):
     return reports.campaign_rows()
 
 
 @_daily_asset(
     EMAIL_CAMPAIGN_SUMMARIES, "The bulk campaign summaries: unique counts per sent campaign."
 )
-def email_campaign_summaries(reports: Reports, context, root, captured_at):
+def email_campaign_summaries(reports: Reports, context, root, captured_at, day):
     return reports.campaign_summaries()
 
 
-def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], list[str]]:
-    campaigns = read_partition(EMAIL_CAMPAIGNS, context.partition_key, root=root)
+def _sent(day: str, root: UPath) -> tuple[list[str], list[str]]:
+    campaigns = read_partition(EMAIL_CAMPAIGNS, day, root=root)
     if campaigns is None:
-        raise dg.Failure(
-            f"email_campaigns has no snapshot for {context.partition_key}: materialize it first."
-        )
+        raise dg.Failure(f"email_campaigns has no snapshot for {day}: materialize it first.")
     return snapshots.sent_ids(campaigns)
 
 
@@ -355,8 +366,8 @@ def _sent(context: dg.AssetExecutionContext, root: UPath) -> tuple[list[str], li
     "CC's campaign stats with its own percents, per sent campaign.",
     deps=[EMAIL_CAMPAIGNS],
 )
-def email_campaign_stats(reports: Reports, context, root, captured_at):
-    return reports.campaign_stats(_sent(context, root)[0])
+def email_campaign_stats(reports: Reports, context, root, captured_at, day):
+    return reports.campaign_stats(_sent(day, root)[0])
 
 
 @_daily_asset(
@@ -364,8 +375,8 @@ def email_campaign_stats(reports: Reports, context, root, captured_at):
     "CC's per-activity stats (batches of up to 10 activities).",
     deps=[EMAIL_CAMPAIGNS],
 )
-def email_campaign_activity_stats(reports: Reports, context, root, captured_at):
-    return reports.activity_stats(_sent(context, root)[1])
+def email_campaign_activity_stats(reports: Reports, context, root, captured_at, day):
+    return reports.activity_stats(_sent(day, root)[1])
 
 
 BACKLOG_RESERVE_TAG = "cc_assets/backlog_reserve"
@@ -388,12 +399,12 @@ def _backlog_reserve(context: dg.AssetExecutionContext, daily_quota: int) -> int
     "come (run tag cc_assets/backlog_reserve; email events are in the tracking "
     "reports). A v2 account has no landing-page activity: its contacts' email activity.",
 )
-def contact_activity_details(reports: Reports, context, root, captured_at):
+def contact_activity_details(reports: Reports, context, root, captured_at, day):
     reserved = _backlog_reserve(context, reports.client.settings.daily_quota)
     cap = context.run.tags.get(CONTACT_CALLS_TAG)
     limit = int(cap) if cap is not None else None
     fresh = reports.contact_activity(root, captured_at, reserved, context.log.info, limit)
-    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, context.partition_key, fresh, root)
+    return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, day, fresh, root)
 
 
 @_daily_asset(
@@ -402,5 +413,5 @@ def contact_activity_details(reports: Reports, context, root, captured_at):
     "its encoded_account_id and organization_name (GET /account/summary, one call a day; null "
     "for a v2 account). The marts take every account's id from here (dim_accounts).",
 )
-def account_summary(reports: Reports, context, root, captured_at):
+def account_summary(reports: Reports, context, root, captured_at, day):
     return reports.identity()

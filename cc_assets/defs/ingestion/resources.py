@@ -19,7 +19,7 @@ from upath import UPath
 
 from cc_assets.constant_contact.errors import ConfigurationError
 from cc_assets.constant_contact.settings import ClientSettings
-from cc_assets.lake.paths import lake_root
+from cc_assets.lake.paths import account_root, lake_root
 from cc_assets.pipeline.reports import Reports, open_reports
 from cc_assets.settings import SECRETS, Settings, load_settings
 
@@ -41,8 +41,9 @@ class ConstantContactResource(dg.ConfigurableResource):
         names = {k: dg.EnvVar(v) for k, v in SECRETS.items() if settings.environ.get(v)}
         return cls(**names)
 
-    def client_settings(self) -> ClientSettings:
-        settings = load_settings().client(**{k: getattr(self, k) for k in SECRETS})
+    def client_settings(self, account: str | None = None) -> ClientSettings:
+        """The settings of `account` (a name of the accounts file; None: the single account)."""
+        settings = load_settings().client(account, **{k: getattr(self, k) for k in SECRETS})
         if not settings.has_credentials:
             raise ConfigurationError(
                 "CONSTANT_CONTACT_ACCESS_TOKEN",
@@ -52,10 +53,13 @@ class ConstantContactResource(dg.ConfigurableResource):
         return settings
 
     @contextmanager
-    def open(self, log: dg.DagsterLogManager | None = None) -> Iterator[Reports]:
-        """The account's reports (v3 or v2, as the settings say) over one client."""
+    def open(
+        self, log: dg.DagsterLogManager | None = None, account: str | None = None
+    ) -> Iterator[Reports]:
+        """`account`'s reports (v3 or v2, as the settings say) over one client; every account
+        of the application spends the key's one budget (`client.budget_key`)."""
         callbacks = {"on_event": log.info, "on_warning": log.warning} if log else {}
-        with open_reports(self.client_settings(), **callbacks) as reports:
+        with open_reports(self.client_settings(account), **callbacks) as reports:
             yield reports
 
 
@@ -72,8 +76,9 @@ class LakeResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         die_with_orchestrator()
 
-    def root(self) -> UPath:
-        return lake_root(self.storage or load_settings().lake)
+    def root(self, account: str | None = None) -> UPath:
+        """The lake of `account` (`account_root`); None: the single account's, the root."""
+        return account_root(lake_root(self.storage or load_settings().lake), account)
 
 
 PR_SET_PDEATHSIG = 1

@@ -22,7 +22,15 @@ from cc_assets.constant_contact.schemas import (
     TRACKING_TABLES,
     AssetTable,
 )
-from cc_assets.defs.ingestion.partitions import campaign_activity_partitions, daily_partitions
+from cc_assets.defs.ingestion.partitions import (
+    account_of,
+    account_partitions,
+    activity_key,
+    activity_scope,
+    campaign_activity_partitions,
+    snapshot_partitions,
+    snapshot_scope,
+)
 from cc_assets.defs.ingestion.resources import LakeResource
 from cc_assets.defs.landed import Landed
 from cc_assets.defs.metadata import OWNERS, preview, spec_metadata, table_metadata
@@ -69,6 +77,18 @@ def latest_snapshot_dep(table: AssetTable) -> dg.AssetDep:
 TRACKING_DEPS = [raw_key(TRACKING_TABLES[report]) for report in compute.REPORTS]
 DERIVED_DEPS = [raw_key(TRACKING_TABLES[report]) for report in compute.DERIVED_REPORTS]
 CAMPAIGN_MAP_DEP = latest_snapshot_dep(EMAIL_CAMPAIGNS)
+
+
+def account_deps(*deps: dg.AssetKey | dg.AssetDep) -> list[dg.AssetKey | dg.AssetDep]:
+    """The deps of an asset partitioned by account (with an accounts file): an account's
+    partition reads its own activities and snapshots. No stable built-in mapping selects an
+    account's activities by their keys' prefix (nor, out of beta, a multi-partition's account
+    dimension), so they map whole (`AllPartitionMapping`): an over-statement of lineage only."""
+    if account_partitions is None:
+        return list(deps)
+    keys = [dep.asset_key if isinstance(dep, dg.AssetDep) else dep for dep in deps]
+    return [dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in keys]
+
 
 AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 """Recompute when any input is updated; a snapshot not taken yet (the metrics fall back, and
@@ -169,25 +189,36 @@ def activity_metrics(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Every per-activity metric table of one activity partition, from one DuckDB pass."""
     selected = set(context.selected_asset_keys)
-    for landed in activity_landed(lake.root(), [context.partition_key], selected, context.log):
+    scope = activity_scope(context.partition_key)
+    root = lake.root(scope.account)
+    for landed in activity_landed(root, scope.account, [scope.key], selected, context.log):
         yield from landed.results()
 
 
 def activity_landed(
     root: UPath,
+    account: str | None,
     activity_ids: list[str],
     selected: set[dg.AssetKey],
     log: dg.DagsterLogManager,
 ) -> Iterator[Landed]:
-    """The selected per-activity metric tables of `activity_ids`, computed in one DuckDB pass
-    and written per activity partition, with their checks. Shared by the partitioned
-    multi-asset and the batched `activity_metrics_job`, so both record the same."""
+    """The selected per-activity metric tables of `activity_ids` (of `account`, whose lake is
+    `root`), computed in one DuckDB pass and written per activity partition, with their
+    checks. Shared by the partitioned multi-asset and the batched `activity_metrics_job`, so
+    both record the same."""
     computed_at = datetime.now(UTC)
     metrics = compute.compute_activities(root, activity_ids, computed_at)
     labels = compute.activity_labels(root, activity_ids)
     for activity_id in activity_ids:
         yield from _activity_partition(
-            root, activity_id, metrics, labels.get(activity_id, {}), selected, computed_at, log
+            root,
+            activity_key(account, activity_id),
+            activity_id,
+            metrics,
+            labels.get(activity_id, {}),
+            selected,
+            computed_at,
+            log,
         )
 
 
@@ -197,6 +228,7 @@ def _only(table: pa.Table, activity_id: str) -> pa.Table:
 
 def _activity_partition(
     root: UPath,
+    partition: str,
     activity_id: str,
     computed: compute.ActivityMetrics,
     label: dict[str, Any],
@@ -213,6 +245,7 @@ def _activity_partition(
     row = metrics.engagement.to_pylist()[0]
     naming = _naming(label, activity_id)
     tags = _tags(label, row)
+    account = account_of(partition)
     tables = {
         ACTIVITY_ENGAGEMENT_KEY: (ACTIVITY_ENGAGEMENT, metrics.engagement),
         ACTIVITY_DEVICE_BREAKDOWN_KEY: (ACTIVITY_DEVICE_BREAKDOWN, metrics.devices),
@@ -231,6 +264,8 @@ def _activity_partition(
             prefix=METRICS_PREFIX,
         )
         metadata = {**table_metadata(table, written.rows, written.path), **naming}
+        if account is not None:
+            metadata["account"] = dg.MetadataValue.text(account)
         checks: list[dg.AssetCheckResult] = []
         if key == ACTIVITY_ENGAGEMENT_KEY:
             metadata |= _engagement_metadata(log, metrics, naming)
@@ -250,7 +285,7 @@ def _activity_partition(
             }
             checks = [_shares_check(rows)]
         metadata["preview"] = preview(rows, rows=10)
-        yield Landed(key, activity_id, metadata, checks, tags)
+        yield Landed(key, partition, metadata, checks, tags)
 
 
 def _naming(label: dict[str, Any], activity_id: str) -> dict[str, Any]:
@@ -322,6 +357,7 @@ def _shares_check(devices: pa.Table) -> dg.AssetCheckResult:
 
 @dg.asset(
     key=CAMPAIGN_ENGAGEMENT_KEY,
+    partitions_def=account_partitions,
     description=(
         "One row per campaign (its primary email and resends): the activity counts summed and "
         "every rate recomputed as a ratio of the sums, as Constant Contact's campaign stats do."
@@ -330,11 +366,9 @@ def _shares_check(devices: pa.Table) -> dg.AssetCheckResult:
     owners=OWNERS,
     kinds=KINDS,
     metadata=spec_metadata(CAMPAIGN_ENGAGEMENT),
-    deps=[
-        ACTIVITY_ENGAGEMENT_KEY,
-        CAMPAIGN_MAP_DEP,
-        latest_snapshot_dep(EMAIL_CAMPAIGN_STATS),
-    ],
+    deps=account_deps(
+        ACTIVITY_ENGAGEMENT_KEY, CAMPAIGN_MAP_DEP, latest_snapshot_dep(EMAIL_CAMPAIGN_STATS)
+    ),
     automation_condition=AUTOMATION,
     check_specs=[
         dg.AssetCheckSpec(
@@ -351,7 +385,7 @@ def _shares_check(devices: pa.Table) -> dg.AssetCheckResult:
 def campaign_engagement(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    root = lake.root()
+    root = lake.root(context.partition_key if context.has_partition_key else None)
     computed_at = datetime.now(UTC)
     campaigns = compute.campaign_engagement(root, computed_at)
     written = write_partition(
@@ -389,18 +423,19 @@ def campaign_engagement(
     kinds=KINDS,
     metadata=spec_metadata(ACTIVITY_STATS_DAILY),
     deps=[raw_key(EMAIL_CAMPAIGN_ACTIVITY_STATS)],
-    partitions_def=daily_partitions,
+    partitions_def=snapshot_partitions,
     automation_condition=AUTOMATION,
 )
 def activity_stats_daily(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
-    root = lake.root()
-    day = date.fromisoformat(context.partition_key)
+    scope = snapshot_scope(context.partition_key)
+    root = lake.root(scope.account)
+    day = date.fromisoformat(scope.key)
     daily = compute.activity_stats_daily(root, day, datetime.now(UTC))
     written = write_partition(
         ACTIVITY_STATS_DAILY,
-        context.partition_key,
+        scope.key,
         daily.to_batches(),
         captured_at=datetime.now(UTC),
         root=root,
