@@ -1,15 +1,15 @@
 """dbt over a lake of five Constant Contact accounts under one application.
 
-The lake is the per-account layout (`{root}/account=<name>/...`, each a complete
-single-account lake): `accounts_lake` lands it with the product's own jobs, once per sandbox
-account, with that account's credentials and lake root, which is what the multi-account
-pipeline writes. Then one real `dbt build` runs with the accounts file set, and the README's
-"open rate by account and month" query, read from the README, is compared with each account's
-sandbox ground truth.
+`accounts_lake` runs one real `cc-assets refresh` of a sandbox application of five accounts of
+different sizes with an accounts file: every account's complete lake under
+`{root}/account=<name>/`, then the refresh's own `dbt build` over them all. The README's "open
+rate by account and month" query, read from the README, is compared with each account's
+sandbox ground truth, on DuckDB and on the Postgres target.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,23 +20,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import psycopg
 import psycopg.rows
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from cc_assets.constant_contact.schemas import ACCOUNT_SUMMARY, EMAIL_CAMPAIGNS
+from cc_assets.constant_contact.schemas import ACCOUNT_SUMMARY
 from cc_assets.defs.analytics.project import LAKE_ACCOUNTS
-from cc_assets.defs.automation import jobs
-from cc_assets.defs.ingestion.assets import CONTACT_CALLS_TAG
-from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
 from cc_assets.lake.paths import lake_root, location, partition_file
-from cc_assets.lake.writer import read_partition
-from cc_assets.pipeline.snapshots import sent_ids
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.analytics.test_dbt import dbt_invocation, messages
+from cc_assets_tests.ingestion.test_refresh_cli import refresh
 from cc_assets_tests.metrics.test_metrics import expected_counts, pct, same
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -64,85 +60,54 @@ MARTS = (
 
 @dataclass(frozen=True)
 class AccountsLake:
-    """A per-account lake of every account of `server`, at `root`, and its warehouse."""
+    """The lake of every account of `server` at `root` (one lake per account), its warehouse
+    and the accounts file that names them."""
 
     server: SandboxServer
     root: Path
     warehouse: Path
+    accounts_file: Path
 
     @property
     def names(self) -> list[str]:
         return [a["name"] for a in self.server.accounts]
 
 
-def land_account(server: SandboxServer, name: str, root: Path, state: Path) -> None:
-    """One account's complete lake at `root`, by the product's jobs (today's snapshots, every
-    sent activity's reports, the metrics) with that account's credentials and name (an
-    accounts file of that one account): a single-account refresh, without the contact
-    backlog and dbt."""
-    state.mkdir(parents=True)
-    accounts_file = state / "accounts.yaml"
-    accounts_file.write_text(
-        f"accounts:\n  - {{name: {name}, access_token_env: CONSTANT_CONTACT_ACCESS_TOKEN}}\n"
-    )
-    env = {
-        **server.client_env(name),
-        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
-        "CC_ASSETS_ACCOUNTS": str(accounts_file),
-        "CC_ASSETS_STORAGE": str(root),
-        "CC_ASSETS_STATE_DIR": str(state),
-    }
-    day = datetime.now(UTC).date().isoformat()
-    defs = jobs.pipeline_definitions()
-    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
-        for variable, value in env.items():
-            patch.setenv(variable, value)
-        snapshot = defs.resolve_job_def("daily_snapshot_job").execute_in_process(
-            partition_key=day, instance=instance, tags={CONTACT_CALLS_TAG: "0"}
-        )
-        assert snapshot.success, name
-        campaigns = read_partition(EMAIL_CAMPAIGNS, day, root=lake_root(str(root)))
-        activity_ids = sent_ids(campaigns)[1]
-        assert activity_ids, name
-        instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, activity_ids)
-        for job, op in (
-            ("activity_refresh_job", "refresh_activities"),
-            ("activity_metrics_job", "compute_activity_metrics"),
-        ):
-            config = {"ops": {op: {"config": {"activity_ids": activity_ids}}}}
-            run = defs.resolve_job_def(job).execute_in_process(run_config=config, instance=instance)
-            assert run.success, (name, job)
-        campaign = defs.resolve_job_def("campaign_metrics_job").execute_in_process(
-            partition_key=day, instance=instance
-        )
-        assert campaign.success, name
-
-
 @pytest.fixture(scope="module")
 def accounts_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccountsLake]:
-    """Five accounts of different sizes under one application, each landed into
-    `{root}/account=<name>/`, then one `dbt build` over them all with an accounts file set."""
-    base = tmp_path_factory.mktemp("accounts")
-    root, warehouse = base / "lake", base / "warehouse.duckdb"
+    """One `cc-assets refresh` (no contact backlog, unthrottled) of five accounts of different
+    sizes under one application, with an accounts file: the lake and the marts it builds."""
+    home = tmp_path_factory.mktemp("accounts")
     with SandboxServer.start(**SANDBOX) as server:
-        lake = AccountsLake(server, root, warehouse)
-        for name in lake.names:
-            land_account(server, name, root / f"account={name}", base / "state" / name)
-        accounts_file = base / "accounts.yaml"
+        names = [account["name"] for account in server.accounts]
+        accounts_file = home / "accounts.yaml"
         accounts_file.write_text(
-            "accounts:\n"
-            + "".join(f"  - {{name: {n}, token_store_key: {n}}}\n" for n in lake.names)
+            yaml.safe_dump(
+                {
+                    "accounts": [
+                        {"name": name, "refresh_token_env": f"{name.upper()}_REFRESH_TOKEN"}
+                        for name in names
+                    ]
+                }
+            )
         )
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CC_ASSETS_ACCOUNTS", str(accounts_file))
-            patch.setenv("CC_ASSETS_STORAGE", str(root))
-            patch.setenv("CC_ASSETS_WAREHOUSE", str(warehouse))
-            patch.setenv("CC_ASSETS_DBT_TARGET", "duckdb")
-            patch.setenv(LAKE_ACCOUNTS, "1")  # what apply_dbt_environment sets, undone after
-            invocation = dbt_invocation(["build"])
-            lines = list(messages(invocation))
-            assert invocation.is_successful(), "\n".join(lines[-40:])
-        yield lake
+        (home / "dagster_home").mkdir()
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_", "CC_"))}
+        env = {
+            **keep,
+            **server.application_env(),
+            "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+            "CC_ASSETS_ACCOUNTS": str(accounts_file),
+            "CC_ASSETS_STORAGE": str(home / "lake"),
+            "CC_ASSETS_WAREHOUSE": str(home / "warehouse.duckdb"),
+            "CC_ASSETS_STATE_DIR": str(home / "state"),
+            "CC_ASSETS_DBT_TARGET": "duckdb",
+            "DAGSTER_HOME": str(home / "dagster_home"),
+            **{f"{a['name'].upper()}_REFRESH_TOKEN": a["refresh_token"] for a in server.accounts},
+        }
+        done = refresh(env, "--contact-calls", "0", timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        yield AccountsLake(server, home / "lake", home / "warehouse.duckdb", accounts_file)
 
 
 def readme_query(title: str) -> str:
@@ -203,7 +168,7 @@ def test_postgres_loads_every_accounts_lake_and_answers_the_readme_query(
     """`python -m cc_assets.lake.postgres_load` of the per-account lake (the accounts file
     set) adds each row's account from its folder; dbt's postgres target then answers the
     README's query with every account's ground truth."""
-    monkeypatch.setenv("CC_ASSETS_ACCOUNTS", str(accounts_lake.root.parent / "accounts.yaml"))
+    monkeypatch.setenv("CC_ASSETS_ACCOUNTS", str(accounts_lake.accounts_file))
     monkeypatch.setenv("CC_ASSETS_STORAGE", str(accounts_lake.root))
     monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "postgres")
     monkeypatch.setenv("CC_ASSETS_PG_DATABASE", pg_database)
