@@ -21,8 +21,9 @@ partition first held it minus its `created_time`; events never landed count from
 minimum calls any correct client needs for the same days and lag (below), and the ratio.
 
 The minimum, per day: one list call per discovery tick; for every activity, report and 6-hour
-window with k new events, ceil(k / 500) pages; one campaign list, one summaries and
-ceil(activities / 10) stats calls for the day's snapshot; one contact report for every contact
+window with k new events, ceil(k / 500) pages; one campaign list, one summaries, one account
+summary (the account's identity, recorded daily) and ceil(activities / 10) stats calls for the
+day's snapshot; one contact report for every contact
 first engaged that day (nothing lists who has landing-page activity, so a client that lands
 every engaged contact's must ask each one at least once after its engagement).
 
@@ -374,7 +375,7 @@ class Simulation:
         for day in self._day_names():
             minimum = self.by_day[day].minimum
             minimum["discovery ticks"] = ticks
-            minimum["snapshot"] = 2 + math.ceil(len(activities) / 10)
+            minimum["snapshot"] = 3 + math.ceil(len(activities) / 10)
         account = truth.account
         epoch = truth.service.clock.epoch()
         first_engaged = con.execute(

@@ -307,6 +307,23 @@ CONTACT_ACTIVITY_DETAILS = AssetTable(
     ),
 )
 
+ACCOUNT_SUMMARY = AssetTable(
+    name="account_summary",
+    schema=pa.schema(
+        _SNAPSHOT
+        + _fields(
+            ("account", pa.string()),
+            ("encoded_account_id", pa.string()),
+            ("organization_name", pa.string()),
+        )
+    ),
+    partition_column=SNAPSHOT_DATE,
+    natural_key=(SNAPSHOT_DATE, "account"),
+    description="Daily snapshots of whose Constant Contact account the credentials read.",
+)
+"""One row per account and day: its name in cc_assets (`default` without an accounts file) and
+what `GET /account/summary` names it. A v2 account has no such call: both identity fields null."""
+
 TRACKING_TABLES: dict[str, AssetTable] = {
     report: _tracking_table(report) for report in TRACKING_REPORTS
 }
@@ -321,6 +338,7 @@ RAW_TABLES: dict[str, AssetTable] = {
         *TRACKING_TABLES.values(),
         EMAIL_LINKS,
         CONTACT_ACTIVITY_DETAILS,
+        ACCOUNT_SUMMARY,
     )
 }
 """Every raw asset's table, by asset name (the second part of its key)."""
@@ -415,6 +433,18 @@ RAW_COLUMN_DESCRIPTIONS: dict[str, str] = {
     "list_action": "List action attached to the link (add).",
     "list_id": "The list the link adds contacts to, if any.",
     "link_tag": "The link's tag (not currently provided by the API).",
+    # account_summary
+    "account": (
+        "The account's name in cc_assets: its name in the accounts file (CC_ASSETS_ACCOUNTS), "
+        "default for the one account of the CONSTANT_CONTACT_* variables."
+    ),
+    "encoded_account_id": (
+        "Constant Contact's id of the account (GET /account/summary); null for a v2 account."
+    ),
+    "organization_name": (
+        "The account's organization name (GET /account/summary); null for a v2 account or when "
+        "not set."
+    ),
 }
 """What each raw column holds, by name: a name means one thing in every raw table. The one
 place a raw column is described; the dbt sources' YAML is generated from it and the schemas

@@ -27,8 +27,10 @@ from pathlib import Path
 import duckdb
 from upath import UPath
 
+from cc_assets.constant_contact.accounts import SINGLE
+from cc_assets.constant_contact.accounts import VARIABLE as ACCOUNTS_VARIABLE
 from cc_assets.constant_contact.schemas import AssetTable
-from cc_assets.settings import load_settings
+from cc_assets.settings import Settings, load_settings
 
 RAW_PREFIX = "constant_contact"
 PART_FILE = "part-0.parquet"
@@ -199,3 +201,20 @@ def connect(root: UPath | None = None, limits: DuckDBLimits = SHARED) -> duckdb.
     if not is_local(root):
         con.register_filesystem(root.fs)
     return con
+
+
+def per_account_lake(settings: Settings | None = None) -> bool:
+    """Whether the lake is one lake per account: the settings name an accounts file
+    (`CC_ASSETS_ACCOUNTS`). Without one the one account's lake is the root itself."""
+    settings = settings or load_settings()
+    return bool(settings.environ.get(ACCOUNTS_VARIABLE, "").strip())
+
+
+def account_lakes(root: UPath, per_account: bool) -> list[tuple[str, UPath]]:
+    """Each account's name and lake root (`account_root`), by name: every `account=<name>`
+    folder of a per-account lake (what dbt's `account=*` reads), else the single account
+    (`default`) at the root."""
+    if not per_account:
+        return [(SINGLE, root)]
+    folders = root.glob(f"{ACCOUNT_LEVEL}=*") if root.exists() else []
+    return sorted((f.name.split("=", 1)[1], f) for f in folders if f.is_dir())

@@ -4,9 +4,11 @@ PostgreSQL cannot read Parquet in place, so every raw asset becomes a table of `
 and every metric asset a table of `cc_assets_metrics` (the dbt sources' schemas on that target),
 rebuilt from all of the asset's partition files, local or on an object store. The whole load
 is one transaction: dbt, reading at the same time, sees the previous load or this one, never a
-half-loaded table. The tables' columns are the assets' fixed schemas; a column a schema gained
-since the table was created is added to it, and a file written before the column existed loads
-it as null.
+half-loaded table. The tables' columns are the assets' fixed schemas and `account`, the
+account a row is of (the `account=<name>` folder of a per-account lake, `default` for the one
+account's lake: what DuckDB's hive partitioning gives dbt on the lake itself); a column a schema
+gained since the table was created is added to it, and a file written before the column existed
+loads it as null.
 
 Files are streamed a record batch at a time (`ParquetFile.iter_batches` into `COPY ... FROM
 STDIN`): a partition held whole as Python objects peaked at 1,259 MB at 1,000,000 rows, where every
@@ -27,7 +29,14 @@ from upath import UPath
 
 from cc_assets.constant_contact.schemas import RAW_TABLES, AssetTable
 from cc_assets.defs.metrics.tables import METRIC_TABLES, METRICS_PREFIX
-from cc_assets.lake.paths import RAW_PREFIX, lake_root, partition_files
+from cc_assets.lake.paths import (
+    ACCOUNT_LEVEL,
+    RAW_PREFIX,
+    account_lakes,
+    lake_root,
+    partition_files,
+    per_account_lake,
+)
 from cc_assets.settings import load_settings
 
 RAW_SCHEMA = "cc_assets_raw"
@@ -57,21 +66,33 @@ BATCH_ROWS = 8_192
 """Rows converted to Python values at once: a few MB, whatever a partition's size."""
 
 
-def load_lake(conn: Any, root: UPath) -> dict[str, int]:
-    """Replace the warehouse's lake tables (`LOADED`) with the lake at `root`, over the psycopg
-    connection `conn`, in one transaction (committed here). Returns rows loaded per table."""
+def _loaded_fields(table: AssetTable) -> list[pa.Field]:
+    """A warehouse table's columns: the asset's, and its rows' account (unless the asset's
+    schema has it already: `account_summary` writes it)."""
+    fields = list(table.schema)
+    if ACCOUNT_LEVEL not in table.schema.names:
+        fields.append(pa.field(ACCOUNT_LEVEL, pa.string()))
+    return fields
+
+
+def load_lake(conn: Any, root: UPath, per_account: bool = False) -> dict[str, int]:
+    """Replace the warehouse's lake tables (`LOADED`) with the lake at `root` (one lake per
+    account under it when `per_account`), over the psycopg connection `conn`, in one
+    transaction (committed here). Returns rows loaded per table."""
     from psycopg.copy import LibpqWriter  # noqa: PLC0415 - the `postgres` extra
 
     loaded: dict[str, int] = {}
+    lakes = account_lakes(root, per_account)
     with conn.cursor() as cur:
         for schema, prefix, tables in LOADED:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for name, table in tables.items():
-                columns = ", ".join(f'"{f.name}" {sql_type(f.type)}' for f in table.schema)
-                names = ", ".join(f'"{f.name}"' for f in table.schema)
+                fields = _loaded_fields(table)
+                columns = ", ".join(f'"{f.name}" {sql_type(f.type)}' for f in fields)
+                names = ", ".join(f'"{f.name}"' for f in fields)
                 # emptied, not dropped: dbt's views over the table stay valid
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{name} ({columns})")
-                for f in table.schema:
+                for f in fields:
                     cur.execute(
                         f'ALTER TABLE {schema}.{name} ADD COLUMN IF NOT EXISTS "{f.name}" '
                         f"{sql_type(f.type)}"
@@ -83,18 +104,21 @@ def load_lake(conn: Any, root: UPath) -> dict[str, int]:
                 # queues up to 1,024 buffers for a thread (~200 MB at 1,000,000 rows)
                 writer = LibpqWriter(cur)
                 with cur.copy(f"COPY {schema}.{name} ({names}) FROM STDIN", writer=writer) as copy:
-                    for file in partition_files(table, root, prefix=prefix):
-                        for rows in _row_batches(UPath(file, **root.storage_options), table):
-                            for row in rows:
-                                copy.write_row(row)
-                            loaded[key] += len(rows)
+                    for account, lake in lakes:
+                        for file in partition_files(table, lake, prefix=prefix):
+                            path = UPath(file, **root.storage_options)
+                            for rows in _row_batches(path, table, account):
+                                for row in rows:
+                                    copy.write_row(row)
+                                loaded[key] += len(rows)
     conn.commit()
     return loaded
 
 
-def _row_batches(file: UPath, table: AssetTable) -> Iterator[list[tuple[Any, ...]]]:
-    """The file's rows in the table's column order, `BATCH_ROWS` at a time; a column the file
-    lacks (written before the schema had it) is null."""
+def _row_batches(file: UPath, table: AssetTable, account: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The file's rows in the warehouse table's column order (`_loaded_fields`), `BATCH_ROWS`
+    at a time; a column the file lacks (written before the schema had it) is null, and the
+    account column is `account`."""
     with file.open("rb") as handle:
         # one row group at a time, on this thread: read-ahead and parallel decoding of the
         # 65,536-row groups cost ~60 MB at 1,000,000 rows and speed nothing COPY waits on
@@ -107,6 +131,8 @@ def _row_batches(file: UPath, table: AssetTable) -> Iterator[list[tuple[Any, ...
             columns = [
                 batch.column(n).to_pylist() if n in present else nulls for n in table.schema.names
             ]
+            if ACCOUNT_LEVEL not in table.schema.names:
+                columns.append([account] * batch.num_rows)
             yield list(zip(*columns, strict=True))
 
 
@@ -118,7 +144,7 @@ def main() -> int:
     pa.set_memory_pool(pa.system_memory_pool())
     settings = load_settings()
     with psycopg.connect(**settings.postgres) as conn:
-        loaded = load_lake(conn, lake_root(settings.lake))
+        loaded = load_lake(conn, lake_root(settings.lake), per_account_lake(settings))
     for name, rows in loaded.items():
         print(f"{name}: {rows} rows")
     return 0

@@ -2,6 +2,7 @@
 
 A v3 account and a legacy v2 account land the same assets with the same columns. `Reports` is
 all that the assets, the discovery sensor, the batched activity job and the preflight call;
+`identity` is whose account the credentials read (`account_summary`).
 `account_type` is the one place that asks which version the settings name
 (`CONSTANT_CONTACT_API_VERSION`). `V3Account` reads v3's reports (`snapshots`, `discovery`,
 `activity_reads`, `contact_backlog`); `V2Account` (`v2_account`) reads v2's (`V2Reports`,
@@ -42,6 +43,7 @@ class Reports(Protocol):
     def campaign_rows(self) -> Snapshot: ...
     def campaign_summaries(self) -> Snapshot: ...
     def campaign_stats(self, campaign_ids: list[str]) -> Snapshot: ...
+    def identity(self) -> Snapshot: ...
     def activity_stats(self, activity_ids: list[str]) -> Snapshot: ...
     def contact_activity(self, *backlog: Any) -> Iterator[pa.RecordBatch]: ...
     def list_campaigns(self, after: datetime | None = None) -> Iterator[dict[str, Any]]: ...
@@ -70,6 +72,13 @@ class V3Account:
 
     def activity_stats(self, activity_ids: list[str]) -> Snapshot:
         return snapshots.activity_stats(self.client, activity_ids)
+
+    def identity(self) -> Snapshot:
+        """`GET /account/summary`: whose account the token reads (one call)."""
+        found = self.client.get_account_identity()
+        return snapshots.account_summary(
+            self.client, found.encoded_account_id, found.organization_name
+        )
 
     def contact_activity(self, *backlog: Any) -> Iterator[pa.RecordBatch]:
         return contact_backlog.landing_page_activity(self.client, *backlog)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from upath import UPath
 
+from cc_assets.constant_contact.accounts import SINGLE
 from cc_assets.constant_contact.client import (
     CAMPAIGN_FIELDS,
     CAMPAIGN_STATS_BATCH,
@@ -23,6 +24,7 @@ from cc_assets.constant_contact.client import (
 from cc_assets.constant_contact.errors import ConstantContactError, NotFoundError
 from cc_assets.constant_contact.parsing import api_schema, batch
 from cc_assets.constant_contact.schemas import (
+    ACCOUNT_SUMMARY,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
     EMAIL_CAMPAIGNS,
@@ -181,6 +183,19 @@ def activity_stats(client: ConstantContactClient, activity_ids: Sequence[str]) -
     if missing and not errors:
         errors = [f"no stats returned for {len(missing)} activities"]
     return Capture(rows, {(i,) for i in missing}, errors)
+
+
+def account_summary(
+    client: ConstantContactClient, encoded_account_id: str | None, organization_name: str | None
+) -> list[pa.RecordBatch]:
+    """The account's one row of the day: its name in cc_assets (the accounts file's, `default`
+    for the one account of the variables) and the identity Constant Contact gave it."""
+    row = {
+        "account": client.settings.account or SINGLE,
+        "encoded_account_id": encoded_account_id,
+        "organization_name": organization_name,
+    }
+    return [batch([row], api_schema(ACCOUNT_SUMMARY))]
 
 
 def merge_same_day(

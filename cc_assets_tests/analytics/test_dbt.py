@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -139,8 +140,8 @@ def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: 
 
 
 def assert_staging_selects_the_metric_columns(warehouse: Path) -> None:
-    """Each staging view over email_metrics has its metric table's columns, no more, no fewer,
-    in the Arrow schema's order and of its types."""
+    """Each staging view over email_metrics has the row's account, then its metric table's
+    columns, no more, no fewer, in the Arrow schema's order and of its types."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for name, table in METRIC_TABLES.items():
             built = con.execute(
@@ -150,7 +151,7 @@ def assert_staging_selects_the_metric_columns(warehouse: Path) -> None:
             ).fetchall()
             declared = [
                 (f.name, str(con.sql(f"select cast(null as {sql_type(f.type)})").types[0]))
-                for f in table.schema
+                for f in (pa.field("account", pa.string()), *table.schema)
             ]
             assert built == declared, name
 
@@ -231,12 +232,23 @@ def messages(invocation) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_dbt_build_on_an_empty_lake(lake: Path) -> None:
+@pytest.mark.parametrize("per_account", [False, True], ids=["one_account", "accounts_file"])
+def test_dbt_build_on_an_empty_lake(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_account: bool
+) -> None:
+    """Nothing landed yet: every model builds, empty; with an accounts file too, where the
+    sources read `{lake}/account=*/...` (and no account has a folder yet)."""
+    if per_account:
+        accounts = tmp_path / "accounts.yaml"
+        accounts.write_text("accounts:\n  - {name: acme, token_store_key: acme}\n")
+        monkeypatch.setenv("CC_ASSETS_ACCOUNTS", str(accounts))
+        monkeypatch.setenv(project.LAKE_ACCOUNTS, "1")  # apply_dbt_environment's, undone after
     invocation = dbt_invocation(["build"])
     lines = list(messages(invocation))
     assert invocation.is_successful(), "\n".join(lines[-30:])
     assert any("no lake files for email_opens" in line for line in lines)
     assert any("no lake files for activity_engagement" in line for line in lines)
+    assert os.environ[project.LAKE_ACCOUNTS] == ("1" if per_account else "")
 
 
 STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -384,3 +396,35 @@ def test_incremental_build_equals_a_full_build(
         missing, extra = set(rows) - set(incremental[name]), set(incremental[name]) - set(rows)
         assert not missing and not extra, (name, sorted(missing)[:3], sorted(extra)[:3])
     assert_marts_equal_metrics(warehouse_marts(warehouse), lake)
+
+
+@pytest.mark.slow
+def test_a_warehouse_built_before_accounts_is_completed_by_the_next_build(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The incremental tables of a warehouse built before rows had an account (no `account`,
+    no `encoded_account_id`) are read whole once by the next build: then every row has its
+    account (dbt's not_null tests) and the tables equal a full build's."""
+    land(account(), lake, days=1)
+    dbt_build()
+    warehouse = tmp_path / "warehouse.duckdb"
+    tables = list(built_tables(warehouse))
+    with duckdb.connect(str(warehouse)) as con:
+        for table in tables:
+            for column in ("account", "encoded_account_id"):
+                con.execute(f"alter table {table} drop column if exists {column}")
+    dbt_build()
+    monkeypatch.setenv("CC_ASSETS_WAREHOUSE", str(tmp_path / "full.duckdb"))
+    dbt_build("--full-refresh")
+    for table in tables:
+        completed, full = (rows_by_name(w, table) for w in (warehouse, tmp_path / "full.duckdb"))
+        assert completed == full and completed, table
+
+
+def rows_by_name(warehouse: Path, table: str) -> list[tuple]:
+    """A table's rows as sorted (column, value) pairs, whatever its columns' order (a column
+    added to a table comes last), without the build stamps."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.sql(f"select * from {table}").to_arrow_table().to_pylist()
+    pairs = (tuple(sorted((k, v) for k, v in r.items() if k != "built_at")) for r in rows)
+    return sorted(pairs, key=repr)  # repr: a column's values may be None or not

@@ -35,7 +35,11 @@ def test_sources_map_to_the_raw_and_metric_assets_and_models_are_analytics() -> 
     assert columns["campaign_name"] == "text" and columns["open_rate"] == "double precision"
     assert columns["mobile_open_share"] == "double precision"
     checks = {c.name for c in cc_assets_dbt.check_specs if c.asset_key == mart.key}
-    assert {"unique_fct_campaign_performance_campaign_id"} <= checks
+    # keyed per account: a campaign id is unique within its account, and every row has one
+    assert {
+        "unique_combination_of_columns_fct_campaign_performance_account__campaign_id",
+        "not_null_fct_campaign_performance_account",
+    } <= checks
     assert "fct_campaign_performance_equals_email_metrics" in checks
 
 

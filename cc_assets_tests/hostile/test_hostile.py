@@ -75,7 +75,8 @@ or the client's events.
 Discovery and detail calls (`test_discovery_shapes`): `/emails` as a list, a campaign id as a
 number, `campaign_activities` as an object, an activity detail `null`, `send_history` as an
 object, stats `results` as an object, stats `percents` as a list, `link_click_counts` as a
-string, summaries without their list, a contact-activity row of another contact: each raises
+string, summaries without their list, a contact-activity row of another contact, the account
+summary as a list or with a numeric `encoded_account_id`: each raises
 UnexpectedResponseError naming the field. Settings (`test_settings_name_the_variable`): bad
 numbers, negative limits, URLs that are not URLs, an unknown API version, v2 without a key or
 a token: each raises ConfigurationError naming the variable. CLI (`test_cli_*`): `cc-assets
@@ -587,6 +588,7 @@ CALLS: dict[str, Callable[[ConstantContactClient, dict[str, str]], Any]] = {
     "links": lambda c, ids: c.get_links(ids["aid"]),
     "summaries": lambda c, ids: list(c.iter_campaign_summaries()),
     "contact": lambda c, ids: list(c.iter_contact_activity(ids["contact"])),
+    "identity": lambda c, ids: c.get_account_identity(),
 }
 OTHER_CONTACT_ROW = {
     "contact_id": "someone-else",
@@ -635,6 +637,14 @@ SHAPES: list[tuple[str, str, Any, str, str]] = [
         {"tracking_activities": [OTHER_CONTACT_ROW]},
         "contact",
         "contact_id",
+    ),
+    ("account_list", "/v3/account/summary", [], "identity", "expected an object"),
+    (
+        "account_id_number",
+        "/v3/account/summary",
+        {"encoded_account_id": 7, "organization_name": "x"},
+        "identity",
+        "encoded_account_id",
     ),
 ]
 

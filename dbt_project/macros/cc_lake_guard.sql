@@ -9,7 +9,9 @@
     A declared column that no file has yet (captured_at in files written before it was
     recorded) is null, as read_parquet's union_by_name makes it when only some files lack it.
     A source's name is its folder in the lake (constant_contact, email_metrics); tables with
-    `meta.partitioned: false` keep their file at the top of their folder.
+    `meta.partitioned: false` keep their file at the top of their folder. In the per-account
+    lake (macros/cc_accounts.sql) the files are every account's, and the empty relation has
+    the `account` column the folders would give.
 #}
 {% macro cc_lake_guard(relation) %}
     {%- if execute and target.type == 'duckdb' -%}
@@ -21,6 +23,7 @@
             {%- for column in node.columns.values() %}
                 cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
             {%- endfor %}
+            {%- if cc_lake_accounts() and 'account' not in node.columns %}, cast(null as {{ dbt.type_string() }}) as account{% endif %}
             where 1 = 0)
         {%- else -%}
             {%- set present = run_query("describe select * from " ~ relation).columns[0].values()
@@ -41,7 +44,7 @@
 
 {% macro cc_lake_glob(node) %}
     {%- set partitioned = node.config.meta.get('partitioned', node.meta.get('partitioned', true)) -%}
-    {{- return(env_var('CC_ASSETS_STORAGE', '../data/lake') ~ '/' ~ node.source_name ~ '/' ~ node.name ~ ('/*/part-*.parquet' if partitioned else '/part-*.parquet')) -}}
+    {{- return(env_var('CC_ASSETS_STORAGE', '../data/lake') ~ ('/account=*' if cc_lake_accounts() else '') ~ '/' ~ node.source_name ~ '/' ~ node.name ~ ('/*/part-*.parquet' if partitioned else '/part-*.parquet')) -}}
 {% endmacro %}
 
 {% macro cc_lake_has_files(node) %}

@@ -20,21 +20,30 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from upath import UPath
 
-from cc_assets.lake.paths import lake_root, location
+from cc_assets.lake.paths import lake_root, location, per_account_lake
 from cc_assets.settings import export, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
+LAKE_ACCOUNTS = "CC_ASSETS_LAKE_ACCOUNTS"
+"""`1` when the lake holds one lake per account (`{root}/account=<name>/...`: the settings name
+an accounts file), else empty (the one account's lake at the root): what dbt's sources read
+(`macros/cc_accounts.sql`)."""
+
+
 def apply_dbt_environment(lake: UPath | None = None) -> dict[str, str]:
-    """Export the absolute lake root (`lake`, else the settings') and warehouse file to this
-    process (dbt runs as its child, and its profiles read them) and create the warehouse's
-    folder. Returns what was set."""
-    warehouse = load_settings().warehouse
+    """Export the absolute lake root (`lake`, else the settings'), its layout (one account's
+    lake, or one per account: `LAKE_ACCOUNTS`) and the warehouse file to this process (dbt runs
+    as its child, and its profiles and sources read them) and create the warehouse's folder.
+    Returns what was set."""
+    settings = load_settings()
+    warehouse = settings.warehouse
     environment = {
         "CC_ASSETS_STORAGE": location(lake or lake_root()),
         "CC_ASSETS_WAREHOUSE": str(warehouse),
+        LAKE_ACCOUNTS: "1" if per_account_lake(settings) else "",
     }
     export(environment)
     warehouse.parent.mkdir(parents=True, exist_ok=True)

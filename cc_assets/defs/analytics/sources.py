@@ -33,7 +33,7 @@ import pyarrow as pa
 import yaml
 
 from cc_assets.constant_contact.schemas import RAW_COLUMN_DESCRIPTIONS, RAW_TABLES, AssetTable
-from cc_assets.defs.analytics.project import PROJECT_DIR
+from cc_assets.defs.analytics.project import LAKE_ACCOUNTS, PROJECT_DIR
 from cc_assets.defs.metrics.tables import METRIC_COLUMN_DESCRIPTIONS, METRIC_TABLES, METRICS_PREFIX
 from cc_assets.lake.paths import RAW_PREFIX
 from cc_assets.lake.postgres_load import LOADED, METRICS_SCHEMA, RAW_SCHEMA, sql_type
@@ -157,12 +157,21 @@ of its folder, and its source table says so (`meta.partitioned: false`, read by
 `cc_lake_glob`)."""
 
 
+PER_ACCOUNT = f"env_var('{LAKE_ACCOUNTS}', '') == '1'"
+"""Jinja: the lake is per account (`{root}/account=<name>/...`, `macros/cc_accounts.sql`)."""
+
+
 def _read_parquet(source: LakeSource, files: str) -> str:
-    """The DuckDB relation of a table's `files`."""
-    hive = "true" if source.hive_partitioning else "false"
+    """The DuckDB relation of a table's `files`, in the lake of one account or of many: there
+    every account's files, with the `account` of their `account=<name>` folder (hive
+    partitioning, even for a source whose own folders are not read as columns; the folder
+    names' values read as text, so an account `007` stays `007`)."""
+    hive = "true" if source.hive_partitioning else f"{{{{ 'true' if {PER_ACCOUNT} else 'false' }}}}"
     return (
         "read_parquet('{{ env_var('CC_ASSETS_STORAGE', '../data/lake') }}"
-        f"/{source.name}/{files}', hive_partitioning = {hive}, union_by_name = true)"
+        f"{{{{ '/account=*' if {PER_ACCOUNT} else '' }}}}/{source.name}/{files}', "
+        f"hive_partitioning = {hive}, union_by_name = true"
+        f"{{{{ ', hive_types_autocast = false' if {PER_ACCOUNT} else '' }}}})"
     )
 
 
@@ -227,19 +236,33 @@ def staging_model_name(source: LakeSource, table: AssetTable) -> str:
     return f"stg_{source.name}__{table.name}"
 
 
+ACCOUNT = "account"
+"""The column every staging model adds first: the row's account (`macros/cc_accounts.sql`)."""
+
+
+def _account_column() -> dict[str, str]:
+    return {
+        "name": ACCOUNT,
+        "description": RAW_COLUMN_DESCRIPTIONS[ACCOUNT],
+        "data_type": sql_type(pa.string()),
+    }
+
+
 def staging_yaml(source: LakeSource, table: AssetTable) -> str:
-    """A staging model's YAML: its source table's columns, as the model selects them."""
+    """A staging model's YAML: its account, then its source table's columns, as the model
+    selects them."""
     model = {
         "name": staging_model_name(source, table),
         "description": f"{table.description} One row per row of the metric asset; typed.",
-        "columns": _columns(source, table),
+        "columns": [_account_column(), *_columns(source, table)],
     }
     return _dump({"version": 2, "models": [model]}, _header(source))
 
 
 def staging_sql(source: LakeSource, table: AssetTable) -> str:
-    """A staging model: every column of the source table, typed, in the schema's order."""
-    selects = [
+    """A staging model: the row's account, then every column of the source table, typed, in
+    the schema's order."""
+    selects = [f"{{{{ cc_account() }}}} as {ACCOUNT}"] + [
         field.name
         if pa.types.is_timestamp(field.type)
         else f"cast({field.name} as {STAGING_CASTS[field.type]}) as {field.name}"

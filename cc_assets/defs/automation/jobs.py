@@ -23,6 +23,7 @@ import dagster as dg
 from pydantic import Field
 
 from cc_assets.constant_contact.schemas import (
+    ACCOUNT_SUMMARY,
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
@@ -38,6 +39,7 @@ from cc_assets.defs.ingestion.assets import (
     READ_ERRORS,
     ReportFailure,
     ReportsFailed,
+    account_summary,
     asset_key,
     contact_activity_details,
     email_campaign_activity_stats,
@@ -79,6 +81,7 @@ daily_snapshot_job = dg.define_asset_job(
         email_campaign_activity_stats,
         activity_stats_daily,
         contact_activity_details,
+        account_summary,
     ),
     description="Today's campaigns, summaries, stats (and the day's rates from CC's activity "
     "stats) and contact reports of one account (each asset its own step: a failed one costs "
@@ -227,6 +230,7 @@ DAILY_ASSET_KEYS = [
         EMAIL_CAMPAIGN_STATS,
         EMAIL_CAMPAIGN_ACTIVITY_STATS,
         CONTACT_ACTIVITY_DETAILS,
+        ACCOUNT_SUMMARY,
     )
 ]
 """The daily snapshots that call the API (the day's stats series is computed from them)."""

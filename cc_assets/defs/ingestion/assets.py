@@ -14,6 +14,7 @@ from upath import UPath
 
 from cc_assets.constant_contact.errors import ConstantContactError
 from cc_assets.constant_contact.schemas import (
+    ACCOUNT_SUMMARY,
     CONTACT_ACTIVITY_DETAILS,
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGN_STATS,
@@ -404,3 +405,13 @@ def contact_activity_details(reports: Reports, context, root, captured_at, day):
     limit = int(cap) if cap is not None else None
     fresh = reports.contact_activity(root, captured_at, reserved, context.log.info, limit)
     return snapshots.union_same_day(CONTACT_ACTIVITY_DETAILS, day, fresh, root)
+
+
+@_daily_asset(
+    ACCOUNT_SUMMARY,
+    "Whose Constant Contact account the credentials read: the account's name in cc_assets, "
+    "its encoded_account_id and organization_name (GET /account/summary, one call a day; null "
+    "for a v2 account). The marts take every account's id from here (dim_accounts).",
+)
+def account_summary(reports: Reports, context, root, captured_at, day):
+    return reports.identity()

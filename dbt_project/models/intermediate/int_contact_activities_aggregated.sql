@@ -17,9 +17,10 @@
     A contact is sent an activity once, bounces once and opts out once: fct_email_events holds
     one row per activity x contact of those types (its event_id is the three of them), which is
     that row's group as it is, so only opens, clicks and forwards are grouped (in parts of
-    whole activities on a full build, `cc_activity_batches`).
+    whole activities on a full build, `cc_activity_batches`). An activity is one account's
+    (its id a UUID, unique across accounts), so its rows are replaced by its id alone.
 #}
-{%- set incremental = cc_is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set incremental = cc_is_incremental() and ['built_at', 'account'] | reject('in', cc_held_columns()) | list == [] -%}
 {%- set once = ["'send'", "'bounce'", "'optout'"] -%}
 {%- set batches = ['true'] if incremental else cc_activity_batches([ref('fct_email_events')]) -%}
 
@@ -59,6 +60,7 @@ events as not materialized (
 )
 
 select
+    account,
     campaign_activity_id,
     contact_id,
     event_type,
@@ -70,11 +72,12 @@ select
     {{ cc_built_at() }} as built_at
 from events
 where event_type not in ({{ once | join(', ') }})
-group by campaign_activity_id, contact_id, event_type
+group by account, campaign_activity_id, contact_id, event_type
 
 union all
 
 select
+    account,
     campaign_activity_id,
     contact_id,
     event_type,

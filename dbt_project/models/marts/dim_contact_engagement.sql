@@ -5,15 +5,19 @@
     on_schema_change='append_new_columns',
 ) }}
 {#
-    One row per contact that appears in any tracking report: how many activities reached,
-    opened, clicked, bounced or were opted out of. Rates are computed by the email_metrics
+    One row per account x contact that appears in any tracking report: how many activities
+    reached, opened, clicked, bounced or were opted out of. A contact is one account's: the
+    same id in two accounts is two contacts (v2's are small numbers). Rates are computed by the email_metrics
     assets only (per activity and campaign), never here.
 
     Built incrementally: a build recomputes (from all of their activities) the contacts that
-    int_contact_activities_aggregated recomputed after this table's last build (`built_at`).
+    int_contact_activities_aggregated recomputed after this table's last build (`built_at`),
+    in every account that has a contact of that id (a superset, each recomputed whole: exact).
+    So the rows replaced are those of the contact ids (`unique_key`), every account's: a
+    table built before it had `account` (read whole once) leaves no row behind.
     A full build groups the contacts in parts (hash buckets of the contact, `cc_hash_batches`).
 #}
-{%- set incremental = cc_is_incremental() and 'built_at' in cc_held_columns() -%}
+{%- set incremental = cc_is_incremental() and ['built_at', 'account'] | reject('in', cc_held_columns()) | list == [] -%}
 {%- set batches = ['true'] if incremental
     else cc_hash_batches(ref('int_contact_activities_aggregated'), 'contact_id') -%}
 
@@ -35,6 +39,7 @@ per_activity as (
 per_contact as (
 
     select
+        account,
         contact_id,
         sum(case when event_type = 'send' then 1 else 0 end) as activities_sent,
         sum(case when event_type = 'bounce' then 1 else 0 end) as activities_bounced,
@@ -49,13 +54,15 @@ per_contact as (
         {{ cc_latest('email_address', 'last_time') }} as email_address
     from per_activity
     where {{ batch }}
-    group by contact_id
+    group by account, contact_id
 
 ),
 
 counted as (
 
     select
+        per_contact.account,
+        accounts.encoded_account_id,
         contact_id,
         email_address,
         cast(activities_sent as {{ dbt.type_bigint() }}) as activities_sent,
@@ -73,6 +80,8 @@ counted as (
         last_event_time,
         {{ cc_built_at() }} as built_at
     from per_contact
+    left join {{ ref('dim_accounts') }} as accounts
+        on per_contact.account = accounts.account
 
 )
 

@@ -22,8 +22,12 @@
     report whole; carried-over rows keep their capture time, new ones get the refresh's), plus
     every row of an activity whose campaign changed, and replaces the table's rows of the same
     events (delete+insert on event_id). Events that vanish from the lake stay until
-    `dbt build --full-refresh`. A table built before captured_at was recorded is read whole
-    once. A full build runs in parts of whole activities (`cc_activity_batches`,
+    `dbt build --full-refresh`. A table built before captured_at (or the account) was
+    recorded is read whole once.
+
+    Every event carries its account (from the report's scan) and the account's
+    encoded_account_id as dim_accounts held it when the event was built. The event id is the
+    hash of the natural key, whose activity id is a UUID unique across accounts. A full build runs in parts of whole activities (`cc_activity_batches`,
     `cc_batched_incremental`).
 #}
 {%- set reports = [
@@ -35,7 +39,7 @@
     ('bounce', 'stg_constant_contact__email_bounces', false, false, false),
 ] -%}
 {%- set null_string = 'cast(null as ' ~ dbt.type_string() ~ ')' -%}
-{%- set read_new_only = cc_is_incremental() and 'captured_at' in cc_held_columns() -%}
+{%- set read_new_only = cc_is_incremental() and ['captured_at', 'account'] | reject('in', cc_held_columns()) | list == [] -%}
 {%- set batches = ['true'] -%}
 {%- if not read_new_only -%}
     {%- set relations = [] -%}
@@ -50,7 +54,7 @@ with
 
 mapped as (
 
-    select campaign_activity_id, campaign_id from {{ ref('int_campaign_activities') }}
+    select account, campaign_activity_id, campaign_id from {{ ref('int_campaign_activities') }}
 
 ),
 
@@ -58,12 +62,13 @@ mapped as (
 held as (
 
     select
+        account,
         campaign_activity_id,
         event_type,
         max(coalesce(captured_at, {{ cc_epoch() }})) as captured_at,
         max(campaign_id) as campaign_id
     from {{ this }}
-    group by campaign_activity_id, event_type
+    group by account, campaign_activity_id, event_type
 
 ),
 {% endif %}
@@ -73,6 +78,7 @@ held as (
 
     select
         '{{ event_type }}' as event_type,
+        report.account,
         report.campaign_activity_id,
         report.contact_id,
         {{ 'report.created_time' if keyed_by_time else 'min(report.created_time)' }} as created_time,
@@ -86,10 +92,12 @@ held as (
     from {{ ref(model) }} as report
     {% if read_new_only %}
     left join held
-        on report.campaign_activity_id = held.campaign_activity_id
+        on report.account = held.account
+        and report.campaign_activity_id = held.campaign_activity_id
         and held.event_type = '{{ event_type }}'
     left join mapped
-        on report.campaign_activity_id = mapped.campaign_activity_id
+        on report.account = mapped.account
+        and report.campaign_activity_id = mapped.campaign_activity_id
     where held.campaign_activity_id is null
         or coalesce(report.captured_at, {{ cc_epoch() }}) > held.captured_at
         or mapped.campaign_id is distinct from held.campaign_id
@@ -97,6 +105,7 @@ held as (
     where {{ batch }}
     {% endif %}
     group by
+        report.account,
         report.campaign_activity_id,
         report.contact_id
         {{- ', report.created_time' if keyed_by_time }}
@@ -120,6 +129,8 @@ select
         "case when events.event_type in ('open', 'click', 'forward') then cast(events.created_time as " ~ dbt.type_string() ~ ") else '' end",
         "'|'", "coalesce(events.device_type, '')", "'|'", "coalesce(events.url_id, '')"
     ])) }} as event_id,
+    events.account,
+    accounts.encoded_account_id,
     events.event_type,
     events.campaign_activity_id,
     mapped.campaign_id,
@@ -134,6 +145,9 @@ select
     events.captured_at
 from unioned as events
 left join mapped
-    on events.campaign_activity_id = mapped.campaign_activity_id
+    on events.account = mapped.account
+    and events.campaign_activity_id = mapped.campaign_activity_id
+left join {{ ref('dim_accounts') }} as accounts
+    on events.account = accounts.account
 {{ cc_next_part() if not loop.last }}
 {% endfor %}

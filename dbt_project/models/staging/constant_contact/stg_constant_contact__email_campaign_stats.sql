@@ -9,6 +9,7 @@ source as (
 renamed as (
 
     select
+        {{ cc_account() }} as account,
         cast(snapshot_date as date) as snapshot_date,
         captured_at,
         cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,

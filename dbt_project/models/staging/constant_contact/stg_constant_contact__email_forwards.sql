@@ -9,6 +9,7 @@ source as (
 renamed as (
 
     select
+        {{ cc_account() }} as account,
         cast(campaign_activity_id as {{ dbt.type_string() }}) as campaign_activity_id,
         cast(contact_id as {{ dbt.type_string() }}) as contact_id,
         lower(tracking_activity_type) as tracking_activity_type,

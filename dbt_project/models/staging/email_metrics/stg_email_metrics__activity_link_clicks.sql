@@ -10,6 +10,7 @@ source as (
 renamed as (
 
     select
+        {{ cc_account() }} as account,
         cast(campaign_activity_id as {{ dbt.type_string() }}) as campaign_activity_id,
         cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
         cast(url_id as {{ dbt.type_string() }}) as url_id,

@@ -10,6 +10,7 @@ source as (
 renamed as (
 
     select
+        {{ cc_account() }} as account,
         cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
         cast(activities as {{ dbt.type_bigint() }}) as activities,
         cast(sends as {{ dbt.type_bigint() }}) as sends,
