@@ -9,10 +9,7 @@ sandbox ground truth, on DuckDB and on the Postgres target.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,13 +22,14 @@ import psycopg
 import psycopg.rows
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from cc_assets.constant_contact.schemas import ACCOUNT_SUMMARY
 from cc_assets.defs.analytics.project import LAKE_ACCOUNTS
 from cc_assets.lake.paths import lake_root, location, partition_file
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.analytics.test_dbt import dbt_invocation, messages
+from cc_assets_tests.fixtures.accounts import accounts_env
+from cc_assets_tests.fixtures.services import load_lake_into_postgres
 from cc_assets_tests.ingestion.test_refresh_cli import refresh
 from cc_assets_tests.metrics.test_metrics import expected_counts, pct, same
 
@@ -79,35 +77,15 @@ def accounts_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts
     sizes under one application, with an accounts file: the lake and the marts it builds."""
     home = tmp_path_factory.mktemp("accounts")
     with SandboxServer.start(**SANDBOX) as server:
-        names = [account["name"] for account in server.accounts]
-        accounts_file = home / "accounts.yaml"
-        accounts_file.write_text(
-            yaml.safe_dump(
-                {
-                    "accounts": [
-                        {"name": name, "refresh_token_env": f"{name.upper()}_REFRESH_TOKEN"}
-                        for name in names
-                    ]
-                }
-            )
+        env = accounts_env(
+            server,
+            home,
+            CONSTANT_CONTACT_REQUESTS_PER_SECOND="0",
+            CC_ASSETS_DBT_TARGET="duckdb",
         )
-        (home / "dagster_home").mkdir()
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_", "CC_"))}
-        env = {
-            **keep,
-            **server.application_env(),
-            "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
-            "CC_ASSETS_ACCOUNTS": str(accounts_file),
-            "CC_ASSETS_STORAGE": str(home / "lake"),
-            "CC_ASSETS_WAREHOUSE": str(home / "warehouse.duckdb"),
-            "CC_ASSETS_STATE_DIR": str(home / "state"),
-            "CC_ASSETS_DBT_TARGET": "duckdb",
-            "DAGSTER_HOME": str(home / "dagster_home"),
-            **{f"{a['name'].upper()}_REFRESH_TOKEN": a["refresh_token"] for a in server.accounts},
-        }
         done = refresh(env, "--contact-calls", "0", timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        yield AccountsLake(server, home / "lake", home / "warehouse.duckdb", accounts_file)
+        yield AccountsLake(server, home / "lake", home / "warehouse.duckdb", home / "accounts.yaml")
 
 
 def readme_query(title: str) -> str:
@@ -173,13 +151,7 @@ def test_postgres_loads_every_accounts_lake_and_answers_the_readme_query(
     monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "postgres")
     monkeypatch.setenv("CC_ASSETS_PG_DATABASE", pg_database)
     monkeypatch.setenv(LAKE_ACCOUNTS, "1")
-    load = subprocess.run(
-        [sys.executable, "-m", "cc_assets.lake.postgres_load"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert load.returncode == 0, load.stderr[-3000:]
+    load_lake_into_postgres()
     invocation = dbt_invocation(["build", "--target", "postgres"])
     lines = list(messages(invocation))
     assert invocation.is_successful(), "\n".join(lines[-40:])

@@ -5,8 +5,6 @@ to the metric assets."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -22,6 +20,7 @@ from cc_assets_tests.analytics.test_dbt import (
     messages,
 )
 from cc_assets_tests.fixtures.object_store import ObjectStore
+from cc_assets_tests.fixtures.services import load_lake_into_postgres
 from cc_assets_tests.metrics.lake import account, build_lake
 from cc_assets_tests.metrics.test_metrics import materialize_all
 
@@ -40,13 +39,7 @@ def test_postgres_target_builds_every_mart_from_the_s3_lake(
     monkeypatch.setenv("CC_ASSETS_PG_DATABASE", pg_database)
     materialize_all(object_store.url(), ids)  # metrics read from and written to the bucket
 
-    load = subprocess.run(
-        [sys.executable, "-m", "cc_assets.lake.postgres_load"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert load.returncode == 0, load.stderr[-3000:]
+    load = load_lake_into_postgres()
     for name in RAW_TABLES:
         assert f"cc_assets_raw.{name}: " in load.stdout
     assert "cc_assets_raw.email_sends: 0 rows" not in load.stdout

@@ -10,7 +10,6 @@ add` and the faults gone, the next refresh completes what failed. Each test hold
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.test_accounts_cli import finish, start_add
+from cc_assets_tests.fixtures.accounts import accounts_env
 from cc_assets_tests.fixtures.sandbox import free_port
 from cc_assets_tests.ingestion.test_refresh_cli import (
     assert_no_partial_files,
@@ -74,32 +74,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         account_contacts=SIZES,
         redirect_uris=f"http://127.0.0.1:{PORT}/callback",
     ) as server:
-        names = [account["name"] for account in server.accounts]
-        (home / "accounts.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "accounts": [
-                        {"name": name, "refresh_token_env": f"{name.upper()}_REFRESH_TOKEN"}
-                        for name in names
-                    ]
-                }
-            )
+        env = accounts_env(
+            server,
+            home,
+            CONSTANT_CONTACT_REQUESTS_PER_SECOND=str(RATE),
+            CONSTANT_CONTACT_DAILY_QUOTA=str(QUOTA),
+            CONSTANT_CONTACT_MAX_ATTEMPTS="3",
         )
-        (home / "dagster_home").mkdir()
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("CONSTANT_", "CC_"))}
-        env = {
-            **keep,
-            **server.application_env(),
-            "CONSTANT_CONTACT_REQUESTS_PER_SECOND": str(RATE),
-            "CONSTANT_CONTACT_DAILY_QUOTA": str(QUOTA),
-            "CONSTANT_CONTACT_MAX_ATTEMPTS": "3",
-            "CC_ASSETS_ACCOUNTS": str(home / "accounts.yaml"),
-            "CC_ASSETS_STORAGE": str(home / "lake"),
-            "CC_ASSETS_WAREHOUSE": str(home / "warehouse.duckdb"),
-            "CC_ASSETS_STATE_DIR": str(home / "state"),
-            "DAGSTER_HOME": str(home / "dagster_home"),
-            **{f"{a['name'].upper()}_REFRESH_TOKEN": a["refresh_token"] for a in server.accounts},
-        }
         yield Deployment(server, home, env)
 
 
