@@ -75,7 +75,7 @@ def _query(report: str, activity_id: str, root: UPath | None) -> tuple[str, list
             f"SELECT {_EVENT_COLUMNS}, device_type FROM ("
             f"SELECT *, row_number() OVER (PARTITION BY contact_id "
             "ORDER BY created_time DESC, file_row_number) AS newest "
-            "FROM read_parquet(?, file_row_number = true)"
+            "FROM read_parquet(?, file_row_number = true, hive_partitioning = false)"
             ") WHERE newest = 1 ORDER BY created_time DESC, file_row_number"
         )
         return sql, [_file("opens", activity_id, root)]
@@ -152,7 +152,8 @@ def derive_links(
     )
     sql = (
         "SELECT l.* EXCLUDE (unique_clicks, captured_at, file_row_number), "
-        "coalesce(c.n, 0)::BIGINT AS unique_clicks FROM read_parquet(?, file_row_number = true) "
+        "coalesce(c.n, 0)::BIGINT AS unique_clicks "
+        "FROM read_parquet(?, file_row_number = true, hive_partitioning = false) "
         f"AS l LEFT JOIN ({counted}) AS c USING (url_id) ORDER BY l.file_row_number"
     )
     parameters = [links, location(clicks)] if clicks.exists() else [links]

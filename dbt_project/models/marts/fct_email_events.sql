@@ -27,7 +27,9 @@
 
     Every event carries its account (from the report's scan) and the account's
     encoded_account_id as dim_accounts held it when the event was built. The event id is the
-    hash of the natural key, whose activity id is a UUID unique across accounts. A full build runs in parts of whole activities (`cc_activity_batches`,
+    hash of the natural key; in the per-account lake the account is part of it (a v3 activity
+    id is a UUID, but a v2 campaign id is a number only its account makes unique), and the
+    single account's ids stay what they were. A full build runs in parts of whole activities (`cc_activity_batches`,
     `cc_batched_incremental`).
 #}
 {%- set reports = [
@@ -124,7 +126,7 @@ unioned as (
 )
 
 select
-    {{ dbt.hash(dbt.concat([
+    {{ dbt.hash(dbt.concat((['events.account', "'|'"] if cc_lake_accounts() else []) + [
         'events.event_type', "'|'", 'events.campaign_activity_id', "'|'", 'events.contact_id', "'|'",
         "case when events.event_type in ('open', 'click', 'forward') then cast(events.created_time as " ~ dbt.type_string() ~ ") else '' end",
         "'|'", "coalesce(events.device_type, '')", "'|'", "coalesce(events.url_id, '')"
