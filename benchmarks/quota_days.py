@@ -683,11 +683,12 @@ class Application(Simulation):
         print(
             f"\n{'account':<8}{'contacts':>9}{'weight':>7}{'calls/day':>10}{'share':>7}"
             f"{'fresh/day':>10}{'min/day':>8}{'ratio':>6}{'p95 lag h':>10}{'max h':>7}"
-            f"{'missing':>8}{'history done/needed':>21}{'held':>8}{'contacts read':>14}"
+            f"{'missing':>8}{'history done/needed':>21}{'held':>8}{'contact reads/engaged':>23}"
         )
         all_calls = sum(self.by_day[d].total for d in self._day_names())
         fresh_total = minimum_total = 0
         progress: dict[str, tuple[int, int]] = {}
+        backlog: dict[str, tuple[int, int]] = {}
         for name, view in self.views.items():
             days = view._day_names()
             calls = sum(view.by_day[d].total for d in days)
@@ -700,14 +701,17 @@ class Application(Simulation):
             needed = view.history_minimum()
             held = len(view.history & view._held())
             progress[name] = (history, needed)
+            engaged = sum(view.by_day[d].minimum["contact reports"] for d in days)
+            backlog[name] = (contacts, engaged)
             lag = lags[name]
+            read = lag["contacts_read"]  # engaged contacts read at least once
             print(
                 f"{name:<8}{view.config.contacts:>9,}{self.weights[name]:>7g}"
                 f"{calls / len(days):>10,.0f}{calls / all_calls:>7.1%}{fresh / len(days):>10,.0f}"
                 f"{minimum / len(days):>8,.0f}{fresh / minimum:>6.2f}{lag['p95']:>10.2f}"
                 f"{lag['max']:>7.1f}{lag['missing']:>8,.0f}"
                 f"{f'{history:,}/{needed:,}':>21}{f'{held}/{len(view.history)}':>8}"
-                f"{lag['contacts_read']:>14.1%}"
+                f"{f'{contacts:,}/{engaged:,} ({read:.0%})':>23}"
             )
             if lag["p95"] > LAG_TARGET_HOURS:
                 failures.append(f"{name}: p95 lag {lag['p95']:.2f} h")
@@ -722,15 +726,17 @@ class Application(Simulation):
         )
         if ratio > RATIO_TARGET:
             failures.append(f"fresh calls {ratio:.2f} x the minimum")
-        failures += self._fairness(progress)
+        failures += self._fairness("history", progress)
+        failures += self._fairness("contact backlog", backlog)
         for failure in failures:
             print(f"MISSED: {failure}")
         return not failures
 
-    def _fairness(self, progress: dict[str, tuple[int, int]]) -> list[str]:
-        """The history's calls done among accounts of one weight whose history is not complete
-        (a complete one needed less, it is not behind): the most over the least. Weighted fair
-        turns give them equal calls; 2 x is the target."""
+    def _fairness(self, backlog: str, progress: dict[str, tuple[int, int]]) -> list[str]:
+        """A backlog's calls done (of `progress`: done, needed) among accounts of one weight
+        whose backlog is not done (one that needed less is not behind): the most over the
+        least. Shared by weight, they get equal calls; 2 x is the target. The contact
+        backlog's need is its engaged contacts (a report each)."""
         failures = []
         for weight in sorted(set(self.weights.values())):
             behind = {
@@ -739,16 +745,16 @@ class Application(Simulation):
                 if self.weights[name] == weight and needed and done < needed
             }
             if len(behind) < 2:
-                print(f"history of weight {weight:g}: {len(behind)} account(s) not complete")
+                print(f"{backlog} of weight {weight:g}: {len(behind)} account(s) not complete")
                 continue
             most, least = max(behind.values()), min(behind.values())
             spread = most / least if least else math.inf
             print(
-                f"history of weight {weight:g}, {len(behind)} accounts not complete: calls done "
+                f"{backlog} of weight {weight:g}, {len(behind)} accounts not complete: calls done "
                 f"{least:,} to {most:,}, max/min {spread:.2f} (target <= {FAIRNESS_TARGET:g})"
             )
             if spread > FAIRNESS_TARGET:
-                failures.append(f"history of weight {weight:g}: max/min {spread:.2f}")
+                failures.append(f"{backlog} of weight {weight:g}: max/min {spread:.2f}")
         return failures
 
 
