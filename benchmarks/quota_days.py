@@ -99,6 +99,15 @@ ACCOUNT_CONTACTS = (300, 1_000, 3_000, 10_000, 30_000)
 """The accounts' sizes without `--account-contacts`, in turn: an application serves small
 and large accounts together."""
 REPORT = re.compile(r"/v3/reports/email_reports/([^/]+)/")
+NO_EVENTS = pa.table(
+    {
+        "activity": pa.array([], pa.string()),
+        "report": pa.array([], pa.string()),
+        "contact_id": pa.array([], pa.string()),
+        "created": pa.array([], pa.int64()),
+    }
+)
+"""The events of an account of an application that sent nothing in the replayed days."""
 
 
 def campaigns_for(per_week: float, days: int) -> int:
@@ -181,6 +190,7 @@ class Simulation:
         )
         self.by_day: dict[str, Day] = defaultdict(Day)
         self.lake = lake or folder / "lake"
+        self.alone = lake is None  # not one account of an application, which may send nothing
         self.landed = duckdb.connect()
         self.landed.execute(
             "CREATE TABLE landed (activity VARCHAR, report VARCHAR, contact_id VARCHAR, "
@@ -415,11 +425,11 @@ class Simulation:
                 )
                 if report in ENGAGEMENT:
                     engaged.update(table["contact_id"].to_pylist())
-        if not events:
+        if not events and self.alone:
             raise SystemExit(
                 "no activity was sent in the simulated days: raise --days or --per-week"
             )
-        everything = pa.concat_tables(events)
+        everything = pa.concat_tables(events) if events else NO_EVENTS
         con = self.landed
         con.register("everything", everything)  # also for what a sibling measures after
         end = int(self.end.timestamp())
@@ -457,9 +467,9 @@ class Simulation:
             self.by_day[day].minimum["contact reports"] += contacts
         return {
             "events": float(len(hours)),
-            "p50": float(np.percentile(hours, 50)),
-            "p95": float(np.percentile(hours, 95)),
-            "max": float(hours.max()),
+            "p50": _percentile(hours, 50),
+            "p95": _percentile(hours, 95),
+            "max": _percentile(hours, 100),
             "missing": float(missing),
             "landing": self._landing_coverage(account, epoch, engaged),
             "contacts_read": self._contacts_read(engaged),
@@ -720,7 +730,7 @@ class Application(Simulation):
             f"fresh data (every call but the history's and the contact backlog's): "
             f"{fresh_total:,} calls against a minimum of {minimum_total:,} (ratio {ratio:.2f}, "
             f"target <= {RATIO_TARGET}); worst p95 lag "
-            f"{max(lag['p95'] for lag in lags.values()):.2f} h (target <= "
+            f"{np.nanmax([lag['p95'] for lag in lags.values()]):.2f} h (target <= "
             f"{LAG_TARGET_HOURS:g}); max calls a day "
             f"{max(self.by_day[d].total for d in self._day_names()):,} (quota {self.quota:,})"
         )
@@ -756,6 +766,11 @@ class Application(Simulation):
             if spread > FAIRNESS_TARGET:
                 failures.append(f"{backlog} of weight {weight:g}: max/min {spread:.2f}")
         return failures
+
+
+def _percentile(hours: np.ndarray, q: float) -> float:
+    """A percentile of the lags; NaN for an account that sent nothing in the replayed days."""
+    return float(np.percentile(hours, q)) if len(hours) else math.nan
 
 
 def _fresh_minimum(day: Day) -> int:
