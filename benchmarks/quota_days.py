@@ -758,6 +758,9 @@ class Application(Simulation):
                 print(f"{backlog} of weight {weight:g}: {len(behind)} account(s) not complete")
                 continue
             most, least = max(behind.values()), min(behind.values())
+            if not most:  # none spent yet (kept back for the history): none is ahead
+                print(f"{backlog} of weight {weight:g}: no account's has been read yet")
+                continue
             spread = most / least if least else math.inf
             print(
                 f"{backlog} of weight {weight:g}, {len(behind)} accounts not complete: calls done "
