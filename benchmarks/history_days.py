@@ -31,27 +31,19 @@ import argparse
 import json
 import logging
 import math
-import re
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
-from quota_days import Simulation, campaigns_for
-
-from cc_assets.constant_contact.schemas import TRACKING_TABLES
-from cc_assets.defs.automation.planning import first_read_calls
-from cc_assets.lake.paths import partition_files, partition_key
-from cc_assets.sandbox.ground_truth import GroundTruth
+from quota_days import Simulation
 
 HISTORY_TARGET = 1.15
 LAG_TARGET_HOURS = 6.0
 ESTIMATE_TOLERANCE = 0.20
-REPORT = re.compile(r"/v3/reports/email_reports/([^/]+)/")
 
 
 class HistorySimulation(Simulation):
@@ -59,20 +51,9 @@ class HistorySimulation(Simulation):
 
     def __init__(self, args: argparse.Namespace, contacts: int, folder: Path) -> None:
         super().__init__(args, contacts, folder)
-        span = args.history_days + args.days
-        self.config = replace(self.config, days=span, campaigns=campaigns_for(args.per_week, span))
-        truth = GroundTruth(self.config, as_of=self.start)
-        self.history = {a["campaign_activity_id"] for a in truth.reportable_activities()}
         self.held_by_day: dict[str, int] = {}
         self.estimate_by_day: dict[str, str] = {}
         self.complete_at: datetime | None = None
-        self.tick = timedelta(minutes=args.tick_minutes)
-
-    def _purpose(self, step: str, path: str) -> str:
-        found = REPORT.match(path)
-        if found and found.group(1) in self.history:
-            return "history: tracking"
-        return super()._purpose(step, path)
 
     def _step(self, server, day: str, step: str, now: datetime, work):
         outcome = super()._step(server, day, step, now, work)
@@ -88,13 +69,6 @@ class HistorySimulation(Simulation):
                 if "history_expected_finish" in metadata:
                     self.estimate_by_day[day] = str(metadata["history_expected_finish"].value)
         return outcome
-
-    def _held(self) -> set[str]:
-        """Activities whose sends landed (their first read wrote every report at once)."""
-        return {partition_key(f) for f in partition_files(TRACKING_TABLES["sends"])}
-
-    def _measured(self, activities: list[str]) -> list[str]:
-        return [a for a in activities if a not in self.history]
 
     def save(self) -> Path:
         """The raw figures, before they are judged: a failed judgement keeps the replay."""
@@ -116,8 +90,7 @@ class HistorySimulation(Simulation):
 
     def history_report(self) -> bool:
         """The per-day table and the verdicts; True when every target was met."""
-        truth = GroundTruth(self.config, as_of=self.end)
-        minimum = sum(first_read_calls(truth.activity_stats(a)) for a in self.history)
+        minimum = self.history_minimum()
         lag_by_day = dict(
             self.landed.execute(
                 "SELECT strftime(to_timestamp(created), '%Y-%m-%d'), quantile_cont(lag, 0.95) "

@@ -27,8 +27,23 @@ day's snapshot; one contact report for every contact
 first engaged that day (nothing lists who has landing-page activity, so a client that lands
 every engaged contact's must ask each one at least once after its engagement).
 
+Many accounts (`--accounts N`, N > 1): N sandbox accounts of one application key (sizes
+`--account-contacts`, weights `--weights`) share its quota. The product runs with an accounts
+file naming them (each refresh token by a variable), set before its definitions are imported;
+its schedules launch a run per account. Printed: the key's calls per day (each day within the
+quota) with the fresh data's minimum (every account's, as above, without the contact reports)
+and the history's and the contact backlog's calls; then per account its calls and share of the
+key's, its fresh calls against its minimum, the p95 lag of its events behind its own ground
+truth, its history's progress (calls spent on it / its minimum, activities held) and the
+contact backlog's (engaged contacts read at least once); then the history's fairness: among
+accounts of one weight whose history is not complete, the most history calls done over the
+least (weighted fair turns make them equal). With `--history-days` H every account's campaigns
+span H more days, already sent when the replay starts: a backlog the key's quota must defer.
+
     .venv/bin/python benchmarks/quota_days.py [--days 14 --contacts 100000 --per-week 3]
     .venv/bin/python benchmarks/quota_days.py --contacts 100000 1000000   # several sizes
+    .venv/bin/python benchmarks/quota_days.py --accounts 5 [--account-contacts 300,1000,... \
+        --weights 1,2,... --history-days 0 --tick-minutes 5]
 """
 
 from __future__ import annotations
@@ -38,6 +53,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -55,13 +71,21 @@ import pyarrow as pa
 import time_machine
 
 from cc_assets.constant_contact.schemas import TRACKING_TABLES
-from cc_assets.lake.paths import asset_dir, location
+from cc_assets.defs.automation.planning import first_read_calls
+from cc_assets.lake.paths import (
+    account_root,
+    asset_dir,
+    lake_root,
+    location,
+    partition_files,
+    partition_key,
+)
 from cc_assets.sandbox.account import UNSENT_CYCLE, AccountConfig
+from cc_assets.sandbox.accounts import account_name, derived_seed, parse_sizes
 from cc_assets.sandbox.contact_activity import LANDING_TYPES, landing_page_events
 from cc_assets.sandbox.ground_truth import GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 
-TICK = timedelta(minutes=5)
 HOT_HOURS = (0, 6, 12, 18)
 SNAPSHOT_AT = timedelta(minutes=15)
 EVENT_REPORTS = ("sends", "opens", "clicks", "bounces", "optouts", "forwards")
@@ -70,6 +94,21 @@ PAGE_ROWS = 500
 WINDOW_HOURS = 6
 PARTNER_KEY_QUOTA = 250_000
 LAG_TARGET_HOURS = 6.0
+RATIO_TARGET = 1.5
+FAIRNESS_TARGET = 2.0
+ACCOUNT_CONTACTS = (300, 1_000, 3_000, 10_000, 30_000)
+"""The accounts' sizes without `--account-contacts`, in turn: an application serves small
+and large accounts together."""
+REPORT = re.compile(r"/v3/reports/email_reports/([^/]+)/")
+NO_EVENTS = pa.table(
+    {
+        "activity": pa.array([], pa.string()),
+        "report": pa.array([], pa.string()),
+        "contact_id": pa.array([], pa.string()),
+        "created": pa.array([], pa.int64()),
+    }
+)
+"""The events of an account of an application that sent nothing in the replayed days."""
 
 
 def campaigns_for(per_week: float, days: int) -> int:
@@ -113,24 +152,46 @@ class Day:
 
 
 class Simulation:
-    """One account, one lake, one instance; `run` walks the days."""
+    """One account, one lake, one instance; `run` walks the days.
 
-    def __init__(self, args: argparse.Namespace, contacts: int, folder: Path) -> None:
+    With `--history-days` H the account's campaigns span H + D days: the first H days' are
+    already sent when the replay starts (its history, which `_purpose` names and the lag
+    leaves out), the last D days' are sent as the clock moves. `seed` and `lake` make it one
+    account of an application (`Application`): the sandbox account's seed, its lake."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        contacts: int,
+        folder: Path,
+        seed: int | None = None,
+        lake: Path | None = None,
+    ) -> None:
         self.days = args.days
         self.quota = args.quota
         self.folder = folder
         self.end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         self.end -= timedelta(days=1)  # every simulated event is dated before the real time
         self.start = self.end - timedelta(days=self.days)
+        span = args.history_days + self.days
         self.config = AccountConfig(
-            seed=args.seed,
+            seed=args.seed if seed is None else seed,
             contacts=contacts,
-            campaigns=campaigns_for(args.per_week, self.days),
-            days=self.days,
+            campaigns=campaigns_for(args.per_week, span),
+            days=span,
             now=self.end,
         )
+        self.history: set[str] = (
+            {
+                a["campaign_activity_id"]
+                for a in GroundTruth(self.config, as_of=self.start).reportable_activities()
+            }
+            if args.history_days
+            else set()
+        )
         self.by_day: dict[str, Day] = defaultdict(Day)
-        self.lake = folder / "lake"
+        self.lake = lake or folder / "lake"
+        self.alone = lake is None  # not one account of an application, which may send nothing
         self.landed = duckdb.connect()
         self.landed.execute(
             "CREATE TABLE landed (activity VARCHAR, report VARCHAR, contact_id VARCHAR, "
@@ -138,34 +199,40 @@ class Simulation:
         )
         self._mtimes: dict[Path, float] = {}
         self.deferrals = 0  # activities hot refreshes deferred (or runs skipped)
-        self.tick = TICK  # the discovery sensor's interval
+        self.tick = timedelta(minutes=args.tick_minutes)  # the discovery sensor's interval
 
     # -- the account and the product ------------------------------------------------------
 
     @contextmanager
     def serving(self) -> Iterator[SandboxServer]:
-        config = self.config
-        with SandboxServer.start(
-            seed=config.seed,
-            contacts=config.contacts,
-            campaigns=config.campaigns,
-            days=config.days,
-            now=config.now,
-            clock_start=self.start,
-            requests_per_second=0,
-            daily_quota=0,  # the client counts the quota per simulated day
-        ) as server:
-            os.environ.update(
-                {
-                    **server.client_env(),
-                    "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
-                    "CONSTANT_CONTACT_DAILY_QUOTA": str(self.quota),
-                    "CC_ASSETS_STORAGE": str(self.lake),
-                    "CC_ASSETS_WAREHOUSE": str(self.folder / "warehouse.duckdb"),
-                    "CC_ASSETS_STATE_DIR": str(self.folder / "state"),
-                }
-            )
+        """The sandbox, and the product's environment set before its definitions are imported
+        (`run`): the accounts file is read when they load."""
+        with SandboxServer.start(**self._server_options()) as server:
+            os.environ.update(self._environment(server))
             yield server
+
+    def _server_options(self) -> dict[str, object]:
+        config = self.config
+        return {
+            "seed": config.seed,
+            "contacts": config.contacts,
+            "campaigns": config.campaigns,
+            "days": config.days,
+            "now": config.now,
+            "clock_start": self.start,
+            "requests_per_second": 0,
+            "daily_quota": 0,  # the client counts the quota per simulated day
+        }
+
+    def _environment(self, server: SandboxServer) -> dict[str, str]:
+        return {
+            **server.client_env(),
+            "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+            "CONSTANT_CONTACT_DAILY_QUOTA": str(self.quota),
+            "CC_ASSETS_STORAGE": str(self.lake),
+            "CC_ASSETS_WAREHOUSE": str(self.folder / "warehouse.duckdb"),
+            "CC_ASSETS_STATE_DIR": str(self.folder / "state"),
+        }
 
     def run(self, server: SandboxServer, log: Callable[[str], None]) -> None:
         from cc_assets.definitions import defs  # noqa: PLC0415 - after the environment is set
@@ -245,6 +312,7 @@ class Simulation:
                 with dg.build_sensor_context(
                     instance=instance, cursor=cursor, resources=resources
                 ) as context:
+                    context.log.setLevel(logging.WARNING)  # a line a tick and account
                     result = self._step(
                         server,
                         day,
@@ -280,8 +348,11 @@ class Simulation:
         count = int(request.tags.get("cc_assets/deferred_count", "0"))
         if count:
             self.deferrals += count
+            account = request.tags.get("cc_assets/account")
             print(
-                f"  {now:%Y-%m-%d %H:%M} hot refresh deferred {count}: estimated "
+                f"  {now:%Y-%m-%d %H:%M} hot refresh deferred {count}"
+                + (f" of {account}" if account else "")
+                + ": estimated "
                 f"{request.tags['estimated_api_calls']} calls within a run budget of "
                 f"{request.tags['run_budget']} (the day's: {request.tags['day_budget']})",
                 flush=True,
@@ -294,21 +365,31 @@ class Simulation:
         if isinstance(outcome, dg.ExecuteInProcessResult) and not outcome.success:
             failed = [e.message for e in outcome.all_events if e.is_failure][:2]
             print(f"  {now:%Y-%m-%d %H:%M} {step} run failed: {failed}", flush=True)
-        for _, path, _status in server.requests()["log"]:
-            if path.startswith("/v3/"):
-                self.by_day[day].calls[self._purpose(step, path)] += 1
+        self._count(day, step, server.requests())
         if step != "discovery":
             self._record_landed(int(now.timestamp()))
         return outcome
 
+    def _count(self, day: str, step: str, seen: dict) -> None:
+        """The API calls of a step (the sandbox's request log), by purpose."""
+        for _, path, _status in seen["log"]:
+            if path.startswith("/v3/"):
+                self.by_day[day].calls[self._purpose(step, path)] += 1
+
     def _purpose(self, step: str, path: str) -> str:
-        """What a call of `step` was for, in the table's columns."""
+        """What a call of `step` was for, in the table's columns (a history activity's reports,
+        wherever read, are the history's)."""
+        found = REPORT.match(path)
+        if found and found.group(1) in self.history:
+            return "history: tracking"
         return f"{step}: {family(path)}"
 
     def _record_landed(self, moment: int) -> None:
         """Every tracking row a partition holds for the first time lands at `moment`."""
+        root = lake_root(self.lake)
         for report in EVENT_REPORTS:
-            for path in Path(location(asset_dir(TRACKING_TABLES[report]))).rglob("part-0.parquet"):
+            folder = Path(location(asset_dir(TRACKING_TABLES[report], root)))
+            for path in folder.rglob("part-0.parquet"):
                 mtime = path.stat().st_mtime
                 if self._mtimes.get(path) == mtime:
                     continue
@@ -345,11 +426,11 @@ class Simulation:
                 )
                 if report in ENGAGEMENT:
                     engaged.update(table["contact_id"].to_pylist())
-        if not events:
+        if not events and self.alone:
             raise SystemExit(
                 "no activity was sent in the simulated days: raise --days or --per-week"
             )
-        everything = pa.concat_tables(events)
+        everything = pa.concat_tables(events) if events else NO_EVENTS
         con = self.landed
         con.register("everything", everything)  # also for what a sibling measures after
         end = int(self.end.timestamp())
@@ -387,17 +468,29 @@ class Simulation:
             self.by_day[day].minimum["contact reports"] += contacts
         return {
             "events": float(len(hours)),
-            "p50": float(np.percentile(hours, 50)),
-            "p95": float(np.percentile(hours, 95)),
-            "max": float(hours.max()),
+            "p50": _percentile(hours, 50),
+            "p95": _percentile(hours, 95),
+            "max": _percentile(hours, 100),
             "missing": float(missing),
             "landing": self._landing_coverage(account, epoch, engaged),
             "contacts_read": self._contacts_read(engaged),
         }
 
     def _measured(self, activities: list[str]) -> list[str]:
-        """The activities whose events the lag and the minimum are measured over."""
-        return activities
+        """The activities whose events the lag and the minimum are measured over: the sends of
+        the replayed days (the history has its own minimum, `history_minimum`)."""
+        return [a for a in activities if a not in self.history]
+
+    def _held(self) -> set[str]:
+        """Activities whose sends landed (their first read wrote every report at once)."""
+        root = lake_root(self.lake)
+        return {partition_key(f) for f in partition_files(TRACKING_TABLES["sends"], root)}
+
+    def history_minimum(self) -> int:
+        """Every report of every history activity read once (`planning.first_read_calls` of
+        its exact stats at the end: the sandbox's stats are exact)."""
+        truth = GroundTruth(self.config, as_of=self.end)
+        return sum(first_read_calls(truth.activity_stats(a)) for a in self.history)
 
     def _contacts_read(self, engaged: set[str]) -> float:
         """Share of the engaged contacts the backlog has read at least once."""
@@ -510,6 +603,204 @@ class Simulation:
         return summary
 
 
+class Application(Simulation):
+    """N sandbox accounts of one application key, sharing its quota: the product runs with an
+    accounts file naming them (each one's refresh token by a variable), on one instance and
+    one lake (`account=<name>/` each). `self.by_day` counts the key's calls; each account's
+    own `Simulation` (`views`: its seed, its lake) counts its calls, its landed rows, its lag
+    and its minimum, exactly as a single account's."""
+
+    def __init__(self, args: argparse.Namespace, folder: Path) -> None:
+        sizes = args.account_contacts
+        super().__init__(args, sizes[0], folder)
+        self.weights = dict(zip(map(account_name, range(len(sizes))), args.weights, strict=True))
+        root = lake_root(self.lake)
+        self.views = {
+            account_name(i): Simulation(
+                args,
+                size,
+                folder,
+                seed=derived_seed(args.seed, i),
+                lake=Path(location(account_root(root, account_name(i)))),
+            )
+            for i, size in enumerate(sizes)
+        }
+
+    def _server_options(self) -> dict[str, object]:
+        sizes = [view.config.contacts for view in self.views.values()]
+        return {**super()._server_options(), "accounts": len(sizes), "account_contacts": sizes}
+
+    def _environment(self, server: SandboxServer) -> dict[str, str]:
+        """The application's variables, an accounts file naming every sandbox account by its
+        refresh token's variable, and those variables."""
+        env = super()._environment(server)
+        del env["CONSTANT_CONTACT_ACCESS_TOKEN"], env["CONSTANT_CONTACT_REFRESH_TOKEN"]
+        entries = []
+        for name, view in self.views.items():
+            served = server.account(name)["config"]
+            if (served["seed"], served["contacts"]) != (view.config.seed, view.config.contacts):
+                raise SystemExit(f"sandbox account {name} is not the one measured: {served}")
+            variable = f"QUOTA_DAYS_{name.upper()}_REFRESH_TOKEN"
+            env[variable] = server.account(name)["refresh_token"]
+            entries.append(
+                {"name": name, "refresh_token_env": variable, "weight": self.weights[name]}
+            )
+        accounts_file = self.folder / "accounts.yaml"
+        accounts_file.write_text(json.dumps({"accounts": entries}, indent=1))  # YAML too
+        env["CC_ASSETS_ACCOUNTS"] = str(accounts_file)
+        return env
+
+    def _count(self, day: str, step: str, seen: dict) -> None:
+        super()._count(day, step, seen)
+        for (_, path, _status), account in zip(seen["log"], seen["accounts"], strict=True):
+            view = self.views.get(account)
+            if view is not None and path.startswith("/v3/"):
+                view.by_day[day].calls[view._purpose(step, path)] += 1
+
+    def _record_landed(self, moment: int) -> None:
+        for view in self.views.values():
+            view._record_landed(moment)
+
+    def judge_accounts(self) -> dict[str, dict[str, float]]:
+        """Each account's lag and figures, each against its own ground truth."""
+        return {name: view.judge() for name, view in self.views.items()}
+
+    def report_accounts(self, lags: dict[str, dict[str, float]], seconds: float) -> bool:
+        """The key's calls a day (against the quota) and the minimum, then each account's
+        share, lag and backlog; True when every target was met."""
+        views = self.views.values()
+        failures = []
+        print(
+            f"\n{len(self.views)} accounts of one key ({self.config.campaigns} campaigns each over "
+            f"{self.config.days} days, {self.days} replayed), quota {self.quota:,}/day, "
+            f"discovery every {self.tick / timedelta(minutes=1):g} min ({seconds / 60:.1f} min)"
+        )
+        print(
+            f"{'day':<11}{'calls':>8}{'fresh':>8}{'minimum':>9}{'ratio':>6}{'history':>9}"
+            f"{'contacts':>9}{'  <= quota'}"
+        )
+        for day in self._day_names():
+            total = self.by_day[day].total
+            history = sum(v.by_day[day].share("history") for v in views)
+            contacts = sum(v.by_day[day].calls["daily snapshot: contact reports"] for v in views)
+            fresh = total - history - contacts
+            minimum = sum(_fresh_minimum(v.by_day[day]) for v in views)
+            print(
+                f"{day:<11}{total:>8,}{fresh:>8,}{minimum:>9,}{fresh / minimum:>6.2f}"
+                f"{history:>9,}{contacts:>9,}  {'yes' if total <= self.quota else 'NO'}"
+            )
+            if total > self.quota:
+                failures.append(f"{day}: {total:,} calls over the quota")
+        print(
+            f"\n{'account':<8}{'contacts':>9}{'weight':>7}{'calls/day':>10}{'share':>7}"
+            f"{'fresh/day':>10}{'min/day':>8}{'ratio':>6}{'p95 lag h':>10}{'max h':>7}"
+            f"{'missing':>8}{'history done/needed':>21}{'held':>8}{'contact reads/engaged':>23}"
+        )
+        all_calls = sum(self.by_day[d].total for d in self._day_names())
+        fresh_total = minimum_total = 0
+        progress: dict[str, tuple[int, int]] = {}
+        backlog: dict[str, tuple[int, int]] = {}
+        for name, view in self.views.items():
+            days = view._day_names()
+            calls = sum(view.by_day[d].total for d in days)
+            history = sum(view.by_day[d].share("history") for d in days)
+            contacts = sum(view.by_day[d].calls["daily snapshot: contact reports"] for d in days)
+            fresh = calls - history - contacts
+            minimum = sum(_fresh_minimum(view.by_day[d]) for d in days)
+            fresh_total += fresh
+            minimum_total += minimum
+            needed = view.history_minimum()
+            held = len(view.history & view._held())
+            progress[name] = (history, needed)
+            engaged = sum(view.by_day[d].minimum["contact reports"] for d in days)
+            backlog[name] = (contacts, engaged)
+            lag = lags[name]
+            read = lag["contacts_read"]  # engaged contacts read at least once
+            print(
+                f"{name:<8}{view.config.contacts:>9,}{self.weights[name]:>7g}"
+                f"{calls / len(days):>10,.0f}{calls / all_calls:>7.1%}{fresh / len(days):>10,.0f}"
+                f"{minimum / len(days):>8,.0f}{fresh / minimum:>6.2f}{lag['p95']:>10.2f}"
+                f"{lag['max']:>7.1f}{lag['missing']:>8,.0f}"
+                f"{f'{history:,}/{needed:,}':>21}{f'{held}/{len(view.history)}':>8}"
+                f"{f'{contacts:,}/{engaged:,} ({read:.0%})':>23}"
+            )
+            if lag["p95"] > LAG_TARGET_HOURS:
+                failures.append(f"{name}: p95 lag {lag['p95']:.2f} h")
+        ratio = fresh_total / minimum_total
+        print(
+            f"fresh data (every call but the history's and the contact backlog's): "
+            f"{fresh_total:,} calls against a minimum of {minimum_total:,} (ratio {ratio:.2f}, "
+            f"target <= {RATIO_TARGET}); worst p95 lag "
+            f"{np.nanmax([lag['p95'] for lag in lags.values()]):.2f} h (target <= "
+            f"{LAG_TARGET_HOURS:g}); max calls a day "
+            f"{max(self.by_day[d].total for d in self._day_names()):,} (quota {self.quota:,})"
+        )
+        if ratio > RATIO_TARGET:
+            failures.append(f"fresh calls {ratio:.2f} x the minimum")
+        failures += self._fairness("history", progress)
+        failures += self._fairness("contact backlog", backlog)
+        for failure in failures:
+            print(f"MISSED: {failure}")
+        return not failures
+
+    def _fairness(self, backlog: str, progress: dict[str, tuple[int, int]]) -> list[str]:
+        """A backlog's calls done (of `progress`: done, needed) among accounts of one weight
+        whose backlog is not done (one that needed less is not behind): the most over the
+        least. Shared by weight, they get equal calls; 2 x is the target. The contact
+        backlog's need is its engaged contacts (a report each)."""
+        failures = []
+        for weight in sorted(set(self.weights.values())):
+            behind = {
+                name: done
+                for name, (done, needed) in progress.items()
+                if self.weights[name] == weight and needed and done < needed
+            }
+            if len(behind) < 2:
+                print(f"{backlog} of weight {weight:g}: {len(behind)} account(s) not complete")
+                continue
+            most, least = max(behind.values()), min(behind.values())
+            if not most:  # none spent yet (kept back for the history): none is ahead
+                print(f"{backlog} of weight {weight:g}: no account's has been read yet")
+                continue
+            spread = most / least if least else math.inf
+            print(
+                f"{backlog} of weight {weight:g}, {len(behind)} accounts not complete: calls done "
+                f"{least:,} to {most:,}, max/min {spread:.2f} (target <= {FAIRNESS_TARGET:g})"
+            )
+            if spread > FAIRNESS_TARGET:
+                failures.append(f"{backlog} of weight {weight:g}: max/min {spread:.2f}")
+        return failures
+
+
+def _percentile(hours: np.ndarray, q: float) -> float:
+    """A percentile of the lags; NaN for an account that sent nothing in the replayed days."""
+    return float(np.percentile(hours, q)) if len(hours) else math.nan
+
+
+def _fresh_minimum(day: Day) -> int:
+    """A day's minimum without the contact reports (the backlog is judged apart)."""
+    return sum(n for name, n in day.minimum.items() if name != "contact reports")
+
+
+def run_application(args: argparse.Namespace) -> int:
+    """`--accounts N`: the N accounts of one key, their shares, lags and backlogs."""
+    count = args.accounts
+    if args.account_contacts is None:
+        args.account_contacts = [ACCOUNT_CONTACTS[i % len(ACCOUNT_CONTACTS)] for i in range(count)]
+    args.weights = args.weights or [1.0] * count
+    if len(args.account_contacts) != count or len(args.weights) != count:
+        raise SystemExit("--account-contacts and --weights name one value per account")
+    folder = Path(tempfile.mkdtemp(prefix=f"quota-days-{count}-accounts-"))
+    application = Application(args, folder)
+    started = time.monotonic()
+    with application.serving() as server:
+        application.run(server, lambda line: print(line, flush=True))
+    lags = application.judge_accounts()
+    ok = application.report_accounts(lags, time.monotonic() - started)
+    print(f"folder: {folder} ({datetime.now(UTC):%H:%M} UTC)")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=14)
@@ -517,8 +808,35 @@ def main() -> int:
     parser.add_argument("--per-week", type=float, default=3.0, help="campaigns sent a week")
     parser.add_argument("--quota", type=int, default=10_000, help="calls a day for the key")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="days of campaigns already sent when the replay starts (each account's history)",
+    )
+    parser.add_argument(
+        "--tick-minutes", type=int, default=5, help="discovery's interval (the daemon's: 5)"
+    )
+    parser.add_argument(
+        "--accounts", type=int, default=1, help="accounts of one application key sharing its quota"
+    )
+    parser.add_argument(
+        "--account-contacts",
+        type=parse_sizes,
+        default=None,
+        help="contacts of each account, comma-separated (default: 300, 1,000, 3,000, 10,000, "
+        "30,000 in turn; --contacts is the single account's)",
+    )
+    parser.add_argument(
+        "--weights",
+        type=lambda raw: [float(w) for w in raw.split(",")],
+        default=None,
+        help="each account's weight, comma-separated (default 1 each)",
+    )
     args = parser.parse_args()
     logging.getLogger("dagster").setLevel(logging.WARNING)  # the run logs of ~4,000 ticks
+    if args.accounts > 1:
+        return run_application(args)
     results = []
     for contacts in args.contacts:
         folder = Path(tempfile.mkdtemp(prefix=f"quota-days-{contacts}-"))

@@ -122,6 +122,24 @@ def test_the_reserve_is_sized_from_measured_costs() -> None:
     assert run_budget(1_000, 4, later_run_calls=400) == 250  # never less than the even share
 
 
+def test_the_reserve_keeps_every_accounts_discovery_ticks() -> None:
+    """Each tick lists every account's campaigns: the reserve keeps an idle call per account
+    and one for a changed campaign, so the backlog and the history never spend the calls the
+    evening's discovery of 20 accounts needs."""
+    late = datetime(2026, 11, 24, 23, tzinfo=UTC)  # 12 discovery ticks left today
+    one = reserve(now=late, snapshot_calls=40, snapshot_taken=True)
+    assert one == reserve(now=late, snapshot_calls=40, snapshot_taken=True, accounts=1)
+    assert one == 12 * DISCOVERY_CALLS_PER_TICK
+    assert reserve(now=late, snapshot_calls=40, snapshot_taken=True, accounts=20) == 12 * 21
+    assert reserve(now=late, snapshot_calls=40, snapshot_taken=False, accounts=5) == 12 * 6 + 40
+    midnight = datetime(2026, 11, 24, tzinfo=UTC)
+    assert reserve(now=midnight, snapshot_calls=0, snapshot_taken=True, accounts=20) == 288 * 21
+    backlog = backlog_reserve(
+        now=late, daily_quota=10_000, hot_runs_left=0, hot_run_calls=0, accounts=20
+    )
+    assert backlog == 12 * 21 + 500
+
+
 def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measured_cost() -> None:
     snapshot_time = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
     assert [hot_runs_after(snapshot_time.replace(hour=h)) for h in (0, 5, 6, 12, 18, 23)] == [

@@ -105,12 +105,15 @@ def first_read_calls(counts: Mapping[str, int] | None) -> int:
     return sum(pages) + 1
 
 
-def reserve(*, now: datetime, snapshot_calls: int, snapshot_taken: bool) -> int:
+def reserve(*, now: datetime, snapshot_calls: int, snapshot_taken: bool, accounts: int = 1) -> int:
     """Calls kept back for the rest of the day: the discovery ticks still to come and, when
-    today's snapshot is not taken yet, what the last one cost."""
+    today's snapshot is not taken yet, what the last one cost. A tick lists every account's
+    campaigns (`accounts` idle calls) plus one for a changed campaign: kept back as for one
+    account, 20 accounts' ticks (5,760 calls a day) would be kept 576."""
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
     ticks = math.ceil((midnight - now).total_seconds() / (86_400 / DISCOVERY_TICKS_PER_DAY))
-    return ticks * DISCOVERY_CALLS_PER_TICK + (0 if snapshot_taken else snapshot_calls)
+    per_tick = DISCOVERY_CALLS_PER_TICK + max(accounts, 1) - 1
+    return ticks * per_tick + (0 if snapshot_taken else snapshot_calls)
 
 
 def hot_runs_after(now: datetime) -> int:
@@ -132,13 +135,15 @@ def backlog_reserve(
     hot_run_calls: int,
     busiest_day_calls: int = 0,
     history_calls: int = 0,
+    accounts: int = 1,
 ) -> int:
     """Calls the contact backlog leaves for the rest of the day (see the module docstring):
     `busiest_day_calls` is the most the tracking reads (first reads, hot refreshes, snapshots
     without the backlog) spent on one day of the last `BUSY_DAYS`; `history_calls` what the
-    history's first reads still need (they come first)."""
+    history's first reads still need (they come first); `accounts` the key's accounts, whose
+    discovery ticks the reserve keeps."""
     return (
-        reserve(now=now, snapshot_calls=0, snapshot_taken=True)
+        reserve(now=now, snapshot_calls=0, snapshot_taken=True, accounts=accounts)
         + max(hot_runs_left * hot_run_calls, busiest_day_calls)
         + history_calls
         + margin(daily_quota)

@@ -102,6 +102,7 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.Ru
         hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
         busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
         history_calls=settings.daily_quota if unknown else history.calls_needed,
+        accounts=len(accounts()),
     )
     left = max(settings.daily_quota - calls_used_today(settings) - reserved, 0)
     shares = weighted_shares(left, account_weights(project))
@@ -314,7 +315,12 @@ def left_today(instance: dg.DagsterInstance, now: datetime, settings: ClientSett
     """Calls the key has left today for activity reads: the daily quota less what was spent
     and what today's snapshot still needs (`planning.reserve`)."""
     snapshot_calls, snapshot_taken = snapshot_cost(instance, now.date().isoformat())
-    reserved = reserve(now=now, snapshot_calls=snapshot_calls, snapshot_taken=snapshot_taken)
+    reserved = reserve(
+        now=now,
+        snapshot_calls=snapshot_calls,
+        snapshot_taken=snapshot_taken,
+        accounts=len(accounts()),
+    )
     return day_budget(settings.daily_quota, calls_used_today(settings), reserved)
 
 
