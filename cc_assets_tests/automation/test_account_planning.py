@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from cc_assets.defs.automation.planning import Candidate, plan_hot_refresh
+from cc_assets.defs.automation.planning import (
+    FIRST_READS_PER_TICK,
+    Candidate,
+    plan_hot_refresh,
+    share_first_reads,
+)
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 YEAR_AGO = NOW - timedelta(days=365)
@@ -83,3 +88,17 @@ def test_a_new_account_takes_its_share_at_once() -> None:
     plan = plan_hot_refresh([*old, *new], now=NOW, hot_days=14, budget=300)
     spent = spent_by_account(plan, [*old, *new])
     assert spent["new"] >= 140 and spent["old"] >= 140, spent
+
+
+def test_a_tick_of_many_new_accounts_reads_ten_in_turns() -> None:
+    """Twenty accounts connected at once, each with five new sends: a tick reads ten in all,
+    the newest of ten accounts, never ten of each (that is the plan's history, within the
+    quota); one account keeps its own ten."""
+    per_account = [[f"acct{a}:new{i}" for i in range(5)] for a in range(20)]
+    chosen = share_first_reads(per_account)
+    assert len(chosen) == FIRST_READS_PER_TICK
+    assert chosen == [f"acct{a}:new0" for a in range(10)]
+    two = share_first_reads([["a:0", "a:1", "a:2"], ["b:0"]])
+    assert two == ["a:0", "b:0", "a:1", "a:2"]
+    one = [f"only:new{i}" for i in range(12)]
+    assert share_first_reads([one[:10]]) == one[:10]

@@ -48,6 +48,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import zip_longest
 
 DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links): a first estimate
 STATS_BATCH = 10  # activities per activity-stats call: the change detector's cost
@@ -204,6 +205,16 @@ def first_reads_now(new: Sequence[tuple[str, str]], *, since: date | None) -> li
     activity at once, in no order, past the day's quota."""
     kept = [(stamp, activity) for activity, stamp in new if not _changed_before(stamp, since)]
     return [activity for _, activity in sorted(kept, reverse=True)[:FIRST_READS_PER_TICK]]
+
+
+def share_first_reads(per_account: Sequence[Sequence[str]]) -> list[str]:
+    """The first reads a discovery tick launches over the accounts of one key: each account's
+    own (`first_reads_now`, newest first) taken in turns, at most `FIRST_READS_PER_TICK` in
+    all. A tick of twenty new accounts would otherwise launch ten first reads of each at once,
+    outside the plan and past the day's quota; what is not read now is the plan's history,
+    read within the quota by weight. One account: its own first reads, unchanged."""
+    turns = zip_longest(*per_account)
+    return [key for turn in turns for key in turn if key is not None][:FIRST_READS_PER_TICK]
 
 
 def _changed_before(stamp: str, since: date | None) -> bool:

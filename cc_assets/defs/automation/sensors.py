@@ -12,7 +12,7 @@ import dagster as dg
 
 from cc_assets.constant_contact.errors import ConfigurationError, ConstantContactError
 from cc_assets.constant_contact.schemas import EMAIL_CAMPAIGNS
-from cc_assets.defs.automation.planning import first_reads_now
+from cc_assets.defs.automation.planning import first_reads_now, share_first_reads
 from cc_assets.defs.ingestion.assets import campaign_activity_reports
 from cc_assets.defs.ingestion.partitions import (
     ACCOUNTS,
@@ -65,6 +65,7 @@ def discover(
     since = load_settings().application().history_since
     today = datetime.now(UTC).date().isoformat()
     found = Discovery(cursor={"accounts": dict(states)} if ACCOUNTS else saved)
+    first_reads: list[list[str]] = []  # each account's, newest first
     for account in accounts() if only is None else only:
         root = lake.root(account)
         snapshot = snapshot_campaigns(read_partition(EMAIL_CAMPAIGNS, today, root=root))
@@ -86,12 +87,13 @@ def discover(
         }
         new = sorted(set(sent) - known)
         found.new += new
-        found.read_now += first_reads_now([(a, sent[a]) for a in new], since=since)
+        first_reads.append(first_reads_now([(a, sent[a]) for a in new], since=since))
         found.waiting += len(state.pending or [])
         if account is None:
             found.cursor = state.as_json()
         else:
             found.cursor["accounts"][account] = state.as_json()
+    found.read_now = share_first_reads(first_reads)
     return found
 
 
@@ -102,8 +104,8 @@ def discover(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds primary_email and resend activities once sent (DONE), in every account, "
     "adds them as campaign_activities partitions and requests their tracking runs (at most the "
-    "newest ten of an account a tick: the rest of an account's history is read by the hot "
-    "refresh within the quota).",
+    "newest ten a tick, in turns across accounts: the rest of an account's history is read by "
+    "the hot refresh within the quota).",
 )
 def campaign_discovery_sensor(
     context: dg.SensorEvaluationContext,
@@ -114,8 +116,9 @@ def campaign_discovery_sensor(
     campaign's `updated_at`/status, so an idle tick costs one list call an account. An
     account's state moves only when its tick succeeds (an API error keeps it), so nothing is
     skipped. Campaigns today's `email_campaigns` snapshot holds as listed cost no detail call.
-    Only the newest few new activities of an account a tick (none changed before
-    `CC_ASSETS_HISTORY_SINCE`) get a run now (`planning.first_reads_now`)."""
+    Only the newest few new activities a tick, taken in turns across the accounts (none
+    changed before `CC_ASSETS_HISTORY_SINCE`), get a run now (`planning.first_reads_now`,
+    `share_first_reads`)."""
     found = discover(context.instance, context.cursor, constant_contact, lake, context.log)
     context.log.info(
         f"discovery: {len(found.new)} newly sent activities ({len(found.read_now)} read now, "
