@@ -22,6 +22,7 @@ from upath import UPath
 
 from cc_assets.constant_contact.schemas import RAW_TABLES, SNAPSHOT_DATE, TRACKING_TABLES
 from cc_assets.defs.ingestion.assets import (
+    account_summary,
     contact_activity_details,
     email_campaign_activity_stats,
     email_campaign_stats,
@@ -34,7 +35,7 @@ from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT
 from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity
 
-DAILY = [email_campaigns, email_campaign_summaries, email_campaign_stats]
+DAILY = [account_summary, email_campaigns, email_campaign_summaries, email_campaign_stats]
 Lake = dict[tuple[str, str], pa.Table]
 
 
