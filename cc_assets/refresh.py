@@ -384,12 +384,15 @@ def contact_caps(
     of `contact_calls` when given."""
     if not ACCOUNTS:
         return {None: contact_calls}
-    settings = load_settings().application()
+    project = load_settings()
+    settings = project.application()
+    weights = {a: w for a, w in account_weights(project).items() if a in names}
+    if not settings.daily_quota:  # no local quota: only the user's cap, if any, is shared
+        return (
+            dict.fromkeys(weights)
+            if contact_calls is None
+            else weighted_shares(contact_calls, weights)
+        )
     left = day_budget(settings.daily_quota, calls_used_today(settings), 0)
-    total = contact_calls if contact_calls is not None else left
-    if settings.daily_quota and contact_calls is not None:
-        total = min(total, left)
-    weights = {a: w for a, w in account_weights(load_settings()).items() if a in names}
-    if not settings.daily_quota and contact_calls is None:
-        return dict.fromkeys(weights)
+    total = left if contact_calls is None else min(contact_calls, left)
     return dict(weighted_shares(total, weights))

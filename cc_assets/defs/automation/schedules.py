@@ -215,17 +215,23 @@ def last_refresh(instance: dg.DagsterInstance, activity_id: str) -> tuple[int | 
 
 
 def hot_candidates(
-    instance: dg.DagsterInstance, account: str | None = None, weight: float = 1.0
+    instance: dg.DagsterInstance,
+    account: str | None = None,
+    weight: float = 1.0,
+    partitions: Sequence[str] | None = None,
 ) -> list[Candidate]:
     """Every known activity of `account` with its send time and its latest refresh's measured
-    cost; `activity_id` is its partition key."""
+    cost; `activity_id` is its partition key. `partitions`: the activity partitions, when the
+    caller read them once for every account."""
     root = LakeResource().root(account)
     sent = sent_times(root)
     deferred = previously_deferred(instance, account)
     held = held_activities(root)
     counts = activity_counts(root)
     candidates = []
-    for partition in instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES):
+    if partitions is None:
+        partitions = instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)
+    for partition in partitions:
         scope = activity_scope_or_none(partition)
         if scope is None or scope.account != account:
             continue
@@ -254,11 +260,12 @@ def all_candidates(
 ) -> list[Candidate]:
     """`hot_candidates` of every account (of `only`, when given), each with its weight."""
     weights = account_weights(load_settings())
+    partitions = instance.get_dynamic_partitions(CAMPAIGN_ACTIVITIES)  # once, not per account
     return [
         candidate
         for account in accounts()
         if only is None or account in only
-        for candidate in hot_candidates(instance, account, weights[account])
+        for candidate in hot_candidates(instance, account, weights[account], partitions)
     ]
 
 
