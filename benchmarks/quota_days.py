@@ -232,6 +232,8 @@ class Simulation:
             "CC_ASSETS_STORAGE": str(self.lake),
             "CC_ASSETS_WAREHOUSE": str(self.folder / "warehouse.duckdb"),
             "CC_ASSETS_STATE_DIR": str(self.folder / "state"),
+            # the planner keeps back the ticks still to come at the interval replayed
+            "CC_ASSETS_DISCOVERY_MINUTES": str(int(self.tick.total_seconds() // 60)),
         }
 
     def run(self, server: SandboxServer, log: Callable[[str], None]) -> None:
@@ -815,7 +817,10 @@ def main() -> int:
         help="days of campaigns already sent when the replay starts (each account's history)",
     )
     parser.add_argument(
-        "--tick-minutes", type=int, default=5, help="discovery's interval (the daemon's: 5)"
+        "--tick-minutes",
+        type=int,
+        default=5,
+        help="discovery's interval (CC_ASSETS_DISCOVERY_MINUTES, the daemon's default: 5)",
     )
     parser.add_argument(
         "--accounts", type=int, default=1, help="accounts of one application key sharing its quota"

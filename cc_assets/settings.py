@@ -14,6 +14,7 @@ environment-backed and never their values.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ SECRETS = {
 }
 """The Constant Contact resource's secret fields and the variable each comes from (a token
 store URL may carry a password)."""
+DISCOVERY_VARIABLE = "CC_ASSETS_DISCOVERY_MINUTES"
 PG_VARIABLES = {
     "host": ("CC_ASSETS_PG_HOST", "127.0.0.1"),
     "port": ("CC_ASSETS_PG_PORT", "5432"),
@@ -72,6 +74,20 @@ class Settings:
     def hot_days(self) -> int:
         """`CC_ASSETS_HOT_DAYS`: activities sent this recently are refreshed every run."""
         return int(self.environ.get("CC_ASSETS_HOT_DAYS") or 14)
+
+    @property
+    def discovery_minutes(self) -> int:
+        """`CC_ASSETS_DISCOVERY_MINUTES`: the discovery sensor's interval. A tick lists every
+        account's campaigns, so 20 accounts every 5 minutes spend 5,760 calls a day of a
+        10,000-call key; the planner keeps back what the ticks still to come will spend."""
+        text = self.environ.get(DISCOVERY_VARIABLE, "").strip() or "5"
+        if not text.isdigit() or not 1 <= int(text) <= 1440:
+            raise ConfigurationError(DISCOVERY_VARIABLE, f"{text!r} is not minutes from 1 to 1440")
+        return int(text)
+
+    @property
+    def discovery_ticks_per_day(self) -> int:
+        return math.ceil(1440 / self.discovery_minutes)
 
     def application(self, **secrets: str | None) -> ClientSettings:
         """The application's settings, shared by every account of the key; `secrets` (fields of

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.definitions import defs
-from cc_assets.defs.automation.planning import backlog_reserve
+from cc_assets.defs.automation.planning import DISCOVERY_CALLS_PER_TICK, backlog_reserve
 from cc_assets.defs.automation.schedules import (
     daily_snapshot_schedule,
     hot_activity_refresh_schedule,
@@ -89,6 +89,22 @@ def test_daily_schedule_targets_the_day_of_its_tick(lake, instance) -> None:
     # nothing refreshed yet: the backlog keeps back only the discovery ticks and the margin
     idle = backlog_reserve(now=when, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
     assert request.tags[BACKLOG_RESERVE_TAG] == str(idle)
+
+
+def test_the_reserve_follows_the_discovery_interval(lake, instance, monkeypatch) -> None:
+    """Discovery every 30 minutes spends a sixth of what every 5 does: the backlog keeps back
+    the ticks that will run, not the default's (20 accounts at 5 minutes keep 5,760 calls)."""
+    when = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    [default] = daily_snapshot_schedule(context)
+    monkeypatch.setenv("CC_ASSETS_DISCOVERY_MINUTES", "30")
+    [slower] = daily_snapshot_schedule(context)
+    ticks = {"5": 285, "30": 48}  # left after 00:15 today (23 h 45 min)
+    kept = {
+        minutes: int(request.tags[BACKLOG_RESERVE_TAG])
+        for minutes, request in (("5", default), ("30", slower))
+    }
+    assert kept["5"] - kept["30"] == (ticks["5"] - ticks["30"]) * DISCOVERY_CALLS_PER_TICK
 
 
 @pytest.mark.slow

@@ -108,6 +108,7 @@ from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.lake.paths import lake_root, partition_file
 from cc_assets.pipeline.tracking import refresh_tracking
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets.settings import load_settings
 from cc_assets_tests.hostile.conftest import secrets_of, through
 from cc_assets_tests.hostile.proxy import HostileProxy, TrapServer
 
@@ -707,6 +708,16 @@ def test_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable) and "\n" not in str(caught.value)
     assert "t" * 20 not in str(caught.value) and "k" * 20 not in str(caught.value)
+
+
+@pytest.mark.parametrize("minutes", ["0", "abc", "2.5", "-5", "1441"])
+def test_the_discovery_interval_names_its_variable(minutes: str) -> None:
+    settings = load_settings({"CC_ASSETS_DISCOVERY_MINUTES": minutes})
+    with pytest.raises(errors.ConfigurationError) as caught:
+        _ = settings.discovery_ticks_per_day
+    assert caught.value.variable == "CC_ASSETS_DISCOVERY_MINUTES" and minutes in str(caught.value)
+    assert load_settings({"CC_ASSETS_DISCOVERY_MINUTES": "30"}).discovery_ticks_per_day == 48
+    assert load_settings({}).discovery_ticks_per_day == 288
 
 
 def test_zero_means_no_local_limit() -> None:

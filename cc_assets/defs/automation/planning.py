@@ -53,7 +53,7 @@ from itertools import zip_longest
 DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links): a first estimate
 STATS_BATCH = 10  # activities per activity-stats call: the change detector's cost
 DISCOVERY_CALLS_PER_TICK = 2  # an idle tick is one list call; one more for a changed campaign
-DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes
+DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes: the sensor's default interval
 HOT_RUNS_PER_DAY = 4  # at 00, 06, 12 and 18 UTC
 QUOTA_MARGIN = 0.05
 BUSY_DAYS = 7
@@ -106,13 +106,21 @@ def first_read_calls(counts: Mapping[str, int] | None) -> int:
     return sum(pages) + 1
 
 
-def reserve(*, now: datetime, snapshot_calls: int, snapshot_taken: bool, accounts: int = 1) -> int:
-    """Calls kept back for the rest of the day: the discovery ticks still to come and, when
-    today's snapshot is not taken yet, what the last one cost. A tick lists every account's
-    campaigns (`accounts` idle calls) plus one for a changed campaign: kept back as for one
-    account, 20 accounts' ticks (5,760 calls a day) would be kept 576."""
+def reserve(
+    *,
+    now: datetime,
+    snapshot_calls: int,
+    snapshot_taken: bool,
+    accounts: int = 1,
+    ticks_per_day: int = DISCOVERY_TICKS_PER_DAY,
+) -> int:
+    """Calls kept back for the rest of the day: the discovery ticks still to come
+    (`ticks_per_day`, the sensor's interval) and, when today's snapshot is not taken yet, what
+    the last one cost. A tick lists every account's campaigns (`accounts` idle calls) plus one
+    for a changed campaign: kept back as for one account, 20 accounts' ticks (5,760 calls a
+    day) would be kept 576."""
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
-    ticks = math.ceil((midnight - now).total_seconds() / (86_400 / DISCOVERY_TICKS_PER_DAY))
+    ticks = math.ceil((midnight - now).total_seconds() / (86_400 / ticks_per_day))
     per_tick = DISCOVERY_CALLS_PER_TICK + max(accounts, 1) - 1
     return ticks * per_tick + (0 if snapshot_taken else snapshot_calls)
 
@@ -137,6 +145,7 @@ def backlog_reserve(
     busiest_day_calls: int = 0,
     history_calls: int = 0,
     accounts: int = 1,
+    ticks_per_day: int = DISCOVERY_TICKS_PER_DAY,
 ) -> int:
     """Calls the contact backlog leaves for the rest of the day (see the module docstring):
     `busiest_day_calls` is the most the tracking reads (first reads, hot refreshes, snapshots
@@ -144,7 +153,13 @@ def backlog_reserve(
     history's first reads still need (they come first); `accounts` the key's accounts, whose
     discovery ticks the reserve keeps."""
     return (
-        reserve(now=now, snapshot_calls=0, snapshot_taken=True, accounts=accounts)
+        reserve(
+            now=now,
+            snapshot_calls=0,
+            snapshot_taken=True,
+            accounts=accounts,
+            ticks_per_day=ticks_per_day,
+        )
         + max(hot_runs_left * hot_run_calls, busiest_day_calls)
         + history_calls
         + margin(daily_quota)
@@ -351,13 +366,19 @@ class Backfill:
         }
 
 
-def fresh_calls_per_day(*, snapshot_calls: int, hot_run_calls: int, daemon: bool = True) -> int:
+def fresh_calls_per_day(
+    *,
+    snapshot_calls: int,
+    hot_run_calls: int,
+    daemon: bool = True,
+    ticks_per_day: int = DISCOVERY_TICKS_PER_DAY,
+) -> int:
     """What a day's fresh data is expected to cost: the snapshot, every hot refresh and every
     discovery tick (an idle one is one call) under the daemon; the snapshot, one discovery
     and one refresh for an account refreshed by `cc-assets refresh` once a day."""
     if not daemon:
         return snapshot_calls + 1 + hot_run_calls
-    return DISCOVERY_TICKS_PER_DAY + snapshot_calls + HOT_RUNS_PER_DAY * hot_run_calls
+    return ticks_per_day + snapshot_calls + HOT_RUNS_PER_DAY * hot_run_calls
 
 
 def backfill(

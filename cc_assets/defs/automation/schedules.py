@@ -103,6 +103,7 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.Ru
         busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
         history_calls=settings.daily_quota if unknown else history.calls_needed,
         accounts=len(accounts()),
+        ticks_per_day=project.discovery_ticks_per_day,
     )
     left = max(settings.daily_quota - calls_used_today(settings) - reserved, 0)
     shares = weighted_shares(left, account_weights(project))
@@ -312,6 +313,7 @@ def history_progress(
             snapshot_calls=snapshot_calls,
             hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
             daemon=daemon,
+            ticks_per_day=project.discovery_ticks_per_day,
         )
         + (margin(settings.daily_quota) if daemon else 0),
         left_today=int(left_today(instance, now, settings) * share),
@@ -327,6 +329,7 @@ def left_today(instance: dg.DagsterInstance, now: datetime, settings: ClientSett
         snapshot_calls=snapshot_calls,
         snapshot_taken=snapshot_taken,
         accounts=len(accounts()),
+        ticks_per_day=load_settings().discovery_ticks_per_day,
     )
     return day_budget(settings.daily_quota, calls_used_today(settings), reserved)
 

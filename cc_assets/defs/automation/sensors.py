@@ -100,7 +100,7 @@ def discover(
 @dg.sensor(
     name=DISCOVERY_SENSOR,
     target=dg.AssetSelection.assets(campaign_activity_reports),
-    minimum_interval_seconds=300,
+    minimum_interval_seconds=load_settings().discovery_minutes * 60,  # read at load, as a cron
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds primary_email and resend activities once sent (DONE), in every account, "
     "adds them as campaign_activities partitions and requests their tracking runs (at most the "
