@@ -299,7 +299,8 @@ class Simulation:
                             now,
                             lambda r=request: launch("activity_refresh_job", r),
                         )
-                if now - now.replace(hour=0, minute=0) == SNAPSHOT_AT:
+                # the first tick at or after the schedule's time (00:30 at 30-minute ticks)
+                if timedelta(0) <= now - now.replace(hour=0, minute=0) - SNAPSHOT_AT < self.tick:
                     context = dg.build_schedule_context(
                         instance=instance, scheduled_execution_time=now
                     )
