@@ -11,16 +11,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from cc_assets.definitions import defs
+from cc_assets.defs.automation.jobs import DAILY_ASSET_KEYS
 from cc_assets.defs.automation.planning import DISCOVERY_CALLS_PER_TICK, backlog_reserve
 from cc_assets.defs.automation.schedules import (
     daily_snapshot_schedule,
     hot_activity_refresh_schedule,
     hot_candidates,
+    snapshot_cost,
     tracking_calls_by_day,
 )
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
 from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG
-from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, snapshot_key
 from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity, point_at
 
 
@@ -89,6 +91,27 @@ def test_daily_schedule_targets_the_day_of_its_tick(lake, instance) -> None:
     # nothing refreshed yet: the backlog keeps back only the discovery ticks and the margin
     idle = backlog_reserve(now=when, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
     assert request.tags[BACKLOG_RESERVE_TAG] == str(idle)
+
+
+def test_each_accounts_snapshot_is_kept_back_at_its_own_cost(instance) -> None:
+    """The reserve keeps back every account's snapshot by its own last cost: one account's
+    latest (the newest materialization of the key, whoever's) would keep a 100,000-contact
+    account's snapshot at a small one's cost, or twenty at one's."""
+    today, yesterday = datetime(2026, 11, 24, 6, tzinfo=UTC), "2026-11-23"
+    per_key = {"acme": 3, "globex": 40}
+    keys = DAILY_ASSET_KEYS[:2]
+    for account, day in (("acme", "2026-11-24"), ("globex", yesterday)):
+        for key in keys:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    key,
+                    partition=snapshot_key(account, day),
+                    metadata={"api_calls": per_key[account]},
+                )
+            )
+    assert snapshot_cost(instance, today, "acme") == (len(keys) * 3, True)
+    assert snapshot_cost(instance, today, "globex") == (len(keys) * 40, False)
+    assert snapshot_cost(instance, today, "initech") == (0, False)
 
 
 def test_the_reserve_follows_the_discovery_interval(lake, instance, monkeypatch) -> None:

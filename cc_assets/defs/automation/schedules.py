@@ -303,7 +303,7 @@ def history_progress(
     daemon = not refreshed_by_cli(
         instance, account
     )  # which leaves a margin to later sends (the plan)
-    snapshot_calls, _ = snapshot_cost(instance, now.date().isoformat())
+    snapshot_calls, _ = snapshot_cost(instance, now, account)
     return backfill(
         candidates,
         now=now,
@@ -322,12 +322,14 @@ def history_progress(
 
 def left_today(instance: dg.DagsterInstance, now: datetime, settings: ClientSettings) -> int:
     """Calls the key has left today for activity reads: the daily quota less what was spent
-    and what today's snapshot still needs (`planning.reserve`)."""
-    snapshot_calls, snapshot_taken = snapshot_cost(instance, now.date().isoformat())
+    and what the snapshots of every account not taken yet today still need
+    (`planning.reserve`)."""
+    costs = [snapshot_cost(instance, now, account) for account in accounts()]
+    pending = sum(calls for calls, taken in costs if not taken)
     reserved = reserve(
         now=now,
-        snapshot_calls=snapshot_calls,
-        snapshot_taken=snapshot_taken,
+        snapshot_calls=pending,
+        snapshot_taken=not pending,
         accounts=len(accounts()),
         ticks_per_day=load_settings().discovery_ticks_per_day,
     )
@@ -368,18 +370,26 @@ def tracking_calls_by_day(instance: dg.DagsterInstance, now: datetime) -> dict[s
     return dict(by_day)
 
 
-def snapshot_cost(instance: dg.DagsterInstance, day: str) -> tuple[int, bool]:
-    """(API calls the latest daily snapshot spent, whether today's is taken). The contact
-    backlog's calls are not counted: it spends only what the day leaves over."""
+def snapshot_cost(
+    instance: dg.DagsterInstance, now: datetime, account: str | None = None
+) -> tuple[int, bool]:
+    """(API calls `account`'s latest daily snapshot of the last `BUSY_DAYS` spent, whether
+    today's is taken). Each account's own: with 20 accounts, one account's snapshot kept back
+    for all of them is a twentieth of what the day's snapshots spend. The contact backlog's
+    calls are not counted: it spends only what the day leaves over."""
+    days = [(now - timedelta(days=n)).date().isoformat() for n in range(BUSY_DAYS + 1)]
+    partitions = [snapshot_key(account, day) for day in days]
     calls, taken = 0, False
     for key in DAILY_ASSET_KEYS:
         if key == CONTACTS_KEY:
             continue
-        record = instance.fetch_materializations(key, limit=1).records
-        if record:
-            value = record[0].asset_materialization.metadata.get("api_calls")
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=1
+        ).records
+        if records:
+            value = records[0].asset_materialization.metadata.get("api_calls")
             calls += int(value.value) if value is not None else 0
-            taken = taken or record[0].partition_key == day
+            taken = taken or records[0].partition_key == partitions[0]
     return calls, taken
 
 
