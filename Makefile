@@ -35,10 +35,13 @@ demo: $(STAMP) $(MANIFEST)
 # pytest exits 5 when it collected no tests: that is a failure here, never a green run.
 # Most of a test's time is spent waiting on rate-limited sandboxes and subprocesses, so four
 # workers (pytest-xdist) finish the suite in about half the time even on two cores.
-# The slow tests start first (cc_assets_tests/conftest.py).
+# The slow tests start first, and the readers of one costly shared build (a module fixture) go
+# to one worker, which builds it once (`loadgroup`, in the order cc_assets_tests/conftest.py
+# gives: no reordering by group size).
 PYTEST_WORKERS ?= 4
 test: $(STAMP) $(MANIFEST)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+		--durations=25 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 
 ui: $(STAMP) $(MANIFEST)

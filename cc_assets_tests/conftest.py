@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from _pytest.nodeid import NodeId
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
@@ -58,24 +59,45 @@ def _fresh_definitions_load_context() -> Iterator[None]:
         gc.collect()
 
 
-SHARED_BUILDS = {"refreshed", "demo_runs", "sdk_landed", "reruns", "landed"}
+SHARED_BUILDS = {
+    "refreshed",
+    "demo_runs",
+    "sdk_landed",
+    "reruns",
+    "landed",
+    "accounts_landed",
+    "accounts_lake",
+    "lagging_lake",
+}
 """Module-scoped fixtures that each build something costly (a whole refresh, two demos, a
-landed lake) for several tests to read: their tests count as `slow`."""
+landed lake) for several tests to read: their tests count as `slow`, and under pytest-xdist
+the tests of a module that read them go to one worker, which builds them once."""
+
+
+def _shared(item: pytest.Item) -> bool:
+    return bool(SHARED_BUILDS.intersection(getattr(item, "fixturenames", ())))
 
 
 def _slow(item: pytest.Item) -> bool:
-    shared = SHARED_BUILDS.intersection(getattr(item, "fixturenames", ()))
-    return bool(shared) or item.get_closest_marker("slow") is not None
+    return _shared(item) or item.get_closest_marker("slow") is not None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The `slow` tests (whole pipelines, minutes each on a busy machine) and the readers of a
     costly shared build go first, so that pytest-xdist, which hands tests out in this order,
-    never ends the suite with three workers idle while the fourth starts a long one. (A worker
-    builds a module fixture for the tests it draws; xdist's `loadgroup`, which would send
-    them all to one worker, does not group with pytest 9 here: the tests of one group still
-    ran on several workers.)"""
+    never ends the suite with a worker idle while another starts a long one.
+
+    With `--dist loadgroup` (`make test`) the tests of a module that read its shared builds
+    (which may build on one another) are one group, which xdist hands to a single worker: with
+    plain `load` each worker that drew one of them built the whole lake again. xdist names a
+    group by suffixing the test id with `@group` through `item._nodeid`, which pytest 9 no
+    longer reads (its id is `item._id`): it is set here instead."""
     items.sort(key=lambda item: not _slow(item))
+    if not config.getoption("loadgroup", False):
+        return
+    for item in items:
+        if _shared(item):
+            item._id = NodeId.parse(f"{item.nodeid}@{item.module.__name__}")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

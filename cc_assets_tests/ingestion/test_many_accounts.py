@@ -4,8 +4,9 @@ real HTTP at the key's real limit (4 requests a second, counted across the accou
 One sandbox application and one deployment (lake, instance, state) are shared by the tests of
 a worker: a refresh lands every account; one account's grant revoked and another's reports
 answering 500 for good, only those two fail; then, the grant renewed by `cc-assets accounts
-add` and the faults gone, the next refresh completes what failed. Each test holds on its own
-(pytest-xdist may hand them to two workers, each with its own deployment).
+add` and the faults gone, the next refresh completes what failed. The first two refreshes are
+module fixtures, so that each test runs one refresh (`make test` runs the tests that read them
+on one worker, in this order: cc_assets_tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -142,11 +143,10 @@ def reauthorize(deployment: Deployment, name: str) -> None:
     assert status == 0, output
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)  # up to three refreshes of five accounts at 4 calls a second
-def test_a_revoked_grant_and_a_failing_account_cost_only_themselves(
-    accounts_landed: Landed,
-) -> None:
+@pytest.fixture(scope="module")
+def accounts_failed(accounts_landed: Landed) -> subprocess.CompletedProcess[str]:
+    """The next refresh, six hours later, with acct1's grant revoked and acct3's reports
+    answering 500 for good (once per worker, after the first refresh's tests)."""
     deployment = accounts_landed.deployment
     assert accounts_landed.done.returncode == 0, accounts_landed.done.stderr[-3000:]
     server = deployment.server
@@ -155,9 +155,17 @@ def test_a_revoked_grant_and_a_failing_account_cost_only_themselves(
     server.expire_tokens()  # so acct1's next call has to spend its revoked refresh token
     server.set_path_faults({r"^/v3/reports/": 500}, account="acct3")
     try:
-        failed = deployment.refresh()
+        return deployment.refresh()
     finally:
         server.set_path_faults({}, account="acct3")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # up to two refreshes of five accounts at 4 calls a second
+def test_a_revoked_grant_and_a_failing_account_cost_only_themselves(
+    accounts_landed: Landed, accounts_failed: subprocess.CompletedProcess[str]
+) -> None:
+    deployment, failed = accounts_landed.deployment, accounts_failed
     assert failed.returncode == 1, failed.stdout[-3000:]
     # our own lines (the runs' Dagster logs are on stderr too)
     lines = [line for line in failed.stderr.splitlines() if line.startswith("cc-assets:")]
@@ -171,6 +179,16 @@ def test_a_revoked_grant_and_a_failing_account_cost_only_themselves(
     for name in ("acct0", "acct2", "acct4"):
         assert_account_equals_truth(deployment, name)
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # up to three refreshes of five accounts at 4 calls a second
+def test_once_renewed_and_healed_the_next_refresh_completes_what_failed(
+    accounts_landed: Landed, accounts_failed: subprocess.CompletedProcess[str]
+) -> None:
+    """The grant renewed by `cc-assets accounts add` and the faults gone, a refresh lands every
+    account again, reading the reports of only what failed."""
+    deployment, server = accounts_landed.deployment, accounts_landed.deployment.server
+    assert accounts_failed.returncode == 1, accounts_failed.stdout[-3000:]
     reauthorize(deployment, "acct1")
     done = deployment.refresh()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
