@@ -24,6 +24,7 @@ from cc_assets.defs.automation.planning import (
 )
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+TICKS = 288  # discovery every 5 minutes, the default interval
 
 
 def test_newest_first_within_budget_rest_deferred() -> None:
@@ -110,10 +111,13 @@ def test_settled_activities_rest_until_the_first_run_of_the_day() -> None:
 
 def test_the_reserve_is_sized_from_measured_costs() -> None:
     late = datetime(2026, 11, 24, 23, tzinfo=UTC)  # 12 discovery ticks left today
-    assert reserve(now=late, snapshot_calls=40, snapshot_taken=True) == 12 * (
+    assert reserve(now=late, snapshot_calls=40, snapshot_taken=True, ticks_per_day=TICKS) == 12 * (
         DISCOVERY_CALLS_PER_TICK
     )
-    assert reserve(now=late, snapshot_calls=40, snapshot_taken=False) == 12 * 2 + 40
+    assert (
+        reserve(now=late, snapshot_calls=40, snapshot_taken=False, ticks_per_day=TICKS)
+        == 12 * 2 + 40
+    )
     assert day_budget(10_000, 9_990, 24) == 0
     assert day_budget(10_000, 1_000, 600) == 8_400
     assert run_budget(8_400, 4) == 2_100
@@ -127,15 +131,33 @@ def test_the_reserve_keeps_every_accounts_discovery_ticks() -> None:
     and one for a changed campaign, so the backlog and the history never spend the calls the
     evening's discovery of 20 accounts needs."""
     late = datetime(2026, 11, 24, 23, tzinfo=UTC)  # 12 discovery ticks left today
-    one = reserve(now=late, snapshot_calls=40, snapshot_taken=True)
-    assert one == reserve(now=late, snapshot_calls=40, snapshot_taken=True, accounts=1)
+    one = reserve(now=late, snapshot_calls=40, snapshot_taken=True, ticks_per_day=TICKS)
+    assert one == reserve(
+        now=late, snapshot_calls=40, snapshot_taken=True, accounts=1, ticks_per_day=TICKS
+    )
     assert one == 12 * DISCOVERY_CALLS_PER_TICK
-    assert reserve(now=late, snapshot_calls=40, snapshot_taken=True, accounts=20) == 12 * 21
-    assert reserve(now=late, snapshot_calls=40, snapshot_taken=False, accounts=5) == 12 * 6 + 40
+    assert (
+        reserve(now=late, snapshot_calls=40, snapshot_taken=True, accounts=20, ticks_per_day=TICKS)
+        == 12 * 21
+    )
+    assert (
+        reserve(now=late, snapshot_calls=40, snapshot_taken=False, accounts=5, ticks_per_day=TICKS)
+        == 12 * 6 + 40
+    )
     midnight = datetime(2026, 11, 24, tzinfo=UTC)
-    assert reserve(now=midnight, snapshot_calls=0, snapshot_taken=True, accounts=20) == 288 * 21
+    assert (
+        reserve(
+            now=midnight, snapshot_calls=0, snapshot_taken=True, accounts=20, ticks_per_day=TICKS
+        )
+        == 288 * 21
+    )
     backlog = backlog_reserve(
-        now=late, daily_quota=10_000, hot_runs_left=0, hot_run_calls=0, accounts=20
+        now=late,
+        daily_quota=10_000,
+        hot_runs_left=0,
+        hot_run_calls=0,
+        accounts=20,
+        ticks_per_day=TICKS,
     )
     assert backlog == 12 * 21 + 500
 
@@ -164,9 +186,15 @@ def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measure
     )
     assert one_run == 9 + 40 + math.ceil(2 / STATS_BATCH)
     reserved = backlog_reserve(
-        now=snapshot_time, daily_quota=10_000, hot_runs_left=3, hot_run_calls=one_run
+        now=snapshot_time,
+        daily_quota=10_000,
+        hot_runs_left=3,
+        hot_run_calls=one_run,
+        ticks_per_day=TICKS,
     )
-    discovery = reserve(now=snapshot_time, snapshot_calls=0, snapshot_taken=True)
+    discovery = reserve(
+        now=snapshot_time, snapshot_calls=0, snapshot_taken=True, ticks_per_day=TICKS
+    )
     assert reserved == discovery + 3 * one_run + 500  # 5% of the quota for the unforeseen
     # a week with a first read of 2,800 calls keeps that much back, not three quiet runs' worth
     busy = backlog_reserve(
@@ -175,10 +203,15 @@ def test_the_contact_backlog_leaves_the_rest_of_the_days_refreshes_their_measure
         hot_runs_left=3,
         hot_run_calls=one_run,
         busiest_day_calls=2_800,
+        ticks_per_day=TICKS,
     )
     assert busy == discovery + 2_800 + 500
     late = backlog_reserve(
-        now=snapshot_time.replace(hour=23), daily_quota=10_000, hot_runs_left=0, hot_run_calls=0
+        now=snapshot_time.replace(hour=23),
+        daily_quota=10_000,
+        hot_runs_left=0,
+        hot_run_calls=0,
+        ticks_per_day=TICKS,
     )
     assert late == 9 * DISCOVERY_CALLS_PER_TICK + 500  # 23:15: nine ticks left
 

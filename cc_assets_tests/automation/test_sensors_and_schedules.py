@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from cc_assets.definitions import defs
-from cc_assets.defs.automation.jobs import DAILY_ASSET_KEYS
+from cc_assets.defs.automation.jobs import ACCOUNT_TAG, DAILY_ASSET_KEYS
 from cc_assets.defs.automation.planning import DISCOVERY_CALLS_PER_TICK, backlog_reserve
 from cc_assets.defs.automation.schedules import (
+    CONTACTS_KEY,
+    SnapshotCost,
+    activity_calls_by_day,
     daily_snapshot_schedule,
     hot_activity_refresh_schedule,
     hot_candidates,
-    snapshot_cost,
-    tracking_calls_by_day,
+    snapshot_costs,
 )
 from cc_assets.defs.automation.sensors import campaign_discovery_sensor
-from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG
+from cc_assets.defs.ingestion.assets import BACKLOG_RESERVE_TAG, CONTACT_CALLS_TAG
 from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, snapshot_key
+from cc_assets.settings import load_settings
 from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity, point_at
+
+TICKS = load_settings({}).discovery_ticks_per_day  # the default interval's
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
@@ -89,29 +98,108 @@ def test_daily_schedule_targets_the_day_of_its_tick(lake, instance) -> None:
     [request] = daily_snapshot_schedule(context)  # one run: the one account
     assert request.partition_key == "2026-11-24" and request.run_key == "daily-2026-11-24"
     # nothing refreshed yet: the backlog keeps back only the discovery ticks and the margin
-    idle = backlog_reserve(now=when, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
+    idle = backlog_reserve(
+        now=when, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0, ticks_per_day=TICKS
+    )
     assert request.tags[BACKLOG_RESERVE_TAG] == str(idle)
 
 
 def test_each_accounts_snapshot_is_kept_back_at_its_own_cost(instance) -> None:
     """The reserve keeps back every account's snapshot by its own last cost: one account's
     latest (the newest materialization of the key, whoever's) would keep a 100,000-contact
-    account's snapshot at a small one's cost, or twenty at one's."""
+    account's snapshot at a small one's cost, or twenty at one's. The contact backlog's calls
+    are not a snapshot's: it spends only what is left."""
     today, yesterday = datetime(2026, 11, 24, 6, tzinfo=UTC), "2026-11-23"
     per_key = {"acme": 3, "globex": 40}
-    keys = DAILY_ASSET_KEYS[:2]
-    for account, day in (("acme", "2026-11-24"), ("globex", yesterday)):
-        for key in keys:
+    for account, day in (("globex", "2026-11-20"), ("acme", "2026-11-24"), ("globex", yesterday)):
+        for key in DAILY_ASSET_KEYS:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
                     key,
                     partition=snapshot_key(account, day),
-                    metadata={"api_calls": per_key[account]},
+                    metadata={"api_calls": per_key[account] * (2 if day < yesterday else 1)},
                 )
             )
-    assert snapshot_cost(instance, today, "acme") == (len(keys) * 3, True)
-    assert snapshot_cost(instance, today, "globex") == (len(keys) * 40, False)
-    assert snapshot_cost(instance, today, "initech") == (0, False)
+    snapshots = len(DAILY_ASSET_KEYS) - 1  # every daily asset but the contact backlog
+    assert CONTACTS_KEY in DAILY_ASSET_KEYS
+    assert snapshot_costs(instance, today, ["acme", "globex", "initech"]) == {
+        "acme": SnapshotCost(snapshots * 3, True),
+        "globex": SnapshotCost(snapshots * 40, False),  # its latest, not the earlier one
+        "initech": SnapshotCost(0, False),
+    }
+
+
+_SHARES = """
+import json, sys
+from datetime import UTC, datetime
+import dagster as dg
+from cc_assets.defs.automation.jobs import ACCOUNT_TAG, DAILY_ASSET_KEYS
+from cc_assets.defs.automation.schedules import daily_snapshot_schedule
+from cc_assets.defs.ingestion.partitions import snapshot_key
+
+with dg.instance_for_test() as instance:
+    for account, calls in json.loads(sys.argv[1]).items():
+        for key in DAILY_ASSET_KEYS:
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                key, partition=snapshot_key(account, "2026-11-23"), metadata={"api_calls": calls}
+            ))
+    when = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    print(json.dumps([request.tags for request in daily_snapshot_schedule(context)]))
+"""
+
+
+def test_the_backlogs_share_what_the_days_snapshots_leave(tmp_path) -> None:
+    """An accounts file of weights 1, 1 and 2: the contact backlogs share by weight what the
+    day leaves after the reserve and after every account's snapshot still to come (each at its
+    last cost). Shared before the snapshots had spent their calls, the accounts whose runs came
+    last found their shares spent (in a 20-account replay, weight-2 accounts got 309, 162 and 0
+    calls). The accounts file is read at import: the schedule runs in a process of its own."""
+    accounts_file = tmp_path / "accounts.yaml"
+    weights = {"small": 1, "large": 1, "agency": 2}
+    accounts_file.write_text(
+        yaml.safe_dump(
+            {
+                "accounts": [
+                    {"name": name, "refresh_token_env": f"{name.upper()}_TOKEN", "weight": weight}
+                    for name, weight in weights.items()
+                ]
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CC_", "CONSTANT_"))}
+    env |= {
+        "CONSTANT_CONTACT_CLIENT_ID": "app",
+        "CC_ASSETS_ACCOUNTS": str(accounts_file),
+        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
+        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
+    }
+    per_key = {"small": 5, "large": 400, "agency": 60}
+    done = subprocess.run(
+        [sys.executable, "-c", _SHARES, json.dumps(per_key)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    requests = json.loads(done.stdout)
+    shares = {tags[ACCOUNT_TAG]: int(tags[CONTACT_CALLS_TAG]) for tags in requests}
+    [reserved] = {int(tags[BACKLOG_RESERVE_TAG]) for tags in requests}
+    when = datetime(2026, 11, 24, 0, 15, tzinfo=UTC)
+    # nothing read yet: the reserve is the day's discovery of three accounts and the margin
+    assert reserved == backlog_reserve(
+        now=when,
+        daily_quota=10_000,
+        hot_runs_left=3,
+        hot_run_calls=0,
+        accounts=3,
+        ticks_per_day=TICKS,
+    )
+    snapshots = (len(DAILY_ASSET_KEYS) - 1) * sum(per_key.values())
+    assert 10_000 - len(weights) < sum(shares.values()) + reserved + snapshots <= 10_000
+    assert abs(shares["agency"] - 2 * shares["small"]) <= 1, shares
+    assert abs(shares["large"] - shares["small"]) <= 1, shares
 
 
 def test_the_reserve_follows_the_discovery_interval(lake, instance, monkeypatch) -> None:
@@ -143,10 +231,10 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     # what the first reads spent, by the materializations' own counts, is what the API served
     # (less the stats calls no single report owns)
     now = datetime.now(UTC)
-    spent = tracking_calls_by_day(instance, now + timedelta(seconds=1))
+    spent = activity_calls_by_day(instance, now + timedelta(seconds=1))
     served = len(sandbox.requests()["log"])
     assert list(spent) == [now.date().isoformat()] and 0 < spent[now.date().isoformat()] <= served
-    assert tracking_calls_by_day(instance, now + timedelta(days=8)) == {}, "older than 7 days"
+    assert activity_calls_by_day(instance, now + timedelta(days=8)) == {}, "older than 7 days"
     # a first read (every send) says nothing of what a refresh costs: planned as never refreshed
     assert {c.last_calls for c in hot_candidates(instance)} == {None}
     when = datetime(2026, 11, 20, 18, tzinfo=UTC)
@@ -161,7 +249,9 @@ def test_hot_refresh_is_one_batched_run_within_the_quota(
     [daily] = daily_snapshot_schedule(
         dg.build_schedule_context(instance=instance, scheduled_execution_time=snapshot_time)
     )
-    idle = backlog_reserve(now=snapshot_time, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0)
+    idle = backlog_reserve(
+        now=snapshot_time, daily_quota=10_000, hot_runs_left=3, hot_run_calls=0, ticks_per_day=TICKS
+    )
     measured = (int(daily.tags[BACKLOG_RESERVE_TAG]) - idle) / 3
     assert measured >= len(activities) + math.ceil(len(activities) / 10), "a page per activity"
     # 24 discovery ticks are left today (two calls each at most): nothing is left for a refresh

@@ -25,9 +25,12 @@ quota state, and this decides. The rules:
   every hot refresh still to come at what one costs by the candidates' measured costs and the
   busiest day of the last `BUSY_DAYS` days (first reads of new sends included: at 1,000,000
   contacts one costs about 2,800 calls), plus `QUOTA_MARGIN` of the quota for what no estimate
-  foresees. A hot refresh deferred for want of calls costs its events six hours more lag, so the
-  backlog, which can wait a day, gives way. The hot refreshes in turn reserve only the
-  snapshot's own calls, not the backlog's, since the backlog adapts to what is left.
+  foresees. The snapshots' own calls are not in that busiest day: the schedule keeps back every
+  account's snapshot not taken yet at its last cost before it shares the rest among the
+  accounts' backlogs, and a backlog that runs after them sees them spent. A hot refresh
+  deferred for want of calls costs its events six hours more lag, so the backlog, which can
+  wait a day, gives way. The hot refreshes in turn reserve only the snapshots' own calls, not
+  the backlogs', since the backlogs adapt to what is left.
 - Accounts (an accounts file): one plan covers every account of the key, so the fresh data
   of every account (hot and deferred activities, then settled ones) comes before any
   account's history, and the history is taken in turns by weight (`history_turns`).
@@ -53,7 +56,6 @@ from itertools import zip_longest
 DEFAULT_CALLS_PER_ACTIVITY = 9  # one page per report (8 tracking + links): a first estimate
 STATS_BATCH = 10  # activities per activity-stats call: the change detector's cost
 DISCOVERY_CALLS_PER_TICK = 2  # an idle tick is one list call; one more for a changed campaign
-DISCOVERY_TICKS_PER_DAY = 288  # every 5 minutes: the sensor's default interval
 HOT_RUNS_PER_DAY = 4  # at 00, 06, 12 and 18 UTC
 QUOTA_MARGIN = 0.05
 BUSY_DAYS = 7
@@ -112,7 +114,7 @@ def reserve(
     snapshot_calls: int,
     snapshot_taken: bool,
     accounts: int = 1,
-    ticks_per_day: int = DISCOVERY_TICKS_PER_DAY,
+    ticks_per_day: int,
 ) -> int:
     """Calls kept back for the rest of the day: the discovery ticks still to come
     (`ticks_per_day`, the sensor's interval) and, when today's snapshot is not taken yet, what
@@ -145,11 +147,11 @@ def backlog_reserve(
     busiest_day_calls: int = 0,
     history_calls: int = 0,
     accounts: int = 1,
-    ticks_per_day: int = DISCOVERY_TICKS_PER_DAY,
+    ticks_per_day: int,
 ) -> int:
     """Calls the contact backlog leaves for the rest of the day (see the module docstring):
-    `busiest_day_calls` is the most the tracking reads (first reads, hot refreshes, snapshots
-    without the backlog) spent on one day of the last `BUSY_DAYS`; `history_calls` what the
+    `busiest_day_calls` is the most the activity reads (first reads, hot refreshes) spent on
+    one day of the last `BUSY_DAYS`; `history_calls` what the
     history's first reads still need (they come first); `accounts` the key's accounts, whose
     discovery ticks the reserve keeps."""
     return (
@@ -371,7 +373,7 @@ def fresh_calls_per_day(
     snapshot_calls: int,
     hot_run_calls: int,
     daemon: bool = True,
-    ticks_per_day: int = DISCOVERY_TICKS_PER_DAY,
+    ticks_per_day: int,
 ) -> int:
     """What a day's fresh data is expected to cost: the snapshot, every hot refresh and every
     discovery tick (an idle one is one call) under the daemon; the snapshot, one discovery

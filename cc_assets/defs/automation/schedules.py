@@ -1,7 +1,10 @@
 """Schedules where wall-clock time matters: the daily snapshot and the hot-activity refresh."""
 
+from __future__ import annotations
+
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -13,7 +16,6 @@ from cc_assets.constant_contact.schemas import (
     EMAIL_CAMPAIGN_ACTIVITY_STATS,
     EMAIL_CAMPAIGNS,
 )
-from cc_assets.constant_contact.settings import ClientSettings
 from cc_assets.defs.automation.jobs import (
     ACCOUNT_TAG,
     ACTIVITY_ASSET_KEYS,
@@ -100,12 +102,15 @@ def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.Ru
         daily_quota=settings.daily_quota,
         hot_runs_left=hot_runs_after(now),
         hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
-        busiest_day_calls=max(tracking_calls_by_day(context.instance, now).values(), default=0),
+        busiest_day_calls=max(activity_calls_by_day(context.instance, now).values(), default=0),
         history_calls=settings.daily_quota if unknown else history.calls_needed,
         accounts=len(accounts()),
         ticks_per_day=project.discovery_ticks_per_day,
     )
-    left = max(settings.daily_quota - calls_used_today(settings) - reserved, 0)
+    # the day's snapshots spend their own calls (summaries, stats, identity) before or beside
+    # the backlogs: shared before them, the shares of the runs that come last were spent
+    pending = pending_snapshot_calls(snapshot_costs(context.instance, now, accounts()))
+    left = max(settings.daily_quota - calls_used_today(settings) - reserved - pending, 0)
     shares = weighted_shares(left, account_weights(project))
     return [
         dg.RunRequest(
@@ -303,35 +308,35 @@ def history_progress(
     daemon = not refreshed_by_cli(
         instance, account
     )  # which leaves a margin to later sends (the plan)
-    snapshot_calls, _ = snapshot_cost(instance, now, account)
+    costs = snapshot_costs(instance, now, accounts())
     return backfill(
         candidates,
         now=now,
         since=settings.history_since,
         daily_quota=int(settings.daily_quota * share),
         fresh_calls=fresh_calls_per_day(
-            snapshot_calls=snapshot_calls,
+            snapshot_calls=costs[account].calls,
             hot_run_calls=hot_run_cost(candidates, now=now, hot_days=project.hot_days),
             daemon=daemon,
             ticks_per_day=project.discovery_ticks_per_day,
         )
         + (margin(settings.daily_quota) if daemon else 0),
-        left_today=int(left_today(instance, now, settings) * share),
+        left_today=int(left_today(now, project, costs) * share),
     )
 
 
-def left_today(instance: dg.DagsterInstance, now: datetime, settings: ClientSettings) -> int:
+def left_today(now: datetime, project: Settings, costs: Mapping[str | None, SnapshotCost]) -> int:
     """Calls the key has left today for activity reads: the daily quota less what was spent
-    and what the snapshots of every account not taken yet today still need
-    (`planning.reserve`)."""
-    costs = [snapshot_cost(instance, now, account) for account in accounts()]
-    pending = sum(calls for calls, taken in costs if not taken)
+    and what the snapshots of every account not taken yet today still need (`costs`,
+    `snapshot_costs`; `planning.reserve`)."""
+    settings = project.application()
+    pending = pending_snapshot_calls(costs)
     reserved = reserve(
         now=now,
         snapshot_calls=pending,
         snapshot_taken=not pending,
-        accounts=len(accounts()),
-        ticks_per_day=load_settings().discovery_ticks_per_day,
+        accounts=len(costs),
+        ticks_per_day=project.discovery_ticks_per_day,
     )
     return day_budget(settings.daily_quota, calls_used_today(settings), reserved)
 
@@ -343,54 +348,79 @@ def previously_deferred(instance: dg.DagsterInstance, account: str | None = None
     return set(filter(None, runs[0].tags.get(DEFERRED_TAG, "").split(","))) if runs else set()
 
 
-def tracking_calls_by_day(instance: dg.DagsterInstance, now: datetime) -> dict[str, int]:
-    """API calls of every materialization but the contact backlog's over the `BUSY_DAYS`
-    days before `now`, by UTC day: what first reads, hot refreshes and snapshots spend."""
+def activity_calls_by_day(instance: dg.DagsterInstance, now: datetime) -> dict[str, int]:
+    """API calls of the activity reports' materializations over the `BUSY_DAYS` days before
+    `now`, by UTC day: what first reads and hot refreshes spend. The snapshots are counted
+    apart (`snapshot_costs`): a run's backlog sees their calls spent once they are, and a
+    reserve that kept them as well would count them twice."""
     since = (now - timedelta(days=BUSY_DAYS)).timestamp()
-    keys = [k for k in ACTIVITY_ASSET_KEYS + DAILY_ASSET_KEYS if k != CONTACTS_KEY]
     by_day: dict[str, int] = defaultdict(int)
-    for key in keys:
-        cursor = None
-        while True:
-            page = instance.fetch_materializations(
-                dg.AssetRecordsFilter(
-                    asset_key=key, after_timestamp=since, before_timestamp=now.timestamp()
-                ),
-                limit=1_000,
-                cursor=cursor,
-            )
-            for record in page.records:
-                calls = record.asset_materialization.metadata.get("api_calls")
-                if calls is not None:
-                    day = datetime.fromtimestamp(record.timestamp, UTC).date().isoformat()
-                    by_day[day] += int(calls.value)
-            if not page.has_more:
-                break
-            cursor = page.cursor
+    for key in ACTIVITY_ASSET_KEYS:
+        for record in _records(
+            instance,
+            dg.AssetRecordsFilter(
+                asset_key=key, after_timestamp=since, before_timestamp=now.timestamp()
+            ),
+        ):
+            calls = record.asset_materialization.metadata.get("api_calls")
+            if calls is not None:
+                day = datetime.fromtimestamp(record.timestamp, UTC).date().isoformat()
+                by_day[day] += int(calls.value)
     return dict(by_day)
 
 
-def snapshot_cost(
-    instance: dg.DagsterInstance, now: datetime, account: str | None = None
-) -> tuple[int, bool]:
-    """(API calls `account`'s latest daily snapshot of the last `BUSY_DAYS` spent, whether
-    today's is taken). Each account's own: with 20 accounts, one account's snapshot kept back
-    for all of them is a twentieth of what the day's snapshots spend. The contact backlog's
-    calls are not counted: it spends only what the day leaves over."""
+def _records(instance: dg.DagsterInstance, records_filter: dg.AssetRecordsFilter):
+    """Every materialization record `records_filter` selects, newest first, a page at a time."""
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(records_filter, limit=1_000, cursor=cursor)
+        yield from page.records
+        if not page.has_more:
+            return
+        cursor = page.cursor
+
+
+@dataclass(frozen=True)
+class SnapshotCost:
+    """What an account's latest daily snapshot of the last `BUSY_DAYS` spent (the contact
+    backlog's calls not counted: it spends only what the day leaves over), and whether
+    today's is taken."""
+
+    calls: int = 0
+    taken: bool = False
+
+
+def snapshot_costs(
+    instance: dg.DagsterInstance, now: datetime, names: Sequence[str | None]
+) -> dict[str | None, SnapshotCost]:
+    """The `SnapshotCost` of every account of `names` (`accounts()`), each its own: with 20
+    accounts, one account's snapshot kept back for all of them is a twentieth of what the
+    day's snapshots spend. One query per snapshot asset for all accounts, so a caller per
+    account stays linear in the accounts."""
     days = [(now - timedelta(days=n)).date().isoformat() for n in range(BUSY_DAYS + 1)]
-    partitions = [snapshot_key(account, day) for day in days]
-    calls, taken = 0, False
+    owner = {snapshot_key(a, day): a for a in names for day in days}
+    today = {snapshot_key(a, days[0]) for a in names}
+    calls: dict[str | None, int] = dict.fromkeys(names, 0)
+    taken: dict[str | None, bool] = dict.fromkeys(names, False)
     for key in DAILY_ASSET_KEYS:
         if key == CONTACTS_KEY:
             continue
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=1
-        ).records
-        if records:
-            value = records[0].asset_materialization.metadata.get("api_calls")
-            calls += int(value.value) if value is not None else 0
-            taken = taken or records[0].partition_key == partitions[0]
-    return calls, taken
+        seen: set[str | None] = set()
+        records = dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(owner))
+        for record in _records(instance, records):
+            account = owner[record.partition_key]
+            if account in seen:
+                continue  # an older snapshot of an account already counted
+            seen.add(account)
+            value = record.asset_materialization.metadata.get("api_calls")
+            calls[account] += int(value.value) if value is not None else 0
+            taken[account] = taken[account] or record.partition_key in today
+    return {account: SnapshotCost(calls[account], taken[account]) for account in names}
+
+
+def pending_snapshot_calls(costs: Mapping[str | None, SnapshotCost]) -> int:
+    """What the snapshots not taken yet today will spend, each at its account's last cost."""
+    return sum(cost.calls for cost in costs.values() if not cost.taken)
 
 
 HOT_REFRESH = "hot_refresh"
@@ -417,7 +447,7 @@ def hot_activity_refresh_schedule(
     candidates = all_candidates(context.instance)
     project = load_settings()
     settings = project.application()
-    remaining = left_today(context.instance, now, settings)
+    remaining = left_today(now, project, snapshot_costs(context.instance, now, accounts()))
     runs_left = hot_runs_after(now) + 1  # this one too
     days = project.hot_days
     plan = plan_hot_refresh(
