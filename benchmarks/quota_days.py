@@ -740,11 +740,32 @@ class Application(Simulation):
         )
         if ratio > RATIO_TARGET:
             failures.append(f"fresh calls {ratio:.2f} x the minimum")
+        self._fresh_breakdown()
         failures += self._fairness("history", progress)
         failures += self._fairness("contact backlog", backlog)
         for failure in failures:
             print(f"MISSED: {failure}")
         return not failures
+
+    def _fresh_breakdown(self) -> None:
+        """The fresh calls of every account and day by what spent them (step: family), and
+        the minimum by its parts: where a ratio above the target goes."""
+        spent: Counter[str] = Counter()
+        least: Counter[str] = Counter()
+        for view in self.views.values():
+            for day in view._day_names():
+                entry = view.by_day[day]
+                spent.update(
+                    {
+                        name: n
+                        for name, n in entry.calls.items()
+                        if not name.startswith("history")
+                        and name != "daily snapshot: contact reports"
+                    }
+                )
+                least.update({k: n for k, n in entry.minimum.items() if k != "contact reports"})
+        print("fresh calls by what spent them: " + _counts(spent))
+        print("the minimum by its parts: " + _counts(least))
 
     def _fairness(self, backlog: str, progress: dict[str, tuple[int, int]]) -> list[str]:
         """A backlog's calls done (of `progress`: done, needed) among accounts of one weight
@@ -778,6 +799,11 @@ class Application(Simulation):
 def _percentile(hours: np.ndarray, q: float) -> float:
     """A percentile of the lags; NaN for an account that sent nothing in the replayed days."""
     return float(np.percentile(hours, q)) if len(hours) else math.nan
+
+
+def _counts(counts: Counter[str]) -> str:
+    """`counts`, largest first, on one line."""
+    return ", ".join(f"{name} {n:,}" for name, n in counts.most_common())
 
 
 def _fresh_minimum(day: Day) -> int:

@@ -18,7 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cc_assets.defs.automation.jobs import ACCOUNT_TAG
+from cc_assets.defs.ingestion.partitions import activity_key
 from cc_assets.sandbox.process import SandboxServer
+from cc_assets_tests.fixtures.accounts import accounts_env
 from cc_assets_tests.fixtures.object_store import free_port
 from cc_assets_tests.fixtures.services import dagster_pg_env
 
@@ -86,10 +89,16 @@ def wait_for(check: Callable[[], bool], what: str, deadline: float, logs: Path) 
 @pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.timeout(DEADLINE_SECONDS + 300)
+@pytest.mark.parametrize("accounts", [1, 2], ids=["single-account", "accounts-file"])
 def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
-    sandbox_factory, pg_database: str, processes, tmp_path: Path
+    sandbox_factory, pg_database: str, processes, tmp_path: Path, accounts: int
 ) -> None:
-    server: SandboxServer = sandbox_factory(seed=5, contacts=150, campaigns=3)  # 2 sent
+    """With an accounts file the same deployment covers every account: the sensor discovers
+    each one's sends (account-qualified partitions), the schedule launches a run per account,
+    and the automation builds each account's metrics."""
+    server: SandboxServer = sandbox_factory(
+        seed=5, contacts=150, campaigns=3, accounts=accounts, account_contacts=[150, 300][:accounts]
+    )
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -98,9 +107,7 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
         "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
         f"      port: {grpc_port}\n      location_name: cc_assets\n"
     )
-    env = {
-        **os.environ,
-        **server.client_env(),
+    deployment = {
         **dagster_pg_env(pg_database),
         "DAGSTER_HOME": str(home),
         "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
@@ -109,6 +116,12 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
         "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
         "CC_ASSETS_DAILY_SNAPSHOT_CRON": "* * * * *",
     }
+    if accounts == 1:
+        env = {**os.environ, **server.client_env(), **deployment}
+        names: list[str | None] = [None]
+    else:
+        env = {**accounts_env(server, tmp_path), **deployment}
+        names = [a["name"] for a in server.accounts]
     workspace = ["-w", str(tmp_path / "workspace.yaml")]
     code_server = ["code-server", "start", "-h", "127.0.0.1", "-p", str(grpc_port)]
     code_server += ["-m", "cc_assets.definitions", "--location-name", "cc_assets", "-d", str(REPO)]
@@ -123,8 +136,12 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
     deadline = time.monotonic() + DEADLINE_SECONDS
 
     wait_for(lambda: location_loaded(url), "the code location loaded", deadline, tmp_path)
-    sent = {a["campaign_activity_id"] for a in server.ground_truth().reportable_activities()}
-    assert sent
+    sent_by = {
+        name: {a["campaign_activity_id"] for a in server.ground_truth(name).reportable_activities()}
+        for name in names
+    }
+    assert all(sent_by.values()), "every account has a send to discover"
+    sent = {activity_key(name, activity) for name, ids in sent_by.items() for activity in ids}
 
     def succeeded(tag: str, value: str, asset_prefix: str = "") -> Callable[[], bool]:
         """A successful run so launched, of assets under `asset_prefix` when one is given (a
@@ -146,8 +163,15 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
     wait_for(
         every_activity_tracked, "a successful discovery run per sent activity", deadline, tmp_path
     )
-    daily = succeeded("dagster/schedule_name", "daily_snapshot_schedule")
-    wait_for(daily, "the daily schedule's run succeeding", deadline, tmp_path)
+
+    def daily_of_every_account() -> bool:
+        done = by(runs(url), "dagster/schedule_name", "daily_snapshot_schedule")
+        done = [r for r in done if r["status"] == "SUCCESS"]
+        return {r["tags"].get(ACCOUNT_TAG) for r in done} >= set(names)
+
+    wait_for(
+        daily_of_every_account, "the daily schedule's run of every account", deadline, tmp_path
+    )
     # a one-minute cron would retake the snapshot every minute: stop it, with Dagster's tooling
     stop = subprocess.run(
         [str(BIN / "dagster"), "schedule", "stop", "daily_snapshot_schedule", *workspace],
@@ -159,6 +183,9 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
     assert stop.returncode == 0, stop.stdout + stop.stderr
     automation = ("dagster/sensor_name", "cc_assets_automation_sensor")
     wait_for(succeeded(*automation, "email_metrics/"), "automation: metrics", deadline, tmp_path)
+    for name in filter(None, names):  # each account's own metrics, in its own lake
+        metrics = tmp_path / "lake" / f"account={name}" / "email_metrics"
+        wait_for(metrics.exists, f"{name}'s metrics in its lake", deadline, tmp_path)
     wait_for(succeeded(*automation, "analytics/"), "automation: dbt models", deadline, tmp_path)
 
     every = runs(url)
