@@ -51,6 +51,7 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CC_ASSETS_STORAGE", str(root))
     monkeypatch.setenv("CC_ASSETS_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("CC_ASSETS_DBT_TARGET", "duckdb")
+    monkeypatch.setenv("CC_ASSETS_STATE_DIR", str(tmp_path / "state"))
     return root
 
 
@@ -137,6 +138,24 @@ def test_dbt_assets_build_on_duckdb_and_equal_the_metrics(lake: Path, tmp_path: 
         assert in_main == 0
     assert_staging_selects_the_metric_columns(warehouse)
     assert_bi_questions(warehouse, truth, lake)
+
+
+@pytest.mark.slow
+def test_the_next_build_reuses_the_deployments_parse(
+    lake: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A deployment's profile differs from `make manifest`'s (its warehouse path at least), so
+    its first build parses the whole project; the next one starts from the parse the first
+    left in the state folder, and each build's own target folder is gone after it."""
+    build_with_dagster()
+    store = tmp_path / "state" / "dbt"
+    assert [p.name for p in store.iterdir()] == [project.PARTIAL_PARSE]
+    capfd.readouterr()
+    build_with_dagster()
+    output = capfd.readouterr().out
+    assert "Completed successfully" in output, output[-3000:]
+    assert "Unable to do partial parsing" not in output, output[-3000:]
+    assert [p.name for p in store.iterdir()] == [project.PARTIAL_PARSE]
 
 
 def assert_staging_selects_the_metric_columns(warehouse: Path) -> None:

@@ -21,6 +21,7 @@ from dagster_dbt import (
 
 from cc_assets.defs.analytics.project import (
     apply_dbt_environment,
+    build_target,
     dbt_cli,
     dbt_project,
     prepared_manifest,
@@ -83,12 +84,13 @@ def cc_assets_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: 
         f"dbt target {target}: lake {environment['CC_ASSETS_STORAGE']}, "
         f"warehouse {environment['CC_ASSETS_WAREHOUSE']}"
     )
-    invocation = dbt.cli(["build"], context=context)
-    if target != "duckdb":
-        yield from invocation.stream().fetch_row_counts()
-        return
-    # DuckDB lets no second process open the file while dbt writes it: count once dbt is done.
-    events = list(invocation.stream())
+    with build_target(context.run_id) as target_path:
+        invocation = dbt.cli(["build"], context=context, target_path=target_path)
+        if target != "duckdb":
+            yield from invocation.stream().fetch_row_counts()
+            return
+        # DuckDB lets no second process open the file while dbt writes it: count once it is done.
+        events = list(invocation.stream())
     yield from with_row_counts(events, environment["CC_ASSETS_WAREHOUSE"], context)
 
 

@@ -14,14 +14,19 @@ dbt resolves relative paths against its own working directory, so the lake and w
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 from upath import UPath
 
 from cc_assets.lake.paths import lake_root, location, per_account_lake
-from cc_assets.settings import export, load_settings
+from cc_assets.settings import export, load_settings, state_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -108,3 +113,36 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+@contextmanager
+def build_target(run_id: str) -> Iterator[Path]:
+    """A target folder of its own for one dbt invocation of run `run_id`, seeded with this
+    deployment's last partial parse (`CC_ASSETS_STATE_DIR/dbt`); once dbt is done, the
+    parse it wrote becomes the deployment's (replaced atomically: two builds may end at once)
+    and the folder is removed.
+
+    dbt re-parses the whole project when the profile's environment differs from the one it
+    last parsed with, and every deployment's differs from `make manifest`'s (the warehouse
+    path at least): without this every build parsed the project from scratch, about 8 s of a
+    small refresh's dbt step on a loaded 2-core machine. dbt checks a saved parse against the
+    project's files, its version and the profile itself, so a stale one costs a parse, never a
+    wrong build."""
+    store = state_dir() / "dbt"
+    store.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix=f"build-{run_id[:8]}-", dir=store))
+    saved = store / PARTIAL_PARSE
+    try:
+        if saved.exists():
+            shutil.copy(saved, target / PARTIAL_PARSE)
+        yield target
+        written = target / PARTIAL_PARSE
+        if written.exists():
+            staged = target / f"{PARTIAL_PARSE}.staged"
+            shutil.copy(written, staged)
+            os.replace(staged, saved)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
