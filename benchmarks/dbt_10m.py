@@ -107,7 +107,13 @@ def dbt_build(root: Path, scratch: Path) -> float:
 
 def print_slowest(run_results: Path, count: int = 8) -> None:
     """The build's slowest models and tests (dbt's own timings): where its time went."""
-    results = json.loads(run_results.read_text())["results"]
+    run = json.loads(run_results.read_text())
+    results = run["results"]
+    print(
+        f"  dbt's run phase {run['elapsed_time']:.1f} s (the rest of the wall time is dbt's "
+        f"start and parse), {len(results)} nodes, "
+        f"{sum(r['execution_time'] for r in results):.1f} s of node time"
+    )
     slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:count]
     for result in slowest:
         print(f"  {result['execution_time']:6.1f} s  {result['unique_id']}")
