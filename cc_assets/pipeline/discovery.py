@@ -48,13 +48,19 @@ class SnapshotCampaign:
 
     def answers(self, listed: dict[str, Any]) -> bool:
         """The snapshot read this campaign as it is listed now: its activities are current."""
-        stamp = listed.get("updated_at")
-        return (
-            stamp is not None
-            and self.updated_at is not None
-            and _parse(str(stamp)) == self.updated_at
-            and str(listed.get("current_status", "")).upper() == self.status.upper()
-        )
+        return listed_as(listed, self.updated_at, self.status)
+
+
+def listed_as(listed: dict[str, Any], updated_at: datetime | None, status: str) -> bool:
+    """A campaign of the list (`GET /emails`) is as it was when read with `updated_at` and
+    `status`: CC moves `updated_at` whenever the campaign changes, its activities included."""
+    stamp = listed.get("updated_at")
+    return (
+        stamp is not None
+        and updated_at is not None
+        and _parse(str(stamp)) == updated_at
+        and str(listed.get("current_status", "")).upper() == status.upper()
+    )
 
 
 def snapshot_campaigns(campaigns: pa.Table | None) -> dict[str, SnapshotCampaign]:

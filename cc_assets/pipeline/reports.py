@@ -40,7 +40,7 @@ class Reports(Protocol):
     client: ConstantContactClient
     version: str
 
-    def campaign_rows(self) -> Snapshot: ...
+    def campaign_rows(self, previous: pa.Table | None) -> Snapshot: ...
     def campaign_summaries(self) -> Snapshot: ...
     def campaign_stats(self, campaign_ids: list[str]) -> Snapshot: ...
     def identity(self) -> Snapshot: ...
@@ -61,8 +61,8 @@ class V3Account:
     def __init__(self, client: ConstantContactClient) -> None:
         self.client = client
 
-    def campaign_rows(self) -> Snapshot:
-        return snapshots.campaign_rows(self.client)
+    def campaign_rows(self, previous: pa.Table | None) -> Snapshot:
+        return snapshots.campaign_rows(self.client, previous)
 
     def campaign_summaries(self) -> Snapshot:
         return self.client.iter_campaign_summaries()

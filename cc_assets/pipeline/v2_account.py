@@ -87,8 +87,10 @@ class V2Account(V2Reports):
         when.pop("stats")
         return activity_reads.v2_run_read(self, activity_id, step, **when)
 
-    def campaign_rows(self) -> Iterator[pa.RecordBatch]:
-        """Every sent campaign with its subject, sender and last run (one call each)."""
+    def campaign_rows(self, previous: pa.Table | None) -> Iterator[pa.RecordBatch]:
+        """Every sent campaign with its subject, sender and last run (one call each, every
+        day: the v3 rule that keeps an unchanged campaign's rows, `previous`, is not applied
+        to v2 yet)."""
         schema = api_schema(EMAIL_CAMPAIGNS)
         for campaign in self.iter_sent_campaigns():
             detail = self.get_campaign(str(campaign["id"]))

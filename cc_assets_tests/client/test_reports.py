@@ -9,6 +9,8 @@ from cc_assets.constant_contact.client import ConstantContactClient
 from cc_assets.constant_contact.errors import ForeignLinkError
 from cc_assets.constant_contact.schemas import TRACKING_REPORTS
 from cc_assets.constant_contact.v2 import V2Reports
+from cc_assets.pipeline import snapshots
+from cc_assets.pipeline.discovery import REPORTED_ROLES, WAITING_STATUSES
 from cc_assets.sandbox.ground_truth_v2 import V2GroundTruth
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.client.conftest import settings_for
@@ -138,3 +140,39 @@ def test_v2_campaign_list_pages_through_the_emailcampaigns_alias(sandbox_factory
     paths = [path for _, path, _ in server.requests()["log"]]
     assert paths.count("/v2/emailmarketing/campaigns") == 2
     assert not [p for p in paths if p.startswith("/v2/emailcampaigns")]
+
+
+def _campaign_rows(server: SandboxServer, previous: pa.Table | None = None) -> pa.Table:
+    with ConstantContactClient(settings_for(server)) as client:
+        capture = snapshots.campaign_rows(client, previous)
+    assert not capture.errors, capture.errors
+    return capture.rows
+
+
+def _sorted(rows: pa.Table) -> list[dict]:
+    return sorted(rows.to_pylist(), key=lambda r: (r["campaign_id"], r["campaign_activity_id"]))
+
+
+def test_a_campaign_listed_unchanged_keeps_its_snapshot_rows(sandbox_factory) -> None:
+    """The daily campaign snapshot reads a campaign again only when the list shows it changed
+    (or an activity of it is still to be sent): the same rows as a full read, for the list call
+    alone when nothing moved. A full read costs each campaign its detail, an activity call and
+    a send history, every day."""
+    server = sandbox_factory(campaigns=8)
+    first = _campaign_rows(server)
+    waiting = {
+        r["campaign_id"]
+        for r in first.to_pylist()
+        if r["role"] in REPORTED_ROLES and r["activity_status"] in WAITING_STATUSES
+    }
+    server.reset_requests()
+    again = _campaign_rows(server, first)
+    assert _sorted(again) == _sorted(first)
+    read = {p.split("/")[3] for _, p, _ in server.requests()["log"] if p.startswith("/v3/emails/")}
+    read -= {"activities"}
+    assert read <= waiting, "a settled campaign listed unchanged was read again"
+    assert len(read) < len({r["campaign_id"] for r in first.to_pylist()})
+    server.advance_clock(3 * 86_400)  # the scheduled and executing sends finish
+    later = _campaign_rows(server, again)
+    assert _sorted(later) == _sorted(_campaign_rows(server))
+    assert _sorted(later) != _sorted(again), "the sends that finished show"

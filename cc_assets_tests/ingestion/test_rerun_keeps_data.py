@@ -193,3 +193,46 @@ def test_a_capture_from_before_a_new_column_is_kept_with_it_null(tmp_path: Path)
     rows = {r["campaign_activity_id"]: r for r in merged}
     assert rows["a1"]["em_sends"] == 7 and rows["a1"]["campaign_activity_type"] is None
     assert rows["a2"]["campaign_activity_type"] == 10
+
+
+def test_the_next_days_campaign_snapshot_reads_only_what_the_list_shows_changed(
+    sandbox_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Today's `email_campaigns` over yesterday's: a campaign listed unchanged keeps
+    yesterday's rows, so the snapshot costs the list call (and the calls of campaigns still to
+    be sent) instead of three calls a campaign; its rows equal a full read's. A same-day rerun
+    reads every campaign again."""
+    server = sandbox_factory(campaigns=8)
+    for name, value in {
+        **server.client_env(),
+        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
+        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
+        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    day = datetime.now(UTC).date().isoformat()
+    table = RAW_TABLES["email_campaigns"]
+    with dg.instance_for_test() as instance:
+
+        def snapshot() -> tuple[list[dict], int]:
+            server.reset_requests()
+            run = dg.materialize(
+                [email_campaigns], instance=instance, resources=RESOURCES, partition_key=day
+            )
+            assert run.success
+            rows = pq.read_table(
+                tmp_path / "lake" / "constant_contact" / table.name / f"{SNAPSHOT_DATE}={day}"
+            ).drop_columns(["captured_at", SNAPSHOT_DATE])
+            key = ["campaign_id", "campaign_activity_id"]
+            ordered = sorted(rows.to_pylist(), key=lambda r: tuple(r[c] for c in key))
+            return ordered, len(server.requests()["log"])
+
+        full, full_calls = snapshot()  # the first: every campaign read
+        folder = tmp_path / "lake" / "constant_contact" / table.name
+        (folder / f"{SNAPSHOT_DATE}={day}").rename(folder / f"{SNAPSHOT_DATE}=2026-01-01")
+        kept, kept_calls = snapshot()  # over an earlier day's snapshot
+        rerun, rerun_calls = snapshot()  # a same-day rerun
+    assert kept == full == rerun
+    listed = {r["campaign_id"] for r in full}
+    assert kept_calls < full_calls - len(listed), (kept_calls, full_calls)
+    assert rerun_calls == full_calls
