@@ -33,7 +33,7 @@ from cc_assets.pipeline import snapshots
 from cc_assets.pipeline.contact_backlog import LANDING_PAGE_TYPES
 from cc_assets.sandbox.process import SandboxServer
 from cc_assets_tests.fixtures.sandbox import SMALL_ACCOUNT
-from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity
+from cc_assets_tests.ingestion.conftest import RESOURCES, materialize_activity, point_at
 
 DAILY = [account_summary, email_campaigns, email_campaign_summaries, email_campaign_stats]
 Lake = dict[tuple[str, str], pa.Table]
@@ -203,13 +203,8 @@ def test_the_next_days_campaign_snapshot_reads_only_what_the_list_shows_changed(
     be sent) instead of three calls a campaign; its rows equal a full read's. A same-day rerun
     reads every campaign again."""
     server = sandbox_factory(campaigns=8)
-    for name, value in {
-        **server.client_env(),
-        "CONSTANT_CONTACT_REQUESTS_PER_SECOND": "0",
-        "CC_ASSETS_STORAGE": str(tmp_path / "lake"),
-        "CC_ASSETS_STATE_DIR": str(tmp_path / "state"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    lake = {"CC_ASSETS_STORAGE": str(tmp_path / "lake")}
+    point_at(server, monkeypatch, CC_ASSETS_STATE_DIR=str(tmp_path / "state"), **lake)
     day = datetime.now(UTC).date().isoformat()
     table = RAW_TABLES["email_campaigns"]
     with dg.instance_for_test() as instance:
