@@ -356,6 +356,9 @@ def refresh(
         say("contact reports: not read (--contact-calls 0); the next refresh reads them")
         return summary
     say("contact reports...")
+    # a snapshot is only ever of today (UTC): a refresh begun before midnight reads the
+    # contact reports into the new day's, which is the day they are read on
+    day = datetime.now(UTC).date().isoformat()
     read = False
     for account, cap in contact_caps(names, contact_calls).items():
         key = snapshot_key(account, day)
