@@ -55,12 +55,13 @@ def listed_as(listed: dict[str, Any], updated_at: datetime | None, status: str) 
     """A campaign of the list (`GET /emails`) is as it was when read with `updated_at` and
     `status`: CC moves `updated_at` whenever the campaign changes, its activities included."""
     stamp = listed.get("updated_at")
-    return (
-        stamp is not None
-        and updated_at is not None
-        and _parse(str(stamp)) == updated_at
-        and str(listed.get("current_status", "")).upper() == status.upper()
-    )
+    if stamp is None or updated_at is None:
+        return False
+    try:
+        moment = _parse(str(stamp))
+    except ValueError:  # not a time: read in detail, where a bad field fails its report
+        return False
+    return moment == updated_at and str(listed.get("current_status", "")).upper() == status.upper()
 
 
 def snapshot_campaigns(campaigns: pa.Table | None) -> dict[str, SnapshotCampaign]:
