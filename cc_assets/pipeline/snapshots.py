@@ -96,13 +96,14 @@ def campaign_rows(client: ConstantContactClient, previous: pa.Table | None = Non
     days)."""
     schema = api_schema(EMAIL_CAMPAIGNS)
     capture = Capture(schema.empty_table())
-    settled = settled_campaigns(previous, schema)
-    kept: list[pa.Table] = []
+    earlier = _api_columns(previous, schema)
+    settled = settled_campaigns(earlier)
+    kept: list[int] = []  # rows of `earlier`
     rows: list[dict[str, Any]] = []
     for campaign in client.iter_campaigns():
         held = settled.get(campaign["campaign_id"])
         if held is not None and listed_as(campaign, held.updated_at, held.status):
-            kept.append(held.rows)
+            kept.extend(held.rows)
             continue
         detail = client.get_campaign(campaign["campaign_id"])
         for ref in detail.get("campaign_activities", []):
@@ -142,7 +143,8 @@ def campaign_rows(client: ConstantContactClient, previous: pa.Table | None = Non
                     "sent_time": sent_time,
                 }
             )
-    capture.rows = pa.concat_tables([pa.Table.from_batches([batch(rows, schema)], schema), *kept])
+    fresh = pa.Table.from_batches([batch(rows, schema)], schema)
+    capture.rows = pa.concat_tables([fresh, earlier.take(kept)]) if kept else fresh
     return capture
 
 
@@ -152,36 +154,35 @@ class SettledCampaign:
 
     updated_at: datetime | None
     status: str
-    rows: pa.Table
+    rows: list[int] = field(default_factory=list)
 
 
-def settled_campaigns(previous: pa.Table | None, schema: pa.Schema) -> dict[str, SettledCampaign]:
-    """The campaigns of `previous` whose rows can stand for today's while the list shows them
+def _api_columns(previous: pa.Table | None, schema: pa.Schema) -> pa.Table | None:
+    """`previous` in the client's columns; None when it lacks one (a snapshot taken before
+    the column existed cannot stand for today's: every campaign is read again)."""
+    if previous is None or not set(schema.names) <= set(previous.column_names):
+        return None
+    return previous.select(schema.names).cast(schema)
+
+
+def settled_campaigns(earlier: pa.Table | None) -> dict[str, SettledCampaign]:
+    """The campaigns of `earlier` whose rows can stand for today's while the list shows them
     unchanged: every reported activity read (a status, and a send time when done) and none
     about to be sent (scheduled or executing: read again until done). A row an optional call
     failed to fill is read again."""
-    if previous is None or previous.num_rows == 0:
-        return {}
-    table = previous.select(schema.names).cast(schema)
     found: dict[str, SettledCampaign] = {}
     unsettled: set[str] = set()
-    for index, row in enumerate(table.to_pylist()):
+    for index, row in enumerate([] if earlier is None else earlier.to_pylist()):
         campaign_id = row["campaign_id"]
         if row["role"] in REPORTED_ROLES:
             status = str(row["activity_status"] or "").upper()
-            if (
-                not status
-                or status in WAITING_STATUSES
-                or (status == "DONE" and not row["sent_time"])
-            ):
+            unsent = status == "DONE" and not row["sent_time"]
+            if not status or status in WAITING_STATUSES or unsent:
                 unsettled.add(campaign_id)
-        held = found.get(campaign_id)
-        rows = table.slice(index, 1)
-        found[campaign_id] = SettledCampaign(
-            row["updated_at"],
-            str(row["current_status"] or ""),
-            rows if held is None else pa.concat_tables([held.rows, rows]),
+        held = found.setdefault(
+            campaign_id, SettledCampaign(row["updated_at"], str(row["current_status"] or ""))
         )
+        held.rows.append(index)
     return {cid: held for cid, held in found.items() if cid not in unsettled}
 
 
