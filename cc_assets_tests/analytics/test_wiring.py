@@ -13,8 +13,10 @@ import pytest
 from dagster_dbt import DbtProject
 
 from cc_assets.constant_contact.schemas import RAW_TABLES
+from cc_assets.definitions import defs
 from cc_assets.defs.analytics import project
 from cc_assets.defs.analytics.assets import cc_assets_dbt
+from cc_assets.defs.ingestion.partitions import CAMPAIGN_ACTIVITIES, campaign_activity_partitions
 from cc_assets.defs.metrics.tables import METRIC_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +81,47 @@ def test_a_missing_manifest_names_the_step_that_prepares_it(tmp_path: Path) -> N
         project.prepared_manifest(fresh)
     assert project.prepare_manifest(fresh).exists()
     assert project.prepared_manifest(fresh) == fresh.manifest_path
+
+
+def test_the_automation_builds_no_model_before_the_models_it_reads() -> None:
+    """The automation's first ticks on a new deployment, where an activity's tracking and
+    metrics have landed and no daily snapshot yet: every model it requests reads models that
+    exist or are requested in the same tick (a mart requested before int_campaign_activities
+    failed its run on the missing table), and an old daily snapshot never taken holds nothing
+    back: the models over the metrics are requested."""
+    loaded = defs()
+    graph = loaded.resolve_asset_graph()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CAMPAIGN_ACTIVITIES, ["a1"])
+    landed = [
+        key
+        for key in graph.get_all_asset_keys()
+        if key.path[0] in {"constant_contact", "email_metrics"}
+        and graph.get(key).partitions_def == campaign_activity_partitions
+    ]
+    assert landed
+    cursor = dg.evaluate_automation_conditions(defs=loaded, instance=instance).cursor
+    for key in landed:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="a1"))
+    built: set[dg.AssetKey] = set()
+    for _ in range(3):  # each tick's requests built, as a run would, before the next
+        result = dg.evaluate_automation_conditions(defs=loaded, instance=instance, cursor=cursor)
+        cursor = result.cursor
+        models = {
+            r.key
+            for r in result.results
+            if isinstance(r.key, dg.AssetKey)
+            and r.key.path[0] == "analytics"
+            and result.get_num_requested(r.key)
+        }
+        for model in models:
+            unbuilt = {
+                parent
+                for parent in graph.get(model).parent_keys
+                if parent.path[0] == "analytics" and parent not in built | models
+            }
+            assert not unbuilt, f"{model.to_user_string()} before {unbuilt}"
+        for model in models:
+            instance.report_runless_asset_event(dg.AssetMaterialization(model))
+        built |= models
+    assert dg.AssetKey(["analytics", "stg_email_metrics__activity_engagement"]) in built

@@ -191,10 +191,9 @@ def test_daemon_on_postgres_runs_sensor_schedule_and_automation(
     every = runs(url)
     launched_by = {"dagster/sensor_name", "dagster/schedule_name"}
     assert all(launched_by & set(r["tags"]) for r in every), "a run nobody automated"
-    # Ingestion runs never fail. An automation run can: a dbt subset requested before the first
-    # daily snapshot lands finds an intermediate model not yet built (a known gap of the dbt
-    # automation); the metrics and dbt runs awaited above succeeded regardless.
-    ingestion = by(every, "dagster/sensor_name", "campaign_discovery_sensor")
-    ingestion += by(every, "dagster/schedule_name", "daily_snapshot_schedule")
-    assert not [r["runId"] for r in ingestion if r["status"] == "FAILURE"]
+    # No run fails: not ingestion, nor an automation run of a model whose inputs were not built
+    # yet (a mart requested before the first daily snapshot's intermediate model, or a test of
+    # an unbuilt mart run by a subset build, failed such runs until both were fixed).
+    failed = [(r["tags"], sorted(r["assets"])[:3]) for r in every if r["status"] == "FAILURE"]
+    assert not failed
     assert (tmp_path / "warehouse.duckdb").exists()

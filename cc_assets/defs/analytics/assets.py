@@ -32,9 +32,15 @@ from cc_assets.lake.paths import DUCKDB_MEMORY_LIMIT
 from cc_assets.settings import load_settings
 
 GROUP = "analytics"
-AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
-"""Rebuild when an upstream asset is updated; an old daily snapshot never taken (the daily
-partitions start in 2025) must not hold the models back."""
+AUTOMATION = dg.AutomationCondition.eager().replace(
+    "any_deps_missing",
+    dg.AutomationCondition.any_deps_missing().allow(dg.AssetSelection.groups(GROUP)),
+)
+"""Rebuild when an upstream asset is updated, once the models it reads exist (or are requested
+with it). Only the models count as missing deps: an old daily snapshot never taken (the daily
+partitions start in 2025) must not hold the models back, while a mart requested before the
+intermediate model it joins (whose snapshot had not landed) failed its run on the missing
+table."""
 
 
 class AnalyticsTranslator(DagsterDbtTranslator):
